@@ -1,0 +1,76 @@
+"""The ``labbook`` command: ``main(argv) -> int``; each subcommand lives in commands/."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from .errors import LabbookError
+
+#: Modules under ``sphinxext.labbook.commands`` that add subcommands, in --help order.
+COMMAND_MODULES = ("lab", "graph", "check", "report", "schema")
+
+EPILOG = """\
+exit codes: 0 success, 1 drift (a page disagrees with its lab), 2 bad input or usage,
+3 a lab could not be brought up or a database could not be reached.
+Run 'labbook COMMAND --help' for the options of each command."""
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised like KeyboardInterrupt so that every ``with`` tears its lab down."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="labbook",
+        description="Run the labs of a handbook and check that its pages tell the truth.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"labbook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f".commands.{name}", __package__)
+        except ModuleNotFoundError as exc:
+            if exc.name != f"{__package__}.commands.{name}":
+                raise
+            continue
+        module.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the command, and turn labbook's errors into exit codes."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        rc: int = args.func(args)
+        return rc
+    except LabbookError as exc:
+        for line in str(exc).splitlines() or [exc.__class__.__name__]:
+            print(f"labbook: {line}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("labbook: interrupted; the lab was torn down", file=sys.stderr)
+        return 130
+    except Terminated:
+        print("labbook: terminated; the lab was torn down", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``labbook``; each module has ``register(subparsers)``."""

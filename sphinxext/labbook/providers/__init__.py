@@ -1,0 +1,49 @@
+"""Providers make labs: the registry, by name, from the ``labbook.providers`` entry points."""
+
+from __future__ import annotations
+
+import importlib
+from importlib.metadata import entry_points
+from typing import Any
+
+from ..errors import UsageError
+from .base import ExecResult, Lab, LabInfo, Provider
+
+__all__ = ["BUILTIN", "ExecResult", "Lab", "LabInfo", "Provider", "get_provider",
+           "provider_names"]
+
+#: Providers shipped with labbook (also reachable when the package is not installed).
+BUILTIN = {
+    "netns": "sphinxext.labbook.providers.netns:NetnsProvider",
+    "ssh": "sphinxext.labbook.providers.ssh:SshProvider",
+    "vm": "sphinxext.labbook.providers.vm:VmProvider",
+    "fake": "sphinxext.labbook.providers.fake:FakeProvider",
+}
+
+DEFAULT = "netns"
+
+
+def _targets() -> dict[str, str]:
+    found = dict(BUILTIN)
+    for ep in entry_points(group="labbook.providers"):
+        found[ep.name] = ep.value
+    return found
+
+
+def provider_names() -> list[str]:
+    return sorted(_targets())
+
+
+def get_provider(name: str | None = None, **options: Any) -> Provider:
+    """Instantiate the provider called ``name`` with ``options``."""
+    name = name or DEFAULT
+    targets = _targets()
+    if name not in targets:
+        raise UsageError(f"unknown provider '{name}'; choose one of: {', '.join(sorted(targets))}")
+    module, _, attr = targets[name].partition(":")
+    try:
+        cls = getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise UsageError(f"provider '{name}' is not available: {exc}") from None
+    provider: Provider = cls(**options)
+    return provider

@@ -1,0 +1,53 @@
+"""Shared fixtures: Sphinx's testing fixtures and a check that no test leaves anything behind."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+pytest_plugins = ["sphinx.testing.fixtures"]
+
+ROOTS = Path(__file__).parent / "roots"
+IS_ROOT = os.geteuid() == 0
+
+#: Why kernel tests are skipped, printed in the skip reason (CI runs as root, so never there).
+NEEDS_ROOT = pytest.mark.skipif(
+    not IS_ROOT, reason="needs root to create network namespaces (CI runs as root)")
+
+
+@pytest.fixture(scope="session")
+def rootdir() -> Path:
+    return ROOTS
+
+
+def _host_state() -> dict[str, set[str]]:
+    """What a lab could leak on the host: namespaces, interfaces, mounts, processes, state."""
+    state: dict[str, set[str]] = {}
+    netns = Path("/run/netns")
+    state["netns"] = set(os.listdir(netns)) if netns.is_dir() else set()
+    state["links"] = set(os.listdir("/sys/class/net"))
+    with open("/proc/self/mountinfo") as f:
+        state["mounts"] = {line.split()[4] for line in f if "labbook" in line}
+    labstate = Path("/run/labbook")
+    state["state"] = ({str(p.relative_to(labstate)) for p in labstate.rglob("*")}
+                      if labstate.is_dir() else set())
+    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
+    state["processes"] = {line.strip() for line in out.splitlines()
+                          if re.search(r"labbook-(node|init|holder)|qemu-system", line)}
+    return state
+
+
+@pytest.fixture(autouse=True)
+def no_leaks(request: pytest.FixtureRequest):
+    """Fail a test that leaves a namespace, interface, mount, process or state file behind."""
+    before = _host_state()
+    yield
+    if request.node.get_closest_marker("leaks_ok"):
+        return
+    after = _host_state()
+    leaked = {k: sorted(after[k] - before[k]) for k in after if after[k] - before[k]}
+    assert not leaked, f"the test left these behind: {leaked}"
