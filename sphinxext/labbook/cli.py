@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
 from .errors import LabbookError
+from .runner.signals import Terminated, sigterm_raises
 
 #: Modules under ``sphinxext.labbook.commands`` that add subcommands, in --help order.
 COMMAND_MODULES = ("lab", "graph", "check", "report", "schema")
@@ -18,14 +17,6 @@ EPILOG = """\
 exit codes: 0 success, 1 drift (a page disagrees with its lab), 2 bad input or usage,
 3 a lab could not be brought up or a database could not be reached.
 Run 'labbook COMMAND --help' for the options of each command."""
-
-
-class Terminated(BaseException):
-    """SIGTERM, raised like KeyboardInterrupt so that every ``with`` tears its lab down."""
-
-
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -54,9 +45,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn labbook's errors into exit codes."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        rc: int = args.func(args)
+        with sigterm_raises():
+            rc: int = args.func(args)
         return rc
     except LabbookError as exc:
         for line in str(exc).splitlines() or [exc.__class__.__name__]:
@@ -68,8 +59,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("labbook: terminated; the lab was torn down", file=sys.stderr)
         return 143
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,222 @@
+"""``labbook check``: run the labs of documents and report drift (the labcheck builder)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import io
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+from typing import Any
+
+from ..errors import UsageError
+
+LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|```\{lab\}|:::\{lab\})", re.M)
+SOURCE_SUFFIXES = (".rst", ".md", ".txt")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "check", help="run the labs of a handbook and report drift",
+        description="Run every lab of the given documents (a Sphinx source directory with "
+                    "conf.py, or .rst/.md files) and compare each page with what really "
+                    "happened. Prints a line per lab and a summary; drift is shown as a "
+                    "diff at its file:line.",
+        epilog="exit codes: 0 all passed, 1 drift (or a step failed), 2 bad input, "
+               "3 a lab could not be brought up",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="a Sphinx source directory (with conf.py) or document files")
+    p.add_argument("--provider", help="run every lab on this provider (netns, ssh, vm)")
+    p.add_argument("--inventory", help="inventory file for the ssh provider "
+                                       "(or vagrant:DIR)")
+    p.add_argument("--json", metavar="FILE", help="write the report as JSON")
+    p.add_argument("--junit", metavar="FILE", help="write the report as JUnit XML")
+    p.add_argument("--accept", action="store_true",
+                   help="write the actual output back into drifted blocks")
+    p.add_argument("-x", "--exitfirst", action="store_true",
+                   help="stop each lab at its first failing step")
+    p.add_argument("--execute", choices=("force", "auto", "cache"), default="force",
+                   help="force (default): run every lab; auto: reuse results of labs whose "
+                        "inputs did not change; cache: only cached results")
+    p.add_argument("--shard", metavar="K/N",
+                   help="check only the K-th of N deterministic, duration-balanced shares "
+                        "of the documents (for CI matrix jobs)")
+    p.add_argument("--durations", metavar="REPORT.json",
+                   help="a previous labcheck.json whose durations balance the shards")
+    p.add_argument("-j", "--jobs", type=int, default=1,
+                   help="run the labs of N documents in parallel")
+    p.add_argument("--build-dir", help="where results and the cache are kept "
+                                       "(default: a temporary directory)")
+    p.set_defaults(func=run)
+
+
+class _ProgressStream(io.TextIOBase):
+    """Sphinx's status stream, filtered to labbook's own progress lines."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.buf = ""
+
+    def write(self, s: str) -> int:
+        self.buf += s
+        while "\n" in self.buf:
+            line, self.buf = self.buf.split("\n", 1)
+            line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+            if line.startswith("labbook: "):
+                self.out.write(line[len("labbook: "):] + "\n")
+                self.out.flush()
+        return len(s)
+
+
+class _WarningStream(io.TextIOBase):
+    """Sphinx's warnings, passed through, with labbook's bad-input kinds counted."""
+
+    def __init__(self, out: Any) -> None:
+        self.out = out
+        self.bad_input = 0
+
+    def write(self, s: str) -> int:
+        if re.search(r"\[labbook\.(spec|directive)\]", s) or "ERROR:" in s:
+            self.bad_input += 1
+        self.out.write(s)
+        return len(s)
+
+
+def _project(paths: list[str]) -> tuple[str, str | None, list[str]]:
+    """(srcdir, confdir or None, docnames to check or [] for all)."""
+    for p in paths:
+        if not os.path.exists(p):
+            raise UsageError(f"{p}: no such file or directory")
+    if len(paths) == 1 and os.path.isdir(paths[0]):
+        src = os.path.abspath(paths[0])
+        return src, (src if os.path.exists(os.path.join(src, "conf.py")) else None), []
+    files = [os.path.abspath(p) for p in paths]
+    for f in files:
+        if os.path.isdir(f) or not f.endswith(SOURCE_SUFFIXES):
+            raise UsageError(f"{f}: give one source directory, or .rst/.md files")
+    src = _conf_above(files) or os.path.commonpath([os.path.dirname(f) for f in files])
+    docs = [os.path.splitext(os.path.relpath(f, src))[0] for f in files]
+    conf = src if os.path.exists(os.path.join(src, "conf.py")) else None
+    return src, conf, docs
+
+
+def _conf_above(files: list[str]) -> str | None:
+    d = os.path.commonpath([os.path.dirname(f) for f in files])
+    while True:
+        if os.path.exists(os.path.join(d, "conf.py")):
+            return d
+        parent = os.path.dirname(d)
+        if parent == d:
+            return None
+        d = parent
+
+
+def _lab_docs(src: str) -> list[str]:
+    """Documents of the source tree that bind a lab (for sharding)."""
+    docs = []
+    for suffix in SOURCE_SUFFIXES:
+        for path in glob.glob(os.path.join(src, "**", f"*{suffix}"), recursive=True):
+            if "/_build/" in path or "/build/" in path:
+                continue
+            with open(path, encoding="utf-8", errors="replace") as f:
+                if LAB_DIRECTIVE.search(f.read()):
+                    docs.append(os.path.splitext(os.path.relpath(path, src))[0])
+    return sorted(docs)
+
+
+def _select_shard(args: argparse.Namespace, src: str, docs: list[str]) -> list[str]:
+    from ..runner.shard import assign, durations_from_report, parse_shard
+
+    k, n = parse_shard(args.shard)
+    durations: dict[str, float] = {}
+    if args.durations:
+        try:
+            with open(args.durations, encoding="utf-8") as f:
+                durations = durations_from_report(json.load(f))
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"--durations {args.durations}: cannot read a report: {exc}") \
+                from None
+    candidates = docs or _lab_docs(src)
+    return assign(candidates, n, durations)[k - 1]
+
+
+def run(args: argparse.Namespace) -> int:
+    src, conf, docs = _project(args.paths)
+    if args.shard:
+        docs = _select_shard(args, src, docs)
+        print(f"shard {args.shard}: {len(docs)} documents", flush=True)
+        if not docs:
+            return _finish(args, [], 0, [])
+    overrides: dict[str, Any] = {"labbook_execute": args.execute,
+                                 "labbook_stop_on_fail": args.exitfirst}
+    if conf is None:
+        overrides["extensions"] = ["sphinxext.labbook"]
+    if docs:
+        overrides["include_patterns"] = [f"{d}.*" for d in docs]
+        overrides["root_doc"] = docs[0]
+    if args.provider:
+        overrides["labbook_provider"] = args.provider
+    if args.inventory:
+        overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
+    env_override = {k: os.environ.pop(k) for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER",
+                                                   "LABBOOK_STOP_ON_FAIL") if k in os.environ}
+    build = args.build_dir or tempfile.mkdtemp(prefix="labbook-check-")
+    try:
+        return _build(args, src, conf, overrides, build)
+    finally:
+        os.environ.update(env_override)
+        if not args.build_dir:
+            shutil.rmtree(build, ignore_errors=True)
+
+
+def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict[str, Any],
+           build: str) -> int:
+    from sphinx.application import Sphinx
+    from sphinx.errors import SphinxError
+
+    from ..sphinx.execute import plans_of, results_of
+
+    warnings = _WarningStream(sys.stderr)
+    try:
+        app = Sphinx(src, conf, os.path.join(build, "labcheck"),
+                     os.path.join(build, "doctrees"), "labcheck", confoverrides=overrides,
+                     status=_ProgressStream(sys.stdout), warning=warnings, freshenv=True,
+                     parallel=max(1, args.jobs))
+        app.build()
+    except SphinxError as exc:
+        raise UsageError(f"the documents could not be read: {exc}") from None
+    results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]
+    plans = [p for _, ps in sorted(plans_of(app.env).items()) for p in ps]
+    return _finish(args, results, warnings.bad_input, plans)
+
+
+def _finish(args: argparse.Namespace, results: list[Any], bad_input: int,
+            plans: list[Any]) -> int:
+    from ..report import summary, write_reports
+    from ..runner.model import Status
+
+    write_reports(results, args.json, args.junit)
+    sums = summary(results)
+    print(f"{len(results)} labs: {sums['passed']} passed, {sums['drift']} drift, "
+          f"{sums['errors']} errors, {sums['skipped']} skipped")
+    if args.accept and any(r.status is not Status.PASSED for r in results):
+        from ..rewrite import apply_edits, plan_edits
+
+        edits, notes = plan_edits(plans, results)
+        for line in apply_edits(edits):
+            print(line)
+        for note in notes:
+            print(note, file=sys.stderr)
+    if bad_input:
+        return 2
+    if any(r.status is Status.ERROR and r.message.startswith("lab could not be brought up")
+           for r in results):
+        return 3
+    if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
+        return 1
+    return 0

@@ -1,0 +1,66 @@
+"""Results cached on disk, keyed by a hash of everything that can change them."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import tempfile
+from dataclasses import asdict
+from typing import Any
+
+from .model import LabPlan, PlanResult
+
+
+def plan_key(plan: LabPlan, provider_settings: dict[str, Any]) -> str:
+    """sha256 of the labbook version, the lab spec's bytes, every step and the provider."""
+    from .. import __version__
+
+    try:
+        with open(plan.spec_path, "rb") as f:
+            spec_bytes = f.read()
+    except OSError:
+        spec_bytes = b""
+    material = {
+        "labbook": __version__,
+        "spec": hashlib.sha256(spec_bytes).hexdigest(),
+        "plan": asdict(plan),
+        "provider": provider_settings,
+    }
+    blob = json.dumps(material, sort_keys=True, default=str).encode()
+    return hashlib.sha256(blob).hexdigest()
+
+
+class ResultCache:
+    """One JSON file per key under ``directory``; writes are atomic."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+
+    def _path(self, key: str) -> str:
+        return os.path.join(self.directory, key[:2], f"{key}.json")
+
+    def get(self, key: str) -> PlanResult | None:
+        from ..report import plan_result_from_dict
+
+        try:
+            with open(self._path(key), encoding="utf-8") as f:
+                return plan_result_from_dict(json.load(f))
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def put(self, key: str, result: PlanResult) -> None:
+        from ..report import plan_result_to_dict
+
+        path = self._path(key)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                json.dump(plan_result_to_dict(result), f, sort_keys=True)
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise

@@ -1,0 +1,278 @@
+"""Execute a :class:`LabPlan`: up, steps in order, end-of-lab file re-check, down."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..errors import LabbookError, ProviderError
+from ..providers import Lab, get_provider
+from ..spec import LabSpec, load_spec
+from .model import (
+    CommandResult,
+    CommandSpec,
+    FileStep,
+    LabPlan,
+    PlanResult,
+    RunStep,
+    Status,
+    Step,
+    StepResult,
+)
+from .signals import sigterm_raises
+
+#: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
+Progress = Callable[..., None]
+
+#: How long a background command must stay alive to count as started.
+BACKGROUND_GRACE = 0.5
+#: Between two tries of a ``:retry:`` step.
+RETRY_INTERVAL = 0.25
+
+
+def lab_name_for(spec: LabSpec) -> str:
+    """A unique running-lab name: the spec's name and a random suffix (max 24 chars)."""
+    return f"{spec.name[:15].rstrip('-')}-{secrets.token_hex(4)}"
+
+
+def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
+             progress: Progress | None = None) -> PlanResult:
+    """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
+
+    Spec errors raise (bad input); a lab that cannot come up gives a result whose
+    steps are all ``error``; drift never raises.
+    """
+    say = progress or (lambda event, **data: None)
+    started = time.time()
+    t0 = time.monotonic()
+    spec = load_spec(plan.spec_path)
+    name = plan.name or lab_name_for(spec)
+    provider = get_provider(plan.provider, **dict(plan.provider_options))
+    results: list[StepResult] = []
+    with sigterm_raises():
+        say("up", lab=name, spec=plan.spec_path, provider=plan.provider)
+        try:
+            lab = provider.up(spec, name)
+        except ProviderError as exc:
+            message = f"lab could not be brought up: {exc.message}"
+            steps = tuple(_not_run(i, s, Status.ERROR, message) for i, s in
+                          enumerate(plan.steps))
+            return PlanResult(plan.spec_path, name, plan.document, plan.provider, Status.ERROR,
+                              steps, time.monotonic() - t0, started, message=message)
+        with lab:
+            results = _run_steps(lab, plan, stop_on_fail, say)
+            results = _recheck_files(lab, plan, results)
+        say("down", lab=name)
+    status = _overall(results)
+    return PlanResult(plan.spec_path, name, plan.document, plan.provider, status, tuple(results),
+                      time.monotonic() - t0, started)
+
+
+def _overall(results: list[StepResult]) -> Status:
+    statuses = {r.status for r in results}
+    for s in (Status.ERROR, Status.DRIFT, Status.PASSED):
+        if s in statuses:
+            return s
+    return Status.SKIPPED
+
+
+def _not_run(index: int, step: Step, status: Status, message: str) -> StepResult:
+    return StepResult(index, step.kind, step.node, status, step.source.line, message=message,
+                      file=step.source.file)
+
+
+def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> list[StepResult]:
+    results: list[StepResult] = []
+    failed = False
+    for i, step in enumerate(plan.steps):
+        if failed and stop_on_fail:
+            results.append(_not_run(i, step, Status.SKIPPED, "skipped after an earlier failure"))
+            continue
+        t = time.monotonic()
+        try:
+            if isinstance(step, FileStep):
+                result = _apply_file(lab, i, step)
+            else:
+                result = _run_commands(lab, i, step)
+        except LabbookError as exc:
+            result = StepResult(i, step.kind, step.node, Status.ERROR, step.source.line,
+                                message=exc.message)
+        result = replace(result, duration=time.monotonic() - t, file=step.source.file)
+        results.append(result)
+        failed = failed or result.status in (Status.DRIFT, Status.ERROR)
+        say("step", lab=lab.name, index=i, step=step, result=result)
+    return results
+
+
+# -- lab-run ------------------------------------------------------------------------------
+def _run_commands(lab: Lab, index: int, step: RunStep) -> StepResult:
+    """Every command of the block; drift does not stop the block, an error does."""
+    done: list[CommandResult] = []
+    for cmd in step.commands:
+        if step.background:
+            cr = _run_background(lab, step, cmd, len(done))
+        else:
+            cr = _run_one(lab, step, cmd)
+        done.append(cr)
+        if cr.status is Status.ERROR:
+            break
+    bad = [c for c in done if c.status is not Status.PASSED]
+    if not bad:
+        return StepResult(index, "run", step.node, Status.PASSED, step.source.line,
+                          commands=tuple(done))
+    status = Status.ERROR if any(c.status is Status.ERROR for c in bad) else Status.DRIFT
+    diff = "".join(_headed(c, len(bad) > 1) for c in bad)
+    message = bad[0].message + (f" (and {len(bad) - 1} more commands)" if len(bad) > 1 else "")
+    return StepResult(index, "run", step.node, status, bad[0].line, diff=diff,
+                      message=message, commands=tuple(done))
+
+
+def _headed(c: CommandResult, many: bool) -> str:
+    if not many:
+        return c.diff
+    return f"line {c.line}: $ {_short(c.text)}\n{c.diff}"
+
+
+def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
+    """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
+    from ..matching import match_output
+
+    m = match_output(cmd.expected, output, step.match)
+    diff = m.diff
+    ok = m.ok and rc == step.rc
+    if rc != step.rc:
+        diff += (f"exit status: the page expects {step.rc}, the command returned {rc}\n")
+    return ok, diff
+
+
+def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
+    deadline = time.monotonic() + step.retry
+    t = time.monotonic()
+    while True:
+        res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
+        if res.timed_out:
+            return CommandResult(cmd.text, cmd.line, res.rc, res.stdout,
+                                 time.monotonic() - t, Status.ERROR,
+                                 diff=_partial(res.stdout),
+                                 message=f"timed out after {step.timeout:g} s; the command "
+                                         "and everything it started were killed")
+        ok, diff = _judge(step, cmd, res.stdout, res.rc)
+        if ok or time.monotonic() >= deadline:
+            break
+        time.sleep(min(RETRY_INTERVAL, max(0.0, deadline - time.monotonic())))
+    status = Status.PASSED if ok else Status.DRIFT
+    message = "" if ok else f"output of `{_short(cmd.text)}` on {step.node} differs from the page"
+    if not ok and step.retry:
+        message += f" (still after retrying for {step.retry:g} s)"
+    return CommandResult(cmd.text, cmd.line, res.rc, res.stdout, time.monotonic() - t, status,
+                         diff=diff, message=message)
+
+
+def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
+    """Start ``cmd`` detached from the session; it keeps running until teardown."""
+    log = f"/tmp/.labbook-background-{n}-{secrets.token_hex(3)}.log"
+    sess = lab.session(step.node)
+    t = time.monotonic()
+    started = sess.run(f"{{ {cmd.text}\n}} >{log} 2>&1 </dev/null &\necho $!", timeout=10)
+    pid = started.stdout.strip().splitlines()[-1] if started.stdout.strip() else ""
+    if not pid.isdigit():
+        return CommandResult(cmd.text, cmd.line, started.rc, started.stdout,
+                             time.monotonic() - t, Status.ERROR,
+                             message="could not start the command in the background")
+    deadline = time.monotonic() + max(BACKGROUND_GRACE, step.retry)
+    while True:
+        alive = sess.run(f"kill -0 {pid} 2>/dev/null", timeout=5).rc == 0
+        output = sess.run(f"cat {log}", timeout=5).stdout
+        rc = 0 if alive else sess.run(f"wait {pid}", timeout=5).rc
+        ok, diff = _judge(_contains(step), cmd, output, rc)
+        if not alive or (ok and time.monotonic() >= t + BACKGROUND_GRACE) \
+                or time.monotonic() >= deadline:
+            break
+        time.sleep(0.05)
+    if not ok:
+        why = "" if alive else f"it exited with status {rc}"
+        return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t,
+                             Status.DRIFT, diff=diff,
+                             message=f"background command `{_short(cmd.text)}` on {step.node} "
+                                     f"did not start as the page says{': ' + why if why else ''}")
+    return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
+
+
+def _contains(step: RunStep) -> RunStep:
+    return replace(step, match="contains" if step.match == "normalized" else step.match)
+
+
+def _partial(output: str) -> str:
+    lines = output.splitlines()[-20:]
+    return "partial output before the timeout:\n" + "".join(f"  {x}\n" for x in lines)
+
+
+def _short(text: str, width: int = 60) -> str:
+    first = text.splitlines()[0] if text else ""
+    return first if len(first) <= width else first[: width - 3] + "..."
+
+
+# -- lab-file -----------------------------------------------------------------------------
+def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
+    from ..configfiles import apply_content, check_content
+
+    existing: bytes | None = None
+    if step.merge:
+        try:
+            existing = lab.get(step.node, step.path)
+        except FileNotFoundError:
+            existing = None
+    data = apply_content(step.content, step.format, step.merge, existing)
+    try:
+        lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
+    except (OSError, LabbookError) as exc:
+        message = getattr(exc, "message", None) or str(exc)
+        return StepResult(index, "file", step.node, Status.ERROR, step.source.line,
+                          message=f"cannot write {step.path} on {step.node}: {message}")
+    back = lab.get(step.node, step.path)
+    m = check_content(step.content, step.format, step.merge, back)
+    if not m.ok:
+        return StepResult(index, "file", step.node, Status.DRIFT, step.source.line, diff=m.diff,
+                          message=f"{step.path} on {step.node} does not read back as written",
+                          actual=_text(back))
+    if step.mode is not None:
+        got = lab.exec(step.node, ["stat", "-c", "%a", step.path]).stdout.strip()
+        if got and int(got, 8) != step.mode:
+            return StepResult(index, "file", step.node, Status.DRIFT, step.source.line,
+                              message=f"{step.path} on {step.node} has mode {got}, the page "
+                                      f"says {step.mode:o}")
+    return StepResult(index, "file", step.node, Status.PASSED, step.source.line,
+                      actual=_text(back))
+
+
+def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
+    """At the end of the lab, read every applied file back: a later change is drift too."""
+    from ..configfiles import check_content
+
+    last: dict[tuple[str, str], int] = {}
+    for i, step in enumerate(plan.steps):
+        if isinstance(step, FileStep) and results[i].status is Status.PASSED:
+            last[(step.node, step.path)] = i
+    out = list(results)
+    for (node, path), i in sorted(last.items(), key=lambda kv: kv[1]):
+        step = plan.steps[i]
+        assert isinstance(step, FileStep)
+        try:
+            now = lab.get(node, path)
+        except FileNotFoundError:
+            out[i] = replace(out[i], status=Status.DRIFT, actual="",
+                             message=f"{path} on {node} was removed after it was applied; "
+                                     "the page says it exists")
+            continue
+        m = check_content(step.content, step.format, step.merge, now)
+        if not m.ok:
+            out[i] = replace(out[i], status=Status.DRIFT, diff=m.diff, actual=_text(now),
+                             message=f"{path} on {node} was changed by a later step: the page "
+                                     "shows what was applied, the node now has something else")
+    return out
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")

@@ -1,0 +1,46 @@
+"""Split documents across CI jobs: deterministic and balanced by known durations."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import UsageError
+
+SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``"2/4"`` -> ``(2, 4)``; K counts from 1."""
+    m = SHARD_RE.match(text.strip())
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
+        raise UsageError(f"--shard {text!r}: write K/N with 1 <= K <= N, like 2/4")
+    return int(m.group(1)), int(m.group(2))
+
+
+def assign(docs: list[str], n: int, durations: dict[str, float] | None = None
+           ) -> list[list[str]]:
+    """Longest-processing-time-first: each document (longest first) to the least loaded shard.
+
+    Documents without a known duration count as the mean of the known ones (1 s when
+    none is known). Ties break by name, so every job computes the same split.
+    """
+    durations = durations or {}
+    known = [durations[d] for d in docs if d in durations]
+    default = sum(known) / len(known) if known else 1.0
+    weight = {d: durations.get(d, default) for d in docs}
+    shards: list[list[str]] = [[] for _ in range(n)]
+    loads = [0.0] * n
+    for doc in sorted(docs, key=lambda d: (-weight[d], d)):
+        i = min(range(n), key=lambda j: (loads[j], j))
+        shards[i].append(doc)
+        loads[i] += weight[doc]
+    return [sorted(s) for s in shards]
+
+
+def durations_from_report(data: dict[str, object]) -> dict[str, float]:
+    """Seconds per document from a labcheck.json report."""
+    out: dict[str, float] = {}
+    for lab in data.get("labs", []) or []:  # type: ignore[union-attr]
+        doc = str(lab.get("document", ""))
+        out[doc] = out.get(doc, 0.0) + float(lab.get("duration", 0.0))
+    return out

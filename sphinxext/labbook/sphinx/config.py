@@ -1,0 +1,73 @@
+"""labbook's configuration values, declared once with type, default and meaning."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.config import Config
+
+EXECUTE_MODES = ("auto", "cache", "force", "off")
+
+
+@dataclass(frozen=True)
+class Option:
+    name: str
+    default: Any
+    types: tuple[type, ...]
+    help: str
+    env: str | None = None  # environment variable that overrides it (CI)
+
+
+OPTIONS = (
+    Option("labbook_execute", "auto", (str,),
+           "auto: run labs whose inputs changed, reuse cached results otherwise; cache: "
+           "only cached results, never run; force: always run; off: render without running",
+           env="LABBOOK_EXECUTE"),
+    Option("labbook_provider", "netns", (str,), "default provider of every lab",
+           env="LABBOOK_PROVIDER"),
+    Option("labbook_provider_options", {}, (dict,),
+           "options of the provider, e.g. {'inventory': 'inventory.yaml'} for ssh"),
+    Option("labbook_labs_dir", "labs", (str,),
+           "where a bare lab name (`.. lab:: macvlan`) is looked up, relative to conf.py"),
+    Option("labbook_prompts", ["$ ", "# "], (list, tuple),
+           "prompts that introduce a command in a console block"),
+    Option("labbook_timeout", 60.0, (int, float), "default :timeout: of a lab-run block (s)"),
+    Option("labbook_show_drift", True, (bool,),
+           "show the actual output and the diff under a drifted block (else only warn)"),
+    Option("labbook_stop_on_fail", False, (bool,),
+           "stop a lab at its first failing step (like labbook check -x)",
+           env="LABBOOK_STOP_ON_FAIL"),
+    Option("labbook_cache_dir", "", (str,),
+           "where results are cached; default: labbook-cache/ in the doctree directory"),
+)
+
+
+def value(config: Config, name: str) -> Any:
+    """The effective value: the environment override if set, else conf.py's."""
+    opt = next(o for o in OPTIONS if o.name == name)
+    if opt.env and os.environ.get(opt.env):
+        raw = os.environ[opt.env]
+        if isinstance(opt.default, bool):
+            return raw.lower() in ("1", "true", "yes", "on")
+        return raw
+    return getattr(config, name)
+
+
+def _check(app: Sphinx, config: Config) -> None:
+    from sphinx.errors import ConfigError
+
+    mode = value(config, "labbook_execute")
+    if mode not in EXECUTE_MODES:
+        raise ConfigError(f"labbook_execute = {mode!r}: write one of {', '.join(EXECUTE_MODES)}"
+                          " (or set LABBOOK_EXECUTE)")
+
+
+def setup(app: Sphinx) -> None:
+    for opt in OPTIONS:
+        app.add_config_value(opt.name, opt.default, "env", types=opt.types,
+                             description=opt.help)
+    app.connect("config-inited", _check)

@@ -1,0 +1,222 @@
+"""Run each document's labs when it is read; mark every step; keep results on env."""
+
+from __future__ import annotations
+
+import os
+import time
+from typing import TYPE_CHECKING, Any
+
+from docutils import nodes
+from sphinx.util import logging
+
+from ..errors import LabbookError
+from ..runner.model import FileStep, LabPlan, PlanResult, RunStep, Status, StepResult
+from . import config as cfg
+from .steps import lab_marker, lab_step
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+    from sphinx.environment import BuildEnvironment
+
+logger = logging.getLogger(__name__)
+
+RESULTS_KEY = "labbook_results"
+PLANS_KEY = "labbook_plans"
+
+
+def results_of(env: BuildEnvironment) -> dict[str, list[PlanResult]]:
+    """docname -> results of the labs of that document (plain, picklable data)."""
+    if not hasattr(env, RESULTS_KEY):
+        setattr(env, RESULTS_KEY, {})
+    return getattr(env, RESULTS_KEY)  # type: ignore[no-any-return]
+
+
+def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
+    """docname -> the plans its labs ran (for accept mode, which rewrites their sources)."""
+    if not hasattr(env, PLANS_KEY):
+        setattr(env, PLANS_KEY, {})
+    return getattr(env, PLANS_KEY)  # type: ignore[no-any-return]
+
+
+def collect_plans(doctree: nodes.document, docname: str,
+                  provider_options: dict[str, Any]) -> list[tuple[LabPlan, list[lab_step]]]:
+    """Group the document's steps under the lab directive above them, in order."""
+    plans: list[tuple[dict[str, Any], list[lab_step]]] = []
+    for node in doctree.findall(lambda n: isinstance(n, lab_marker | lab_step)):
+        if isinstance(node, lab_marker):
+            plans.append((dict(node.attributes), []))
+        elif plans:
+            plans[-1][1].append(node)
+    out = []
+    for data, steps in plans:
+        plan = LabPlan(spec_path=data["spec_path"], steps=tuple(n["step"] for n in steps),
+                       document=docname, provider=data["provider"],
+                       provider_options=tuple(sorted((k, str(v)) for k, v in
+                                                     provider_options.items())))
+        out.append((plan, steps))
+    return out
+
+
+def _skipped(plan: LabPlan, message: str) -> PlanResult:
+    steps = tuple(StepResult(i, s.kind, s.node, Status.SKIPPED, s.source.line, message=message)
+                  for i, s in enumerate(plan.steps))
+    return PlanResult(plan.spec_path, "", plan.document, plan.provider, Status.SKIPPED, steps,
+                      0.0, time.time(), message=message)
+
+
+def cache_dir(app: Sphinx) -> str:
+    configured = cfg.value(app.config, "labbook_cache_dir")
+    if configured:
+        return os.path.join(app.confdir, configured)
+    return os.path.join(app.doctreedir, "labbook-cache")
+
+
+def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
+    """The result of ``plan`` under the configured execution mode (running it if needed)."""
+    from dataclasses import replace
+
+    from ..providers import get_provider
+    from ..runner.cache import ResultCache, plan_key
+    from ..runner.execute import run_plan
+
+    mode = cfg.value(app.config, "labbook_execute")
+    if mode == "off":
+        return _skipped(plan, "not run: labbook_execute is off")
+    if not plan.steps:
+        return _skipped(plan, "the lab has no steps")
+    try:
+        settings = get_provider(plan.provider, **dict(plan.provider_options)).settings()
+    except LabbookError as exc:
+        return _skipped(plan, f"not run: {exc.message}")
+    cache = ResultCache(cache_dir(app))
+    key = plan_key(plan, settings)
+    if mode in ("auto", "cache"):
+        hit = cache.get(key)
+        if hit is not None and (mode == "cache" or hit.status is Status.PASSED):
+            return replace(hit, cached=True, document=plan.document)
+        if mode == "cache":
+            return _skipped(plan, "not run: no cached result (labbook_execute is 'cache')")
+    stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
+    logger.info(f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
+                f"({plan.provider}, {len(plan.steps)} steps)")
+    result = run_plan(plan, stop_on_fail=stop)
+    cache.put(key, result)
+    return result
+
+
+def warn_result(r: PlanResult) -> None:
+    """One warning per step that did not pass, at the line of the failing command."""
+    by_index = {s.index: s for s in r.steps}
+    for s in sorted(by_index.values(), key=lambda s: s.index):
+        if s.status not in (Status.DRIFT, Status.ERROR):
+            continue
+        file = s.file or r.document
+        subtype = "drift" if s.status is Status.DRIFT else "error"
+        text = s.message or s.status.value
+        if s.diff:
+            text += "\n" + s.diff.rstrip("\n")
+        logger.warning(text, location=f"{file}:{s.line}", type="labbook", subtype=subtype)
+
+
+def _mark(r: PlanResult, s: StepResult) -> nodes.Node:
+    day = time.strftime("%Y-%m-%d", time.gmtime(r.started))
+    words = {
+        Status.PASSED: f"✓ verified on {r.provider}, {day}" + (" (cached)" if r.cached else ""),
+        Status.DRIFT: f"✗ drift on {r.provider}, {day}",
+        Status.ERROR: f"! error on {r.provider}: {s.message}",
+        Status.SKIPPED: s.message or "not run",
+    }
+    text = words[s.status]
+    para = nodes.paragraph("", "", classes=["labbook-mark", f"labbook-{s.status.value}"])
+    para += nodes.inline(text, text)
+    return para
+
+
+def _decorate(node: lab_step, r: PlanResult, s: StepResult, show_drift: bool) -> nodes.Node:
+    step = node["step"]
+    box = nodes.container(classes=["labbook-step", f"labbook-{s.status.value}",
+                                   f"labbook-{step.kind}"])
+    box.source, box.line = node.source, node.line
+    if getattr(step, "hide", False):
+        return box
+    box.extend(node.children)
+    box += _mark(r, s)
+    if show_drift and s.status in (Status.DRIFT, Status.ERROR) and s.diff:
+        title = ("What the lab really did (diff: page → lab)" if s.status is Status.DRIFT
+                 else "What the lab printed before the error")
+        diff = nodes.literal_block(s.diff, s.diff, language="diff",
+                                   classes=["labbook-diff"])
+        cap = nodes.caption(title, title)
+        box += nodes.container("", cap, diff, literal_block=True,
+                               classes=["literal-block-wrapper"])
+    return box
+
+
+def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
+    env = app.env
+    docname = env.docname
+    show = bool(cfg.value(app.config, "labbook_show_drift"))
+    options = dict(cfg.value(app.config, "labbook_provider_options") or {})
+    plans = collect_plans(doctree, docname, options)
+    results: list[PlanResult] = []
+    for plan, step_nodes in plans:
+        result = execute(app, plan)
+        results.append(result)
+        if result.status is not Status.SKIPPED or result.cached:
+            from ..report import status_line
+
+            logger.info(f"labbook: {status_line(result)}")
+        warn_result(result)
+        for i, n in enumerate(step_nodes):
+            n.replace_self(_decorate(n, result, result.steps[i], show))
+    for marker in list(doctree.findall(lab_marker)):
+        marker.parent.remove(marker)
+    for orphan in list(doctree.findall(lab_step)):  # steps with no lab (already warned)
+        orphan.parent.remove(orphan)
+    if results:
+        results_of(env)[docname] = results
+        plans_of(env)[docname] = [p for p, _ in plans]
+    else:
+        on_purge(app, env, docname)
+
+
+def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
+    results_of(env).pop(docname, None)
+    plans_of(env).pop(docname, None)
+
+
+def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
+             other: BuildEnvironment) -> None:
+    for get in (results_of, plans_of):
+        mine, theirs = get(env), get(other)
+        for docname in docnames:
+            if docname in theirs:
+                mine[docname] = theirs[docname]  # type: ignore[assignment]
+
+
+def on_outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
+                removed: set[str]) -> list[str]:
+    """Re-read documents whose labs did not pass, so their drift is reported again."""
+    if cfg.value(app.config, "labbook_execute") == "off":
+        return []
+    return sorted(d for d, rs in results_of(env).items()
+                  if d not in changed and d not in removed and
+                  any(r.status in (Status.DRIFT, Status.ERROR) for r in rs))
+
+
+def _add_static(app: Sphinx) -> None:
+    if app.builder.format == "html":
+        static = os.path.join(os.path.dirname(__file__), "static")
+        app.config.html_static_path.append(static)
+        app.add_css_file("labbook.css")
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("doctree-read", on_doctree_read)
+    app.connect("env-purge-doc", on_purge)
+    app.connect("env-merge-info", on_merge)
+    app.connect("env-get-outdated", on_outdated)
+    app.connect("builder-inited", _add_static)
+
+
+__all__ = ["FileStep", "RunStep", "collect_plans", "execute", "results_of"]

@@ -1,0 +1,62 @@
+"""The ``labcheck`` builder: run every lab of the project, write JSON and JUnit reports."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING
+
+from sphinx.builders import Builder
+from sphinx.util import logging
+
+from ..report import summary, write_reports
+from ..runner.model import PlanResult, Status
+from .execute import results_of
+
+if TYPE_CHECKING:
+    from docutils import nodes
+    from sphinx.application import Sphinx
+
+logger = logging.getLogger(__name__)
+
+JSON_NAME = "labcheck.json"
+JUNIT_NAME = "junit.xml"
+
+
+class LabcheckBuilder(Builder):
+    """Labs run while documents are read; this builder gathers and reports the results."""
+
+    name = "labcheck"
+    epilog = ("labbook: the results are in %(outdir)s/" + JSON_NAME + " and %(outdir)s/"
+              + JUNIT_NAME + ".")
+    allow_parallel = True
+
+    def init(self) -> None:
+        pass
+
+    def get_outdated_docs(self) -> set[str]:
+        return set(self.env.found_docs)
+
+    def get_target_uri(self, docname: str, typ: str | None = None) -> str:
+        return ""
+
+    def write_doc(self, docname: str, doctree: nodes.document) -> None:
+        pass
+
+    def all_results(self) -> list[PlanResult]:
+        found = self.env.found_docs
+        return [r for doc, rs in sorted(results_of(self.env).items()) if doc in found
+                for r in rs]
+
+    def finish(self) -> None:
+        results = self.all_results()
+        write_reports(results, os.path.join(self.outdir, JSON_NAME),
+                      os.path.join(self.outdir, JUNIT_NAME))
+        sums = summary(results)
+        logger.info(f"labbook: {len(results)} labs; passed {sums['passed']}, drift "
+                    f"{sums['drift']}, errors {sums['errors']}, skipped {sums['skipped']}")
+        if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
+            self.app.statuscode = 1
+
+
+def setup(app: Sphinx) -> None:
+    app.add_builder(LabcheckBuilder)

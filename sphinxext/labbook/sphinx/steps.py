@@ -1,0 +1,263 @@
+"""The ``lab``, ``lab-run`` and ``lab-file`` directives: they parse, validate and record."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from docutils import nodes
+from docutils.parsers.rst import directives
+from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
+
+from ..errors import DirectiveError, SpecErrors
+from ..runner.model import CommandSpec, FileStep, RunStep, Source
+from ..spec import load_spec
+from . import config as cfg
+
+if TYPE_CHECKING:
+    from sphinx.application import Sphinx
+
+logger = logging.getLogger(__name__)
+
+MATCH_MODES = ("normalized", "exact", "contains", "json")
+FILE_FORMATS = ("text", "ini", "yaml", "json")
+
+
+class lab_marker(nodes.General, nodes.Element):
+    """Where a lab starts in a document; holds the plan's lab data (removed before writing)."""
+
+
+class lab_step(nodes.General, nodes.Element):
+    """One step; ``node['step']`` is a RunStep or FileStep; children render the page's view."""
+
+
+def _choice(values: tuple[str, ...]) -> Any:
+    return lambda arg: directives.choice(arg, values)
+
+
+def _octal(arg: str) -> int:
+    try:
+        return int(arg, 8)
+    except (TypeError, ValueError):
+        raise ValueError(f"{arg!r} is not an octal mode; write it like 0644") from None
+
+
+def _positive(arg: str) -> float:
+    try:
+        value = float(arg)
+    except (TypeError, ValueError):
+        raise ValueError(f"{arg!r} is not a number of seconds; write it like 30") from None
+    if value <= 0:
+        raise ValueError("must be more than 0 seconds")
+    return value
+
+
+class _LabDirective(SphinxDirective):
+    def error_node(self, message: str, subtype: str = "directive",
+                   line: int | None = None) -> list[nodes.Node]:
+        """Warn at the directive (or ``line``) and put nothing on the page."""
+        logger.warning(message, location=(self.env.docname, line or self.lineno),
+                       type="labbook", subtype=subtype)
+        return []
+
+    def content_line(self, offset: int) -> int:
+        """1-based source line of content line ``offset``."""
+        return int(self.state_machine.get_source_and_line(self.content_offset + offset)[1] or
+                   self.lineno + 1 + offset)
+
+    def source(self) -> Source:
+        path = self.state_machine.get_source_and_line(self.content_offset)[0] or \
+            self.env.doc2path(self.env.docname)
+        return Source(file=os.fspath(path), line=self.content_line(0),
+                      document=self.env.docname)
+
+    def current_lab(self) -> dict[str, Any] | None:
+        return self.env.temp_data.get("labbook_lab")  # type: ignore[no-any-return]
+
+    def check_node(self, node: str) -> str | None:
+        """None if ``node`` is in the current lab, else why not."""
+        lab = self.current_lab()
+        if lab is None:
+            return (f"{self.name} comes before any lab; put '.. lab:: PATH.yaml' above it "
+                    "to say which lab it runs in")
+        if node not in lab["nodes"]:
+            names = ", ".join(lab["nodes"]) or "(none)"
+            return f"lab '{lab['name']}' has no node '{node}'; its nodes: {names}"
+        return None
+
+
+class LabDirective(_LabDirective):
+    """``.. lab:: PATH.yaml`` binds the following steps of the document to that lab."""
+
+    required_arguments = 1
+    has_content = False
+    option_spec: ClassVar[dict[str, Any]] = {
+        "provider": directives.unchanged_required,
+        "topology": directives.flag,
+        "direction": _choice(("LR", "TB", "RL", "BT")),
+        "caption": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        from .paths import resolve_lab_path
+
+        try:
+            rel, path = resolve_lab_path(self.env, self.env.docname, self.arguments[0])
+        except DirectiveError as exc:
+            return self.error_node(exc.message)
+        self.env.note_dependency(rel)
+        try:
+            spec = load_spec(path)
+        except SpecErrors as exc:
+            for err in exc.errors:
+                logger.warning(err.message, location=(err.file, err.line), type="labbook",
+                               subtype="spec")
+            return self.error_node(f"lab spec {self.arguments[0]} has errors (see above)",
+                                   subtype="spec")
+        provider = self.options.get("provider") or cfg.value(self.config, "labbook_provider")
+        data = {"name": spec.name, "spec_path": path, "nodes": list(spec.node_names),
+                "provider": provider, "line": self.lineno}
+        self.env.temp_data["labbook_lab"] = data
+        marker = lab_marker(**data)
+        self.set_source_info(marker)
+        out: list[nodes.Node] = [marker]
+        if "topology" in self.options:
+            from .topology import topology_node
+
+            out.append(topology_node(spec, direction=self.options.get("direction", "LR"),
+                                     caption=self.options.get("caption"), env=self.env))
+        return out
+
+
+class LabRunDirective(_LabDirective):
+    """``.. lab-run:: NODE``: a console session typed in NODE's shell, checked line by line."""
+
+    required_arguments = 1
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {
+        "timeout": _positive,
+        "rc": int,
+        "match": _choice(MATCH_MODES),
+        "retry": _positive,
+        "background": directives.flag,
+        "hide": directives.flag,
+        "prompt": directives.unchanged_required,
+        "caption": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        from ..steps import parse_console
+
+        node_name = self.arguments[0]
+        why = self.check_node(node_name)
+        if why:
+            return self.error_node(why)
+        if not self.content:
+            return self.error_node("lab-run needs a console session: '$ command' lines, each "
+                                   "followed by its output")
+        prompts = ([self.options["prompt"]] if "prompt" in self.options
+                   else list(cfg.value(self.config, "labbook_prompts")))
+        try:
+            parsed = parse_console(list(self.content), prompts)
+        except DirectiveError as exc:
+            return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+        step = RunStep(
+            node=node_name,
+            commands=tuple(CommandSpec(c.text, tuple(c.expected), self.content_line(c.line),
+                                       c.prompt) for c in parsed),
+            source=self.source(),
+            timeout=self.options.get("timeout", float(cfg.value(self.config,
+                                                                "labbook_timeout"))),
+            rc=self.options.get("rc", 0),
+            match=self.options.get("match", "normalized"),
+            retry=self.options.get("retry", 0.0),
+            background="background" in self.options,
+            hide="hide" in self.options,
+            content=tuple(self.content),
+        )
+        node = lab_step(step=step, kind="run", caption=self.options.get("caption", ""))
+        self.set_source_info(node)
+        if not step.hide:
+            block = nodes.literal_block("\n".join(self.content), "\n".join(self.content))
+            block["language"] = "console"
+            block["classes"].append("labbook-console")
+            self.set_source_info(block)
+            node += block
+        return [node]
+
+
+class LabFileDirective(_LabDirective):
+    """``.. lab-file:: PATH``: content applied to PATH on a node, read back at the end."""
+
+    required_arguments = 1
+    has_content = True
+    option_spec: ClassVar[dict[str, Any]] = {
+        "node": directives.unchanged_required,
+        "format": _choice(FILE_FORMATS),
+        "merge": directives.flag,
+        "mode": _octal,
+        "owner": directives.unchanged_required,
+        "hide": directives.flag,
+        "caption": directives.unchanged,
+    }
+
+    def run(self) -> list[nodes.Node]:
+        from ..configfiles import apply_content
+
+        path = self.arguments[0]
+        if not path.startswith("/"):
+            return self.error_node(f"lab-file path {path!r} must be absolute, like "
+                                   "/etc/nova/nova.conf")
+        if "node" not in self.options:
+            return self.error_node("lab-file needs ':node: NAME' (the node the file goes to)")
+        node_name = self.options["node"]
+        why = self.check_node(node_name)
+        if why:
+            return self.error_node(why)
+        merge = "merge" in self.options
+        fmt = self.options.get("format") or guess_format(path, merge)
+        if merge and fmt == "text":
+            return self.error_node(":merge: needs a structured file; add ':format: ini' "
+                                   "(or yaml, json)")
+        try:  # validate now so bad content is reported at its line, before any lab runs
+            apply_content(list(self.content), fmt, merge, None)
+        except DirectiveError as exc:
+            return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+        step = FileStep(node=node_name, path=path, content=tuple(self.content),
+                        source=self.source(), format=fmt, merge=merge,
+                        mode=self.options.get("mode"), owner=self.options.get("owner"),
+                        hide="hide" in self.options)
+        caption = self.options.get("caption") or f"{path} on {node_name}"
+        node = lab_step(step=step, kind="file", caption=caption)
+        self.set_source_info(node)
+        if not step.hide:
+            text = "\n".join(self.content)
+            block = nodes.literal_block(text, text)
+            block["language"] = {"ini": "ini", "yaml": "yaml", "json": "json"}.get(fmt, "text")
+            block["classes"].append("labbook-file")
+            self.set_source_info(block)
+            cap = nodes.caption(caption, caption)
+            wrapper = nodes.container("", cap, block, literal_block=True,
+                                      classes=["literal-block-wrapper"])
+            node += wrapper
+        return [node]
+
+
+def guess_format(path: str, merge: bool) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext in (".yaml", ".yml"):
+        return "yaml"
+    if ext == ".json":
+        return "json"
+    if merge and ext in (".conf", ".ini", ".cfg"):
+        return "ini"
+    return "text"
+
+
+def setup(app: Sphinx) -> None:
+    app.add_node(lab_marker)
+    app.add_node(lab_step)
+    app.add_directive("lab", LabDirective)
+    app.add_directive("lab-run", LabRunDirective)
+    app.add_directive("lab-file", LabFileDirective)
