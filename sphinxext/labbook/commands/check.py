@@ -160,7 +160,7 @@ def run(args: argparse.Namespace) -> int:
         overrides["include_patterns"] = [f"{d}.*" for d in docs]
         overrides["root_doc"] = docs[0]
     if args.provider:
-        overrides["labbook_provider"] = args.provider
+        overrides["labbook_provider_force"] = args.provider
     if args.inventory:
         overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
     env_override = {k: os.environ.pop(k) for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER",

@@ -27,8 +27,11 @@ OPTIONS = (
            "auto: run labs whose inputs changed, reuse cached results otherwise; cache: "
            "only cached results, never run; force: always run; off: render without running",
            env="LABBOOK_EXECUTE"),
-    Option("labbook_provider", "netns", (str,), "default provider of every lab",
-           env="LABBOOK_PROVIDER"),
+    Option("labbook_provider", "netns", (str,),
+           "provider of every lab that names none with :provider:"),
+    Option("labbook_provider_force", "", (str,),
+           "run every lab on this provider, whatever its :provider: says (labbook check "
+           "--provider)", env="LABBOOK_PROVIDER"),
     Option("labbook_provider_options", {}, (dict,),
            "options of the provider, e.g. {'inventory': 'inventory.yaml'} for ssh"),
     Option("labbook_labs_dir", "labs", (str,),
@@ -60,10 +63,17 @@ def value(config: Config, name: str) -> Any:
 def _check(app: Sphinx, config: Config) -> None:
     from sphinx.errors import ConfigError
 
+    from ..providers import provider_names
+
     mode = value(config, "labbook_execute")
     if mode not in EXECUTE_MODES:
         raise ConfigError(f"labbook_execute = {mode!r}: write one of {', '.join(EXECUTE_MODES)}"
                           " (or set LABBOOK_EXECUTE)")
+    for name in ("labbook_provider", "labbook_provider_force"):
+        provider = value(config, name)
+        if provider and provider not in provider_names():
+            raise ConfigError(f"{name} = {provider!r}: write one of "
+                              f"{', '.join(provider_names())}")
 
 
 def setup(app: Sphinx) -> None:

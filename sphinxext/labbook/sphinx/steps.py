@@ -115,7 +115,14 @@ class LabDirective(_LabDirective):
                                subtype="spec")
             return self.error_node(f"lab spec {self.arguments[0]} has errors (see above)",
                                    subtype="spec")
-        provider = self.options.get("provider") or cfg.value(self.config, "labbook_provider")
+        provider = (cfg.value(self.config, "labbook_provider_force")
+                    or self.options.get("provider")
+                    or cfg.value(self.config, "labbook_provider"))
+        from ..providers import provider_names
+
+        if provider not in provider_names():
+            return self.error_node(f"unknown provider '{provider}'; write one of: "
+                                   f"{', '.join(provider_names())}")
         data = {"name": spec.name, "spec_path": path, "nodes": list(spec.node_names),
                 "provider": provider, "line": self.lineno}
         self.env.temp_data["labbook_lab"] = data

@@ -1,0 +1,87 @@
+"""``labbook check``: exit codes, progress, reports, accept mode, shards (real kernel)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from sphinxext.labbook.cli import main
+from tests.conftest import NEEDS_ROOT, ROOTS
+
+pytestmark = [NEEDS_ROOT]
+
+
+def copy_root(tmp_path: Path, name: str) -> Path:
+    dest = tmp_path / name
+    shutil.copytree(ROOTS / f"test-{name}", dest)
+    return dest
+
+
+def test_check_passes_with_progress_and_reports(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-pass")
+    rc = main(["check", str(root), "--json", str(tmp_path / "r.json"),
+               "--junit", str(tmp_path / "r.xml")])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "index: lab pair.yaml (netns) passed: passed 8" in out
+    assert "1 labs: 8 passed, 0 drift, 0 errors, 0 skipped" in out
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["summary"]["passed"] == 8
+    assert (tmp_path / "r.xml").read_text().startswith("<?xml")
+
+
+def test_check_drift_exit_1_and_diff_on_stderr(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-drift")
+    assert main(["check", str(root / "index.rst")]) == 1
+    err = capsys.readouterr().err
+    assert "+the lab says this" in err
+
+
+def test_check_bad_input_exit_2(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-bad")
+    assert main(["check", str(root)]) == 2
+    assert main(["check", str(tmp_path / "nope")]) == 2
+    assert "no such file or directory" in capsys.readouterr().err
+
+
+def test_check_lab_that_cannot_come_up_exit_3(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-drift")
+    assert main(["check", str(root), "--provider", "fake-broken"]) == 2  # unknown provider
+    (root / "conf.py").write_text('extensions = ["sphinxext.labbook"]\n'
+                                  'labbook_provider = "fake"\n'
+                                  'labbook_provider_options = {"fail_up": "yes"}\n')
+    assert main(["check", str(root)]) == 3
+    assert "lab could not be brought up" in capsys.readouterr().err
+
+
+def test_accept_round_trip(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-accept")
+    doc = root / "index.rst"
+    before = doc.read_text()
+    assert main(["check", str(root), "--accept"]) == 1
+    out = capsys.readouterr().out
+    assert "accepted the output of node alpha" in out
+    after = doc.read_text()
+    assert after != before
+    assert "   alpha\n" in after and "wrong-name" not in after
+    assert "   ...\n" in after  # the author's ellipsis survives where it still matches
+    assert "   changed\n" in after and "unchanged" not in after
+    assert main(["check", str(root)]) == 0, capsys.readouterr()
+
+
+def test_shards_split_documents_and_reports_merge(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-cache")
+    reports = []
+    for k in (1, 2):
+        path = tmp_path / f"shard{k}.json"
+        assert main(["check", str(root), "--shard", f"{k}/2", "--json", str(path)]) == 0
+        reports.append(path)
+    docs = [json.loads(p.read_text())["labs"][0]["document"] for p in reports]
+    assert sorted(docs) == ["one", "two"]
+    merged = tmp_path / "all.json"
+    assert main(["report", "merge", *map(str, reports), "-o", str(merged),
+                 "--junit", str(tmp_path / "all.xml")]) == 0
+    data = json.loads(merged.read_text())
+    assert data["summary"]["passed"] == 2
+    assert main(["check", str(root), "--shard", "3/2"]) == 2

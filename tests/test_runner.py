@@ -1,0 +1,152 @@
+"""The runner's logic against the fake provider (the real providers have their own tests)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from sphinxext.labbook.errors import SpecErrors, UsageError
+from sphinxext.labbook.report import from_json, summary, to_json, to_junit
+from sphinxext.labbook.runner import (
+    CommandSpec,
+    FileStep,
+    LabPlan,
+    RunStep,
+    Source,
+    Status,
+    run_plan,
+)
+from sphinxext.labbook.runner.shard import assign, parse_shard
+
+SPEC = """name: duo
+nodes:
+  alpha: {}
+  beta: {}
+"""
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> str:
+    p = tmp_path / "duo.yaml"
+    p.write_text(SPEC)
+    return str(p)
+
+
+def run(node: str, *cmds: tuple[str, list[str]], line: int = 10, **kw) -> RunStep:
+    return RunStep(node=node, source=Source("doc.rst", line, "doc"),
+                   commands=tuple(CommandSpec(c, tuple(e), line + 2 * i)
+                                  for i, (c, e) in enumerate(cmds)), **kw)
+
+
+def plan(spec: str, *steps, **kw) -> LabPlan:
+    return LabPlan(spec_path=spec, steps=tuple(steps), document="doc", provider="fake", **kw)
+
+
+def test_passing_steps_and_a_shell_that_persists(spec):
+    r = run_plan(plan(spec,
+                      run("alpha", ("export X=42; cd etc", []), ("echo $X; basename $PWD",
+                                                                 ["42", "etc"])),
+                      run("alpha", ("echo again $X", ["again 42"]))))
+    assert r.status is Status.PASSED
+    assert [s.status for s in r.steps] == [Status.PASSED, Status.PASSED]
+    assert r.steps[0].commands[1].output == "42\netc\n"
+
+
+def test_drift_reports_the_command_line_and_keeps_going(spec):
+    r = run_plan(plan(spec,
+                      run("alpha", ("echo one", ["one"]), ("echo two", ["deux"]),
+                          ("echo three", ["trois"]), line=20),
+                      run("beta", ("echo fine", ["fine"]))))
+    first = r.steps[0]
+    assert first.status is Status.DRIFT
+    assert first.line == 22  # the line of `echo two`, not of the directive
+    assert "-deux" in first.diff and "+two" in first.diff
+    assert "-trois" in first.diff  # later commands of the block ran too
+    assert r.steps[1].status is Status.PASSED
+    assert r.status is Status.DRIFT
+
+
+def test_stop_on_fail_skips_the_rest(spec):
+    r = run_plan(plan(spec, run("alpha", ("echo a", ["b"])), run("beta", ("true", []))),
+                 stop_on_fail=True)
+    assert [s.status for s in r.steps] == [Status.DRIFT, Status.SKIPPED]
+
+
+def test_exit_status_is_checked(spec):
+    r = run_plan(plan(spec, run("alpha", ("false", [])), run("alpha", ("false", []), rc=1)))
+    assert r.steps[0].status is Status.DRIFT
+    assert "the page expects 0, the command returned 1" in r.steps[0].diff
+    assert r.steps[1].status is Status.PASSED
+
+
+def test_timeout_is_an_error_with_partial_output(spec):
+    r = run_plan(plan(spec, run("alpha", ("echo early; sleep 30", ["early"]), timeout=0.5),
+                      run("alpha", ("echo next", ["next"]))))
+    assert r.steps[0].status is Status.ERROR
+    assert "timed out after 0.5 s" in r.steps[0].message
+    assert "early" in r.steps[0].diff
+    assert r.steps[1].status is Status.PASSED
+
+
+def test_retry_polls_until_the_output_matches(spec, tmp_path):
+    flag = tmp_path / "flag"
+    step = run("alpha", (f"n=$(cat {flag} 2>/dev/null || echo 0); echo $((n+1)) > {flag}; "
+                         f"cat {flag}", ["3"]), retry=5)
+    r = run_plan(plan(spec, step))
+    assert r.steps[0].status is Status.PASSED
+    assert flag.read_text().strip() == "3"
+
+
+def test_files_are_applied_merged_and_rechecked(spec):
+    whole = FileStep("beta", "/etc/app.ini", ("[a]", "x = 1"), Source("doc.rst", 30), "ini")
+    merged = FileStep("beta", "/etc/app.ini", ("[a]", "y = 2"), Source("doc.rst", 40), "ini",
+                      merge=True)
+    r = run_plan(plan(spec, whole, merged, run("beta", ("cat etc/app.ini",
+                                                        ["[a]", "x = 1", "y = 2"]))))
+    assert [s.status for s in r.steps] == [Status.PASSED] * 3
+    changed = run("beta", ("sed -i s/2/3/ etc/app.ini", []))
+    r = run_plan(plan(spec, whole, merged, changed))
+    assert r.steps[1].status is Status.DRIFT
+    assert "was changed by a later step" in r.steps[1].message
+    assert r.steps[0].status is Status.PASSED  # superseded by the merge that followed
+
+
+def test_lab_that_cannot_come_up(spec):
+    r = run_plan(LabPlan(spec, (run("alpha", ("true", [])),), "doc", provider="fake",
+                         provider_options=(("fail_up", "1"),)))
+    assert r.status is Status.ERROR
+    assert r.message.startswith("lab could not be brought up")
+    assert r.steps[0].status is Status.ERROR
+
+
+def test_bad_spec_raises(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nnodes: [a]\n")
+    with pytest.raises(SpecErrors):
+        run_plan(LabPlan(str(bad), (), "doc", provider="fake"))
+
+
+def test_reports_round_trip_and_junit(spec):
+    r = run_plan(plan(spec, run("alpha", ("echo a", ["b"])), run("beta", ("true", []))))
+    data = json.loads(json.dumps(to_json([r])))
+    assert data["summary"] == {"passed": 1, "drift": 1, "errors": 0, "skipped": 0}
+    assert from_json(data) == [r]
+    assert summary(from_json(data)) == data["summary"]
+    xml = to_junit([r]).decode()
+    assert 'tests="2"' in xml and 'failures="1"' in xml and "<failure" in xml
+
+
+def test_shards_are_balanced_and_deterministic():
+    docs = [f"d{i}" for i in range(7)]
+    durations = {"d0": 10.0, "d1": 1.0, "d2": 1.0, "d3": 5.0, "d4": 5.0}
+    shards = assign(docs, 2, durations)
+    assert sorted(sum(shards, [])) == docs
+    loads = [sum(durations.get(d, 4.4) for d in s) for s in shards]
+    assert abs(loads[0] - loads[1]) <= 5.0
+    assert assign(list(reversed(docs)), 2, durations) == shards
+    assert parse_shard("2/3") == (2, 3)
+    for bad in ("0/2", "3/2", "x"):
+        with pytest.raises(UsageError):
+            parse_shard(bad)
