@@ -53,6 +53,10 @@ def _positive(arg: str) -> float:
     return value
 
 
+def _is_myst(directive: SphinxDirective) -> bool:
+    return type(directive.state_machine).__module__.startswith("myst_parser")
+
+
 class _LabDirective(SphinxDirective):
     def error_node(self, message: str, subtype: str = "directive",
                    line: int | None = None) -> list[nodes.Node]:
@@ -63,12 +67,15 @@ class _LabDirective(SphinxDirective):
 
     def content_line(self, offset: int) -> int:
         """1-based source line of content line ``offset``."""
+        if _is_myst(self):  # MyST: content_offset counts from the directive's own line
+            return self.lineno + self.content_offset + offset
         return int(self.state_machine.get_source_and_line(self.content_offset + offset)[1] or
                    self.lineno + 1 + offset)
 
     def source(self) -> Source:
-        path = self.state_machine.get_source_and_line(self.content_offset)[0] or \
-            self.env.doc2path(self.env.docname)
+        path = self.state_machine.get_source_and_line(self.lineno)[0] if _is_myst(self) else \
+            self.state_machine.get_source_and_line(self.content_offset)[0]
+        path = path or self.env.doc2path(self.env.docname)
         return Source(file=os.fspath(path), line=self.content_line(0),
                       document=self.env.docname)
 
@@ -110,9 +117,9 @@ class LabDirective(_LabDirective):
         try:
             spec = load_spec(path)
         except SpecErrors as exc:
-            for err in exc.errors:
-                logger.warning(err.message, location=(err.file, err.line), type="labbook",
-                               subtype="spec")
+            from .topology import warn_spec_errors
+
+            warn_spec_errors(exc)
             return self.error_node(f"lab spec {self.arguments[0]} has errors (see above)",
                                    subtype="spec")
         provider = (cfg.value(self.config, "labbook_provider_force")

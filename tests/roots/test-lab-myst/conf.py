@@ -1,0 +1,3 @@
+extensions = ["myst_parser", "sphinxext.labbook"]
+labbook_execute = "force"
+source_suffix = {".md": "markdown"}

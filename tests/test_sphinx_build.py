@@ -1,0 +1,90 @@
+"""Handbook builds: execution cache, parallel reads, MyST, execution modes, report page."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from sphinxext.labbook.sphinx.execute import results_of
+from tests.conftest import NEEDS_ROOT
+
+pytestmark = [NEEDS_ROOT]
+
+
+def warnings_of(app) -> str:
+    return re.sub(r"\x1b\[[0-9;]*m", "", app.warning.getvalue())
+
+
+def cached_by_doc(app) -> dict[str, bool]:
+    return {doc: all(r.cached for r in rs) for doc, rs in results_of(app.env).items()}
+
+
+@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True)
+def test_cache_clean_rebuild_runs_no_lab_and_a_changed_step_reruns_one(app, make_app):
+    app.build()
+    assert warnings_of(app) == ""
+    assert cached_by_doc(app) == {"one": False, "two": False}
+    report = (Path(app.outdir) / "report.html").read_text()
+    assert report.count("labbook-passed") == 2
+
+    again = make_app("html", srcdir=app.srcdir, freshenv=True)
+    again.build()
+    assert cached_by_doc(again) == {"one": True, "two": True}
+    assert "(cached)" in (Path(again.outdir) / "one.html").read_text()
+
+    two = Path(app.srcdir) / "two.rst"
+    two.write_text(two.read_text().replace("echo two\n   two", "echo deux\n   deux"))
+    third = make_app("html", srcdir=app.srcdir, freshenv=True)
+    third.build()
+    assert cached_by_doc(third) == {"one": True, "two": False}
+
+
+@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True,
+                    confoverrides={"labbook_execute": "off"})
+def test_execution_off_renders_not_run(app):
+    app.build()
+    assert warnings_of(app) == ""
+    html = (Path(app.outdir) / "one.html").read_text()
+    assert "labbook-skipped" in html and "labbook_execute is off" in html
+
+
+@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True, parallel=2,
+                    confoverrides={"labbook_execute": "force"})
+def test_parallel_build_runs_labs_of_documents_side_by_side(app):
+    app.build()
+    assert warnings_of(app) == ""
+    results = results_of(app.env)
+    assert sorted(results) == ["one", "two"]
+    names = [r.lab for rs in results.values() for r in rs]
+    assert len(set(names)) == 2 and all(n.startswith("pair-") for n in names)
+
+
+@pytest.mark.sphinx("html", testroot="lab-myst", freshenv=True)
+def test_myst_directives_with_the_same_locations(app):
+    app.build()
+    text = warnings_of(app)
+    src = Path(app.srcdir) / "index.md"
+    line = next(i for i, x in enumerate(src.read_text().splitlines(), 1)
+                if x == "$ echo drifted")
+    assert f"{src}:{line}: WARNING" in text, text
+    assert text.count("WARNING") == 1
+    assert "+drifted" in text
+    html = (Path(app.outdir) / "index.html").read_text()
+    assert html.count("labbook-mark labbook-passed") == 2
+
+
+@pytest.mark.sphinx("html", testroot="lab-drift", freshenv=True,
+                    warningiserror=True)
+def test_drift_fails_a_build_with_W(app):
+    app.build()
+    assert app.statuscode == 1
+    assert "[labbook.drift]" in warnings_of(app)
+
+
+@pytest.mark.sphinx("html", testroot="lab-drift", freshenv=True,
+                    confoverrides={"suppress_warnings": ["labbook.drift"]})
+def test_drift_warnings_can_be_suppressed_by_type(app):
+    app.build()
+    assert "[labbook.drift]" not in warnings_of(app)
