@@ -24,10 +24,10 @@ def test_check_passes_with_progress_and_reports(tmp_path, capsys):
                "--junit", str(tmp_path / "r.xml")])
     out = capsys.readouterr().out
     assert rc == 0, out
-    assert "index: lab pair.yaml (netns) passed: passed 8" in out
-    assert "1 labs: 8 passed, 0 drift, 0 errors, 0 skipped" in out
+    assert "index: lab pair.yaml (netns) passed: passed 6" in out
+    assert "1 labs: 6 passed, 0 drift, 0 errors, 0 skipped" in out
     data = json.loads((tmp_path / "r.json").read_text())
-    assert data["summary"]["passed"] == 8
+    assert data["summary"]["passed"] == 6
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")
 
 

@@ -22,7 +22,7 @@ def test_passing_lab_has_no_warning_and_marks_every_block(app):
     app.build()
     assert warnings_of(app) == ""
     html = (Path(app.outdir) / "index.html").read_text()
-    assert html.count("labbook-mark labbook-passed") == 7
+    assert html.count("labbook-mark labbook-passed") == 6
     assert "verified on netns" in html
     assert "labbook-drift" not in html
 
@@ -62,7 +62,7 @@ def test_labcheck_builder_passes(app):
     app.build()
     assert app.statuscode == 0
     data = json.loads((Path(app.outdir) / "labcheck.json").read_text())
-    assert data["summary"] == {"passed": 8, "drift": 0, "errors": 0, "skipped": 0}
+    assert data["summary"] == {"passed": 6, "drift": 0, "errors": 0, "skipped": 0}
 
 
 @pytest.mark.sphinx("html", testroot="lab-timeout", freshenv=True)

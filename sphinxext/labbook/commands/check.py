@@ -178,16 +178,19 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
            build: str) -> int:
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
+    from sphinx.util.docutils import docutils_namespace, patch_docutils
 
     from ..sphinx.execute import plans_of, results_of
 
     warnings = _WarningStream(sys.stderr)
     try:
-        app = Sphinx(src, conf, os.path.join(build, "labcheck"),
-                     os.path.join(build, "doctrees"), "labcheck", confoverrides=overrides,
-                     status=_ProgressStream(sys.stdout), warning=warnings, freshenv=True,
-                     parallel=max(1, args.jobs))
-        app.build()
+        # as sphinx-build does: docutils' global registries are restored afterwards
+        with patch_docutils(conf), docutils_namespace():
+            app = Sphinx(src, conf, os.path.join(build, "labcheck"),
+                         os.path.join(build, "doctrees"), "labcheck", confoverrides=overrides,
+                         status=_ProgressStream(sys.stdout), warning=warnings, freshenv=True,
+                         parallel=max(1, args.jobs))
+            app.build()
     except SphinxError as exc:
         raise UsageError(f"the documents could not be read: {exc}") from None
     results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]

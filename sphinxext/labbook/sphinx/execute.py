@@ -132,7 +132,8 @@ def _mark(r: PlanResult, s: StepResult) -> nodes.Node:
     return para
 
 
-def _decorate(node: lab_step, r: PlanResult, s: StepResult, show_drift: bool) -> nodes.Node:
+def _decorate(doctree: nodes.document, node: lab_step, r: PlanResult, s: StepResult,
+              show_drift: bool) -> nodes.Node:
     step = node["step"]
     box = nodes.container(classes=["labbook-step", f"labbook-{s.status.value}",
                                    f"labbook-{step.kind}"])
@@ -147,8 +148,10 @@ def _decorate(node: lab_step, r: PlanResult, s: StepResult, show_drift: bool) ->
         diff = nodes.literal_block(s.diff, s.diff, language="diff",
                                    classes=["labbook-diff"])
         cap = nodes.caption(title, title)
-        box += nodes.container("", cap, diff, literal_block=True,
-                               classes=["literal-block-wrapper"])
+        wrapper = nodes.container("", cap, diff, literal_block=True,
+                                  classes=["literal-block-wrapper"])
+        doctree.note_implicit_target(wrapper, wrapper)  # made after Sphinx's numbering
+        box += wrapper
     return box
 
 
@@ -168,7 +171,7 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             logger.info(f"labbook: {status_line(result)}")
         warn_result(result)
         for i, n in enumerate(step_nodes):
-            n.replace_self(_decorate(n, result, result.steps[i], show))
+            n.replace_self(_decorate(doctree, n, result, result.steps[i], show))
     for marker in list(doctree.findall(lab_marker)):
         marker.parent.remove(marker)
     for orphan in list(doctree.findall(lab_step)):  # steps with no lab (already warned)

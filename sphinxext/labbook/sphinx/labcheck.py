@@ -55,7 +55,9 @@ class LabcheckBuilder(Builder):
         logger.info(f"labbook: {len(results)} labs; passed {sums['passed']}, drift "
                     f"{sums['drift']}, errors {sums['errors']}, skipped {sums['skipped']}")
         if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
-            self.app.statuscode = 1
+            # Sphinx 9 deprecates Builder.app in favour of _app (as linkcheck uses)
+            app = getattr(self, "_app", None) or self.app
+            app.statuscode = 1
 
 
 def setup(app: Sphinx) -> None:

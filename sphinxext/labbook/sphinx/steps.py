@@ -68,13 +68,14 @@ class _LabDirective(SphinxDirective):
     def content_line(self, offset: int) -> int:
         """1-based source line of content line ``offset``."""
         if _is_myst(self):  # MyST: content_offset counts from the directive's own line
-            return self.lineno + self.content_offset + offset
-        return int(self.state_machine.get_source_and_line(self.content_offset + offset)[1] or
-                   self.lineno + 1 + offset)
+            return self.lineno + 1 + self.content_offset + offset
+        # docutils takes a 1-based line here; content_offset is 0-based
+        return int(self.state_machine.get_source_and_line(self.content_offset + offset + 1)[1]
+                   or self.lineno + 1 + offset)
 
     def source(self) -> Source:
         path = self.state_machine.get_source_and_line(self.lineno)[0] if _is_myst(self) else \
-            self.state_machine.get_source_and_line(self.content_offset)[0]
+            self.state_machine.get_source_and_line(self.content_offset + 1)[0]
         path = path or self.env.doc2path(self.env.docname)
         return Source(file=os.fspath(path), line=self.content_line(0),
                       document=self.env.docname)
