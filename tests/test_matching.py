@@ -17,6 +17,7 @@ from sphinxext.labbook.matching import (
     align,
     compile_lines,
     match_output,
+    validate_expected,
 )
 from sphinxext.labbook.normalize import NORMALIZERS, volatile_tokens
 
@@ -326,6 +327,17 @@ def test_ip_json_output_with_other_indexes():
                                                                         '"mtu":1400')
     m = match_output(page, changed)
     assert not m.ok and '+    "mtu": 1400,' in m.diff.splitlines()
+
+
+def test_validate_expected_before_any_lab_runs():
+    validate_expected(["ok", "...", r"\d+ (re)"], "normalized")
+    validate_expected(['{"a": "..."}'], "json")
+    with pytest.raises(DirectiveError) as err:
+        validate_expected(["ok", "(unclosed (re)"], "exact")
+    assert err.value.line == 1
+    with pytest.raises(DirectiveError) as err:
+        validate_expected(["{", '  "a": 1', '  "b": 2', "}"], "json")
+    assert err.value.line == 2
 
 
 def test_json_mode_errors_and_non_json_output():

@@ -80,6 +80,17 @@ def match_tests(exp: Sequence[str], act: Sequence[str], tests: Sequence[LineTest
     return Match(False, render_diff(exp, act, ops, index), first_bad(ops, index, len(exp)))
 
 
+def validate_expected(expected: Sequence[str], mode: MatchMode | str) -> None:
+    """Raise DirectiveError (``line`` = offset in expected) for what can never match: a
+    bad ``(re)`` line, or expected output of a ``json`` step that is not JSON. Lets a
+    directive report it where it was written, before any lab runs."""
+    mode = MatchMode(mode)
+    if mode is MatchMode.JSON:
+        json_pair(expected, "null", required=True)
+    else:
+        compile_lines(expected_lines(expected), mode)
+
+
 def expected_lines(expected: Sequence[str]) -> list[str]:
     """The page's lines with trailing white space and trailing blank lines dropped."""
     lines = [x.rstrip() for x in expected]
