@@ -13,7 +13,7 @@ import sys
 import tempfile
 from typing import Any
 
-from ..errors import UsageError
+from ..errors import LabbookError, UsageError
 
 LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|```\{lab\}|:::\{lab\})", re.M)
 SOURCE_SUFFIXES = (".rst", ".md", ".txt")
@@ -192,6 +192,8 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
                          parallel=max(1, args.jobs))
             app.build()
     except SphinxError as exc:
+        if isinstance(exc.__cause__, LabbookError):  # e.g. a bad inventory: say it plainly
+            raise exc.__cause__ from None
         raise UsageError(f"the documents could not be read: {exc}") from None
     results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]
     plans = [p for _, ps in sorted(plans_of(app.env).items()) for p in ps]

@@ -62,10 +62,18 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
             return PlanResult(plan.spec_path, name, plan.document, plan.provider, Status.ERROR,
                               steps, time.monotonic() - t0, started, message=message)
         with lab:
+            # Providers that cannot build the topology (ssh) check it at up and list drift.
+            topology = [str(x) for x in getattr(lab, "topology_drift", None) or ()]
             results = _run_steps(lab, plan, stop_on_fail, say)
             results = _recheck_files(lab, plan, results)
         say("down", lab=name)
     status = _overall(results)
+    if topology:
+        status = Status.ERROR if status is Status.ERROR else Status.DRIFT
+        return PlanResult(plan.spec_path, name, plan.document, plan.provider, status,
+                          tuple(results), time.monotonic() - t0, started,
+                          message="topology drift: " + "; ".join(topology),
+                          extra={"topology_drift": topology})
     return PlanResult(plan.spec_path, name, plan.document, plan.provider, status, tuple(results),
                       time.monotonic() - t0, started)
 

@@ -106,6 +106,9 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
 
 def warn_result(r: PlanResult) -> None:
     """One warning per step that did not pass, at the line of the failing command."""
+    for line in r.extra.get("topology_drift", ()):  # the machines differ from the lab spec
+        logger.warning(f"topology drift: {line}", location=r.document, type="labbook",
+                       subtype="drift")
     by_index = {s.index: s for s in r.steps}
     for s in sorted(by_index.values(), key=lambda s: s.index):
         if s.status not in (Status.DRIFT, Status.ERROR):
