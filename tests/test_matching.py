@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from sphinxext.labbook import matching
 from sphinxext.labbook.errors import DirectiveError
 from sphinxext.labbook.matching import (
     MatchMode,
@@ -178,6 +179,25 @@ def test_many_ellipses_never_backtrack_exponentially():
     assert not match_output(page, actual).ok
 
 
+def _changed_lines(diff: str) -> list[str]:
+    return [x for x in diff.splitlines() if x[:1] in "+-" and x[:3] not in ("---", "+++")]
+
+
+@pytest.mark.parametrize("cells", [None, 10**9])
+def test_a_huge_mismatch_is_still_aligned_line_by_line(monkeypatch, cells):
+    # past MAX_CELLS difflib aligns (by shape); with a huge limit the full table does
+    if cells:
+        monkeypatch.setattr(matching, "MAX_CELLS", cells)
+    page = ["...", *(f"{i}: eth{i}@if{i + 1}: <UP> 02:42:ac:50:00:{i % 90 + 10}"
+                     for i in range(600)), "..."]
+    actual = ["boot", *(f"{i + 7}: eth{i}@if{i + 9}: <UP> 9a:00:00:00:00:{i % 90 + 10}"
+                        for i in range(600)), "end"]
+    actual[301] = actual[301].replace("<UP>", "<DOWN>")
+    m = match_output(page, "\n".join(actual))
+    assert (m.ok, m.first_bad) == (False, 301)
+    assert _changed_lines(m.diff) == [f"-{page[301]}", f"+{actual[301]}"]
+
+
 @pytest.mark.parametrize("page,actual,ok", [
     (r"64 bytes from 10\.0\.2\.3: icmp_seq=\d+ ttl=64 .* (re)",
      "64 bytes from 10.0.2.3: icmp_seq=3 ttl=64 time=0.1 ms", True),
@@ -308,8 +328,8 @@ def test_json_diff_hides_values_that_matched_by_shape():
     data = json.loads(CNI_OTHER_RUN)
     data["ips"][0]["gateway"] = "10.22.0.254"
     m = match_output(CNI, json.dumps(data), "json")
-    assert [x for x in m.diff.splitlines() if x[:1] in "+-" and x[:3] not in ("---", "+++")] \
-        == ['-      "gateway": "10.22.0.1",', '+      "gateway": "10.22.0.254",']
+    assert _changed_lines(m.diff) == ['-      "gateway": "10.22.0.1",',
+                                      '+      "gateway": "10.22.0.254",']
 
 
 def test_json_ellipsis_values_items_and_keys():

@@ -57,7 +57,7 @@ def _accept(expected: list[str], actual: str, mode: MatchMode) -> list[str]:
     act = actual_lines(actual)
     if mode is MatchMode.CONTAINS:
         return _accept_contains(exp, act)
-    return _from_ops(exp, act, align(compile_lines(exp, mode), act))
+    return _from_ops(exp, act, align(compile_lines(exp, mode), act, exp))
 
 
 def literal(line: str) -> str:
@@ -82,7 +82,8 @@ def _accept_contains(exp: list[str], act: list[str]) -> list[str]:
     """Keep the lines still found; a lost line gives way to the most alike actual line
     between its neighbours, if one is alike enough; else it goes."""
     tests, index = with_gaps(compile_lines(exp, MatchMode.CONTAINS))
-    ops = align(tests, act)
+    ops = align(tests, act, [ELLIPSIS if t is None else exp[index[k]]
+                             for k, t in enumerate(tests)])
     matched = {index[op.i]: op.j for op in ops if op.kind == "match" and op.j is not None}
     out: list[str] = []
     low = 0

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .errors import DirectiveError
-from .normalize import ELLIPSIS, VOLATILE_JSON_NUMBERS, line_regex
+from .normalize import ELLIPSIS, VOLATILE_JSON_NUMBERS, line_regex, shape_key
 
 #: ANSI colour and cursor sequences: a page cannot show them, so they never count.
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -76,7 +76,8 @@ def match_tests(exp: Sequence[str], act: Sequence[str], tests: Sequence[LineTest
     if quick_match(tests, act):
         return Match(True, "", None)
     index = range(len(tests)) if index is None else index
-    ops = align(tests, act)
+    ops = align(tests, act, [ELLIPSIS if t is None else exp[index[k]]
+                             for k, t in enumerate(tests)])
     return Match(False, render_diff(exp, act, ops, index), first_bad(ops, index, len(exp)))
 
 
@@ -177,13 +178,19 @@ def quick_match(tests: Sequence[LineTest], act: Sequence[str]) -> bool:
     return i == n
 
 
-def align(tests: Sequence[LineTest], act: Sequence[str]) -> list[Op]:
+def align(tests: Sequence[LineTest], act: Sequence[Any],
+          keys: Sequence[str] | None = None) -> list[Op]:
     """The alignment with the fewest unmatched lines and, among those, the most matched
     ones (dynamic programming over lines, so many ``...`` never backtrack exponentially);
-    ties resolve the same way every time."""
+    ties resolve the same way every time. ``keys`` (the expected lines as text) let a
+    huge mismatch be aligned by difflib instead, in bounded time."""
     head, tail = _common_ends(tests, act)
     n, m = len(tests) - head - tail, len(act) - head - tail
     t_mid, a_mid = tests[head:head + n], act[head:head + m]
+    if n * m > MAX_CELLS:
+        ops = _align_large(t_mid, a_mid, keys[head:head + n] if keys else None, head)
+        return ([Op("match", k, k) for k in range(head)] + ops
+                + [Op("match", head + n + k, head + m + k) for k in range(tail)])
     miss = n + m + 1  # one unmatched line outweighs every match there could be
     inf = miss * miss
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
@@ -207,6 +214,44 @@ def align(tests: Sequence[LineTest], act: Sequence[str]) -> list[Op]:
     ops = _backtrack(cost, t_mid, a_mid, head, miss)
     return ([Op("match", k, k) for k in range(head)] + ops
             + [Op("match", head + n + k, head + m + k) for k in range(tail)])
+
+
+#: Past this many (expected x actual) pairs, a failed match is aligned by difflib: its
+#: diff may be less tidy around ``...`` lines, but a 5000-line mismatch stays fast.
+MAX_CELLS = 250_000
+
+
+def _align_large(tests: Sequence[LineTest], act: Sequence[Any], keys: Sequence[str] | None,
+                 base: int) -> list[Op]:
+    exp_keys = [_key(k) for k in keys] if keys else [f"\0{i}" for i in range(len(tests))]
+    matcher = difflib.SequenceMatcher(None, exp_keys, [_key(a) for a in act], autojunk=False)
+    ops: list[Op] = []
+    for _tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        j = j1
+        for i in range(i1, i2):
+            t = tests[i]
+            if t is None:
+                ops.append(Op("skip", base + i, None))
+            elif j < j2 and t(act[j]):
+                ops.append(Op("match", base + i, base + j))
+                j += 1
+            elif j < j2:
+                ops += [Op("del", base + i, None), Op("ins", base + i, base + j)]
+                j += 1
+            else:
+                ops.append(Op("del", base + i, None))
+        if ops and ops[-1].kind == "skip":  # lines right after a '...' are its to take
+            ops += [Op("skip", ops[-1].i, base + k) for k in range(j, j2)]
+        else:
+            ops += [Op("ins", base + i2, base + k) for k in range(j, j2)]
+    return ops
+
+
+def _key(item: Any) -> str:
+    """A line by its shape, a JSON value as its canonical text (what difflib compares)."""
+    if isinstance(item, str):
+        return shape_key(item)
+    return json.dumps(item, sort_keys=True, default=str)
 
 
 def _common_ends(tests: Sequence[LineTest], act: Sequence[str]) -> tuple[int, int]:
@@ -400,7 +445,7 @@ def _json_array(exp: list[Any], act: list[Any], normalize: bool, path: _Path,
     tests: list[LineTest] = [
         None if isinstance(e, str) and e.strip() == ELLIPSIS
         else (lambda a, e=e: _json(e, a, normalize, (), [])[0]) for e in exp]
-    ops = _pair_changes(align(tests, act))
+    ops = _pair_changes(align(tests, act, [_key(e) for e in exp]))
     ok = not any(op.kind in ("del", "ins", "change") for op in ops)
     shown: list[Any] = []
     kept: list[Any] = []

@@ -142,6 +142,12 @@ def line_regex(line: str, normalize: bool = True) -> re.Pattern[str] | None:
     return re.compile(".*".join(regexes), re.DOTALL)
 
 
+def shape_key(line: str) -> str:
+    """``line`` with each volatile token replaced by its kind: equal for two lines that
+    differ only in volatile values."""
+    return _FINDER.sub(lambda m: f"\0{m.lastgroup}\0", line)
+
+
 def has_volatile(line: str) -> bool:
     """Does ``line`` hold a token matched by shape?"""
     return _FINDER.search(line) is not None
