@@ -222,6 +222,17 @@ def test_yaml_check_reports_changed_and_missing_keys():
     assert not broken.ok and "not valid YAML" in broken.diff
 
 
+def test_yaml_with_tags_it_does_not_know():
+    passwords = b"keystone_admin_password: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6134\n"
+    page = ["database_password: secret", "rabbitmq: !Sub [a, b]"]
+    out = apply_content(page, "yaml", True, passwords)
+    assert out.startswith(passwords)  # the vault tag and its block survive
+    assert check_content(page, "yaml", True, out).ok
+    assert not check_content(page, "yaml", True, out.replace(b"[a, b]", b"[a, c]")).ok
+    assert check_content(["keystone_admin_password: !vault |", "  $ANSIBLE_VAULT;1.1;AES256",
+                          "  6134"], "yaml", True, out).ok
+
+
 def test_bad_yaml_is_a_directive_error_and_a_broken_file_a_lab_error():
     with pytest.raises(DirectiveError) as err:
         apply_content(["a: 1", "...", "b: [1, 2", "c: 3"], "yaml", False, None)

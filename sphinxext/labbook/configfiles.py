@@ -260,14 +260,33 @@ def _yaml_rt() -> Any:
 
 
 def _yaml_safe() -> Any:
+    """Plain data for comparing; tags it does not know (Ansible's ``!vault``) are kept
+    as text rather than refused, as the round trip that writes the file keeps them."""
     from ruamel.yaml import YAML
+    from ruamel.yaml.constructor import SafeConstructor
+    from ruamel.yaml.nodes import MappingNode, SequenceNode
 
-    return YAML(typ="safe", pure=True)
+    class TolerantConstructor(SafeConstructor):  # a subclass: the registry is per class
+        pass
+
+    def unknown(loader: Any, suffix: str, node: Any) -> Any:
+        if isinstance(node, MappingNode):
+            return loader.construct_mapping(node, deep=True)
+        if isinstance(node, SequenceNode):
+            return loader.construct_sequence(node, deep=True)
+        return f"!{suffix} {node.value}"
+
+    TolerantConstructor.add_multi_constructor("!", unknown)
+    yaml = YAML(typ="safe", pure=True)
+    yaml.Constructor = TolerantConstructor
+    return yaml
 
 
 def _load_yaml(text: str, loader: Any, shown: _Shown | None) -> Any:
     from ruamel.yaml import YAMLError
 
+    if shown is not None:
+        text += "\n"  # as written to the file: a block scalar at the end keeps its newline
     try:
         docs = list(loader.load_all(text))
     except YAMLError as exc:
