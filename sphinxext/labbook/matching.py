@@ -39,7 +39,7 @@ class Match:
 
 
 #: One expected line compiled: None for ``...``, else a predicate on an actual line.
-LineTest = Callable[[str], bool] | None
+LineTest = Callable[[Any], bool] | None
 
 
 @dataclass(frozen=True)
@@ -161,11 +161,11 @@ def quick_match(tests: Sequence[LineTest], act: Sequence[str]) -> bool:
     star, mark = -1, 0
     n, m = len(tests), len(act)
     while j < m:
-        t = tests[i] if i < n else False
-        if t is None:
+        t = tests[i] if i < n else None
+        if i < n and t is None:
             star, mark = i, j
             i += 1
-        elif t is not False and t(act[j]):
+        elif t is not None and t(act[j]):
             i += 1
             j += 1
         elif star >= 0:
@@ -197,14 +197,14 @@ def align(tests: Sequence[LineTest], act: Sequence[Any],
     cost[0][0] = 0
     for i in range(n + 1):
         row = cost[i]
-        t = t_mid[i - 1] if i else False
+        t = t_mid[i - 1] if i else None
         for j in range(m + 1):
             if i == 0 and j == 0:
                 continue
             best = inf
             if i and t is None:
                 best = min(cost[i - 1][j], row[j - 1] if j else inf)
-            elif i:
+            elif t is not None:
                 best = cost[i - 1][j] + miss
                 if j:  # a changed line costs as much as a missing or an extra one
                     best = min(best, cost[i - 1][j - 1] + (-1 if t(a_mid[j - 1]) else miss))
@@ -272,13 +272,13 @@ def _backtrack(cost: list[list[int]], tests: Sequence[LineTest], act: Sequence[s
     ops: list[Op] = []
     i, j = len(tests), len(act)
     while i or j:
-        t = tests[i - 1] if i else False
+        t = tests[i - 1] if i else None
         here = cost[i][j]
         diag = cost[i - 1][j - 1] if i and j else None
-        if t and diag is not None and diag - 1 == here and t(act[j - 1]):
+        if t is not None and diag is not None and diag - 1 == here and t(act[j - 1]):
             ops.append(Op("match", base + i - 1, base + j - 1))
             i, j = i - 1, j - 1
-        elif t and diag is not None and diag + miss == here:  # a changed line
+        elif t is not None and diag is not None and diag + miss == here:  # a changed line
             ops += [Op("ins", base + i - 1, base + j - 1), Op("del", base + i - 1, None)]
             i, j = i - 1, j - 1
         elif i and t is None and j and cost[i][j - 1] == here:
@@ -440,11 +440,20 @@ def _kernel_number(key: str, exp: Any, act: Any) -> bool:
     return (key in VOLATILE_JSON_NUMBERS and type(exp) is int and type(act) is int)
 
 
+def _item_test(item: Any, normalize: bool) -> LineTest:
+    """An array item as a test: ``"..."`` takes any number of items."""
+    if isinstance(item, str) and item.strip() == ELLIPSIS:
+        return None
+
+    def test(other: Any) -> bool:
+        return _json(item, other, normalize, (), [])[0]
+
+    return test
+
+
 def _json_array(exp: list[Any], act: list[Any], normalize: bool, path: _Path,
                 bad: list[_Path]) -> tuple[bool, Any, Any]:
-    tests: list[LineTest] = [
-        None if isinstance(e, str) and e.strip() == ELLIPSIS
-        else (lambda a, e=e: _json(e, a, normalize, (), [])[0]) for e in exp]
+    tests = [_item_test(e, normalize) for e in exp]
     ops = _pair_changes(align(tests, act, [_key(e) for e in exp]))
     ok = not any(op.kind in ("del", "ins", "change") for op in ops)
     shown: list[Any] = []
