@@ -76,8 +76,21 @@ def _check(app: Sphinx, config: Config) -> None:
                               f"{', '.join(provider_names())}")
 
 
+def _copybutton_prompts(app: Sphinx, config: Config) -> None:
+    """With sphinx-copybutton installed, copying a console block leaves the prompts out."""
+    import re
+
+    if "sphinx_copybutton" in config.extensions and not getattr(
+            config, "copybutton_prompt_text", "x"):
+        prompts = value(config, "labbook_prompts")
+        config.copybutton_prompt_text = "|".join(re.escape(p) for p in prompts)
+        config.copybutton_prompt_is_regexp = True
+        config.copybutton_only_copy_prompt_lines = True
+
+
 def setup(app: Sphinx) -> None:
     for opt in OPTIONS:
         app.add_config_value(opt.name, opt.default, "env", types=opt.types,
                              description=opt.help)
     app.connect("config-inited", _check)
+    app.connect("config-inited", _copybutton_prompts)
