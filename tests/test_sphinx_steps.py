@@ -112,4 +112,5 @@ def test_bad_directives_warn_at_their_line(app):
     assert "must be absolute" in text
     assert f"{src}:{at('output before any prompt')}:" in text
     assert "missing.yaml" in text
+    assert f"{src}:{at('[unclosed (re)')}:" in text
     assert "Traceback" not in text

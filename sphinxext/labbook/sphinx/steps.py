@@ -173,10 +173,22 @@ class LabRunDirective(_LabDirective):
                                    "followed by its output")
         prompts = ([self.options["prompt"]] if "prompt" in self.options
                    else list(cfg.value(self.config, "labbook_prompts")))
+        from ..matching import validate_expected
+        from ..steps import command_extent
+
+        mode = self.options.get("match", "normalized")
         try:
             parsed = parse_console(list(self.content), prompts)
         except DirectiveError as exc:
             return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+        for c in parsed:  # a bad (re) line or non-JSON is reported where it was written
+            if self.options.get("background") and not c.expected:
+                continue
+            try:
+                validate_expected(c.expected, mode)
+            except DirectiveError as exc:
+                first = c.line + command_extent(c) + (exc.line or 0)
+                return self.error_node(exc.message, line=self.content_line(first))
         step = RunStep(
             node=node_name,
             commands=tuple(CommandSpec(c.text, tuple(c.expected), self.content_line(c.line),
@@ -185,7 +197,7 @@ class LabRunDirective(_LabDirective):
             timeout=self.options.get("timeout", float(cfg.value(self.config,
                                                                 "labbook_timeout"))),
             rc=self.options.get("rc", 0),
-            match=self.options.get("match", "normalized"),
+            match=mode,
             retry=self.options.get("retry", 0.0),
             background="background" in self.options,
             hide="hide" in self.options,
