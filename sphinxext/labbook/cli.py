@@ -12,6 +12,9 @@ from .runner.signals import Terminated, sigterm_raises
 
 #: Modules under ``sphinxext.labbook.commands`` that add subcommands, in --help order.
 COMMAND_MODULES = ("lab", "graph", "check", "report", "schema")
+#: Commands of the ``lab`` module; parsed without importing the other, heavier modules
+#: (``labbook exec`` is on the hot path of scripts and benchmarks).
+LAB_COMMANDS = ("up", "exec", "down", "ls", "gc")
 
 EPILOG = """\
 exit codes: 0 success, 1 drift (a page disagrees with its lab), 2 bad input or usage,
@@ -19,7 +22,7 @@ exit codes: 0 success, 1 drift (a page disagrees with its lab), 2 bad input or u
 Run 'labbook COMMAND --help' for the options of each command."""
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="labbook",
         description="Run the labs of a handbook and check that its pages tell the truth.",
@@ -30,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"labbook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMAND_MODULES:
+    for name in modules:
         try:
             module = importlib.import_module(f".commands.{name}", __package__)
         except ModuleNotFoundError as exc:
@@ -43,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn labbook's errors into exit codes."""
-    parser = build_parser()
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(("lab",) if argv[:1] and argv[0] in LAB_COMMANDS else COMMAND_MODULES)
     args = parser.parse_args(argv)
     try:
         with sigterm_raises():

@@ -1,0 +1,191 @@
+"""``labbook up/exec/down/ls/gc``: bring labs up by hand, run commands in them, clean up."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from ..errors import LabbookError, LabNotFound, SpecErrors, UsageError
+
+EXIT_CODES = "exit codes: 0 success, 2 bad input or usage, 3 the lab could not be brought up"
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    fmt = argparse.RawDescriptionHelpFormatter
+    p = sub.add_parser(
+        "up", help="bring a lab up and leave it running",
+        description="Bring the lab of SPEC up and leave it running (until 'labbook down "
+                    "NAME'). Prints the lab's name, and nothing else, on standard output.",
+        epilog=f"{EXIT_CODES}\nexample:\n  name=$(labbook up labs/pair.yaml --name pair2)\n"
+               "  labbook exec $name alpha -- ping -c1 10.0.0.2", formatter_class=fmt)
+    p.add_argument("spec", metavar="SPEC.yaml", help="the lab spec")
+    p.add_argument("--name", help="name of the running lab (default: the spec's name); "
+                                  "two labs of one spec run side by side under two names")
+    p.add_argument("--provider", default=None, help="where the lab runs (default: netns)")
+    p.set_defaults(func=cmd_up)
+
+    p = sub.add_parser(
+        "exec", help="run a command inside a node of a running lab",
+        description="Run COMMAND inside NODE of the running lab NAME. Its standard output, "
+                    "standard error and exit code are the command's; signals are passed on.",
+        epilog="exit codes: the command's; 2 unknown lab or node\nexample:\n"
+               "  labbook exec pair alpha -- ip -br addr", formatter_class=fmt)
+    p.add_argument("name", metavar="NAME", help="the running lab")
+    p.add_argument("node", metavar="NODE", help="the node to run the command in")
+    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]",
+                   help="the command and its arguments (after '--')")
+    p.set_defaults(func=cmd_exec)
+
+    p = sub.add_parser(
+        "down", help="tear a running lab down",
+        description="Tear the running lab NAME down: every process, namespace, interface "
+                    "and file it has goes. Succeeds if the lab is already gone only "
+                    "partly; unknown names are an error.",
+        epilog="exit codes: 0 success, 2 no lab of that name", formatter_class=fmt)
+    p.add_argument("names", nargs="+", metavar="NAME", help="running labs to tear down")
+    p.set_defaults(func=cmd_down)
+
+    p = sub.add_parser(
+        "ls", help="list running labs",
+        description="List the labs running on this machine: name, provider, nodes, age "
+                    "and the spec each was made from.", formatter_class=fmt)
+    p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
+    p.set_defaults(func=cmd_ls)
+
+    p = sub.add_parser(
+        "gc", help="remove what killed runs left behind",
+        description="Remove labs whose owner process is gone (a run that was killed), "
+                    "half-created labs, and lab processes or state without each other. "
+                    "Labs brought up with 'labbook up' stay; --all removes them too. "
+                    "Prints a line per thing removed.", formatter_class=fmt)
+    p.add_argument("--all", action="store_true", help="remove every lab, also running ones")
+    p.set_defaults(func=cmd_gc)
+
+
+def _provider(name: str | None):  # type: ignore[no-untyped-def]
+    from ..providers import get_provider
+
+    return get_provider(name)
+
+
+def cmd_up(args: argparse.Namespace) -> int:
+    from ..spec import load_spec
+
+    try:
+        spec = load_spec(args.spec)
+    except SpecErrors as exc:
+        # FILE:LINE:COL: message, one per line, as compilers print them (editors jump to them)
+        for err in exc.errors:
+            print(str(err), file=sys.stderr)
+        return exc.exit_code
+    provider = _provider(args.provider)
+    lab = provider.up(spec, args.name)
+    detach = getattr(lab, "detach", None)
+    if detach is None:
+        lab.down()
+        raise UsageError(f"the {provider.name} provider cannot keep a lab running after "
+                         "'labbook up' returns; use 'labbook check' instead")
+    try:
+        detach()
+    except BaseException:
+        lab.down()
+        raise
+    print(lab.name, flush=True)
+    return 0
+
+
+def cmd_exec(args: argparse.Namespace) -> int:
+    command = list(args.command)
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        raise UsageError("no command given; write: labbook exec NAME NODE -- COMMAND [ARG...]")
+    from ..providers.netns import enter, state
+
+    if state.read(args.name) is not None:  # the lean path: a netns lab
+        return enter.run(args.name, args.node, command, _exec_env())
+    lab = _attach(args.name)
+    result = lab.exec(args.node, command)
+    sys.stdout.write(result.stdout)
+    sys.stderr.write(result.stderr)
+    return result.rc
+
+
+def _exec_env() -> dict[str, str]:
+    from ..providers.netns import node_env
+
+    env = node_env()
+    if sys.stdin.isatty() and os.environ.get("TERM"):
+        env["TERM"] = os.environ["TERM"]  # an interactive command wants the real terminal
+    return env
+
+
+def _attach(name: str):  # type: ignore[no-untyped-def]
+    """The running lab ``name``, from whichever provider has it."""
+    from ..providers import provider_names
+
+    for pname in provider_names():
+        try:
+            provider = _provider(pname)
+            if any(info.name == name for info in provider.list()):
+                return provider.attach(name)
+        except (LabbookError, NotImplementedError):
+            continue
+    raise LabNotFound(f"no running lab named '{name}'; 'labbook ls' lists them")
+
+
+def cmd_down(args: argparse.Namespace) -> int:
+    for name in args.names:
+        _attach(name).down()
+    return 0
+
+
+def _all_labs() -> list:  # type: ignore[type-arg]
+    from ..providers import provider_names
+
+    labs = []
+    for pname in provider_names():
+        try:
+            labs += _provider(pname).list()
+        except (LabbookError, NotImplementedError):
+            continue
+    return sorted(labs, key=lambda i: i.name)
+
+
+def cmd_ls(args: argparse.Namespace) -> int:
+    from ..providers.netns.state import age
+
+    labs = _all_labs()
+    if args.json:
+        print(json.dumps([{"name": i.name, "provider": i.provider, "nodes": list(i.nodes),
+                           "created": i.created, "spec": i.spec_path, "owner_pid": i.owner_pid,
+                           **i.extra} for i in labs], indent=2))
+        return 0
+    rows = [("NAME", "PROVIDER", "NODES", "AGE", "SPEC")]
+    rows += [(i.name, i.provider, str(len(i.nodes)), age(i.created), _short(i.spec_path))
+             for i in labs]
+    widths = [max(len(r[c]) for r in rows) for c in range(4)]
+    for r in rows:
+        print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[4])
+    return 0
+
+
+def _short(path: str) -> str:
+    rel = os.path.relpath(path)
+    return rel if not rel.startswith("..") else path
+
+
+def cmd_gc(args: argparse.Namespace) -> int:
+    from ..providers import provider_names
+
+    for pname in provider_names():
+        try:
+            provider = _provider(pname)
+        except LabbookError:
+            continue
+        lines = provider.gc(everything=args.all) if pname == "netns" else provider.gc()
+        for line in lines:
+            print(f"{pname}: {line}")
+    return 0

@@ -1,0 +1,360 @@
+"""The netns provider: every node is a set of Linux namespaces on this kernel, no VM, no daemon."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shlex
+import subprocess
+import time
+from typing import TYPE_CHECKING
+
+from ...errors import LabNotFound, ProviderError, UsageError
+from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
+from ..session import SESSION_ENV, descendants, kill_tree
+from . import nsutil, state
+from .state import LabState, NodeState
+
+if TYPE_CHECKING:
+    from ...spec import LabSpec
+
+__all__ = ["NetnsLab", "NetnsProvider", "node_env"]
+
+#: Seconds a lab may take to come up, plus this much per node, before up() gives up.
+UP_TIMEOUT = 60.0
+UP_TIMEOUT_PER_NODE = 0.5
+
+
+def node_env() -> dict[str, str]:
+    """The environment commands in a node start with (the same as in a session)."""
+    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+           "HOME": "/root", **SESSION_ENV}
+    for key in ("PS1", "PS2"):
+        env.pop(key, None)
+    return env
+
+
+class NetnsLab(Lab):
+    """A running netns lab: a handle on its state, usable from any process."""
+
+    provider_name = "netns"
+
+    def __init__(self, name: str, spec: LabSpec, st: LabState, *, child: bool = False) -> None:
+        super().__init__(name, spec)
+        self.state = st
+        self._child = child  # whether this process forked the lab holder (and must reap it)
+
+    # -- nodes ------------------------------------------------------------------------------
+    def init_pid(self, node: str) -> int:
+        """The pid (as seen from the host) of ``node``'s init process."""
+        self.check_node(node)
+        info = self.state.nodes.get(node)
+        if info is None or not nsutil.is_running(info.pid, info.start):
+            raise ProviderError(f"node '{node}' of lab '{self.name}' is not running "
+                                f"(run 'labbook down {self.name}' and bring it up again)")
+        return info.pid
+
+    def processes(self, node: str) -> list[int]:
+        """Host pids of the live processes in ``node`` but its init (e.g. started in background)."""
+        init = self.init_pid(node)
+        ns = os.readlink(f"/proc/{init}/ns/pid")
+        found = []
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and int(entry) != init:
+                try:
+                    if os.readlink(f"/proc/{entry}/ns/pid") == ns and \
+                            nsutil.is_running(int(entry), None):
+                        found.append(int(entry))
+                except OSError:
+                    continue
+        return sorted(found)
+
+    def shell_argv(self, node: str) -> list[str]:
+        return [*self._enter(node), "bash", "--noprofile", "--norc"]
+
+    def _enter(self, node: str) -> list[str]:
+        return ["nsenter", "-t", str(self.init_pid(node)), "-m", "-u", "-i", "-n", "-p",
+                "--wd=/root", "--"]
+
+    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
+             input: bytes | None = None) -> ExecResult:
+        command = shlex.join(argv)
+        start = time.monotonic()
+        proc = subprocess.Popen(self._enter(node) + list(argv),
+                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                env=node_env(), start_new_session=True)
+        try:
+            out, err = proc.communicate(input, timeout=timeout)
+        except subprocess.TimeoutExpired:
+            victims = [proc.pid, *descendants(proc.pid)]
+            kill_tree(proc.pid)
+            state.wait_gone(victims, time.monotonic() + 5)
+            try:
+                out, err = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:  # a process that left the tree holds the pipes
+                proc.kill()
+                out, err = b"", b""
+            return ExecResult(command, 124, _text(out), _text(err),
+                              time.monotonic() - start, timed_out=True)
+        rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
+        return ExecResult(command, rc, _text(out), _text(err), time.monotonic() - start)
+
+    # -- files ------------------------------------------------------------------------------
+    def _root(self, node: str) -> int:
+        return os.open(f"/proc/{self.init_pid(node)}/root", os.O_PATH | os.O_DIRECTORY)
+
+    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
+            owner: str | None = None) -> None:
+        root = self._root(node)
+        try:
+            _makedirs(root, os.path.dirname(path))
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+            fd = nsutil.open_in_root(root, path, flags, 0o644 if mode is None else mode)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                if mode is not None:
+                    os.fchmod(fd, mode)
+                if owner:
+                    os.fchown(fd, *_ids(root, owner))
+        except OSError as exc:
+            raise ProviderError(f"cannot write {path} on node '{node}': {exc.strerror}") \
+                from None
+        finally:
+            os.close(root)
+
+    def get(self, node: str, path: str) -> bytes:
+        root = self._root(node)
+        try:
+            fd = nsutil.open_in_root(root, path, os.O_RDONLY)
+        except FileNotFoundError:
+            raise
+        except OSError as exc:
+            raise ProviderError(f"cannot read {path} on node '{node}': {exc.strerror}") \
+                from None
+        finally:
+            os.close(root)
+        with os.fdopen(fd, "rb") as f:
+            return f.read()
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def detach(self) -> None:
+        """Let the lab outlive this process: it stays until ``labbook down NAME``."""
+        self.state = self.state.with_(owner=None)
+        state.write(self.state)
+
+    def down(self) -> None:
+        from .holder import stop
+
+        self.close_sessions()
+        nodes = [(n.pid, n.start) for n in self.state.nodes.values()]
+        stop(self.state.init, nodes, self._child)
+        state.remove(self.name)
+
+
+class NetnsProvider(Provider):
+    """Options: none yet; labs need root (CAP_SYS_ADMIN and CAP_NET_ADMIN)."""
+
+    name = "netns"
+
+    def up(self, spec: LabSpec, name: str | None = None) -> NetnsLab:
+        name = name or spec.name
+        if not LAB_NAME_RE.match(name):
+            raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
+                             "and '-', for example 'pair2'")
+        _check_privileges()
+        try:
+            from . import holder
+            from .plan import make_plan
+        except ImportError as exc:
+            raise ProviderError(f"the netns provider needs pyroute2: {exc}") from None
+        plan = make_plan(spec)  # plan errors come before anything is created
+        nodes = [holder.NodeSpec(n.name, n.hostname, n.shares_root) for n in spec.nodes]
+        claimed = False
+        started: list[tuple[int, int]] = []
+        try:
+            st = self._claim(name, spec)
+            claimed = True
+            holder.start(name, nodes, plan, started)
+            pid, report = started[0]
+            st = st.with_(init=(pid, nsutil.start_time(pid) or 0))
+            state.write(st)
+            got = holder.wait_report(report, pid, UP_TIMEOUT + UP_TIMEOUT_PER_NODE * len(nodes))
+            st = st.with_(status="up", nodes={
+                n.name: NodeState(got[n.name][0], got[n.name][1], n.hostname, n.network_mode)
+                for n in spec.nodes})
+            state.write(st)
+        except BaseException as exc:  # also Ctrl-C and SIGTERM: nothing may stay behind
+            for pid, report in started:
+                _close(report)
+                # A holder that reported an error is already stopping its nodes; any other
+                # is told to (and stops them before it exits). Either way: wait for it.
+                if not isinstance(exc, holder.LabFailed):
+                    holder.stop((pid, nsutil.start_time(pid) or 0), [], child=True)
+                _reap(pid)
+            if claimed:
+                state.remove(name)
+            if isinstance(exc, OSError):
+                raise ProviderError(f"lab '{name}' could not be brought up: {exc}") from None
+            raise
+        return NetnsLab(name, spec, st, child=True)
+
+    def _claim(self, name: str, spec: LabSpec) -> LabState:
+        for _ in range(2):
+            if state.claim(name):
+                st = LabState(name=name, spec_path=os.path.abspath(spec.path),
+                              spec_digest=spec.digest, created=time.time(), owner=state.me())
+                try:
+                    state.write(st)
+                except BaseException:
+                    state.remove(name)
+                    raise
+                return st
+            old = state.read(name)
+            if not state.why_stale(old):
+                raise UsageError(f"a lab named '{name}' is already running; bring this one up "
+                                 f"under another name (--name), or run 'labbook down {name}'")
+            self._remove(name, old)
+        raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
+
+    def attach(self, name: str) -> NetnsLab:
+        st = state.read(name)
+        if st is None or st.status != "up":
+            running = ", ".join(i.name for i in self.list()) or "none"
+            raise LabNotFound(f"no running netns lab named '{name}' (running: {running})")
+        return NetnsLab(name, _spec_of(st), st)
+
+    def list(self) -> list[LabInfo]:
+        out = []
+        for name in state.names():
+            st = state.read(name)
+            if st is None:
+                continue
+            out.append(LabInfo(name, "netns", st.spec_path, tuple(st.nodes), st.created,
+                               st.owner[0] if st.owner else None,
+                               {"status": st.status if state.alive(st.init) else "dead"}))
+        return out
+
+    def gc(self, everything: bool = False) -> list[str]:
+        """Remove dead, orphaned and half-created labs (with ``everything``, all labs)."""
+        lines = []
+        procs = state.scan()
+        for name in state.names():
+            st = state.read(name)
+            if st is not None and st.status != "up" and state.alive(st.owner):
+                procs.pop(name, None)  # being brought up right now
+                continue
+            why = state.why_stale(st, everything)
+            found = procs.pop(name, {"init": [], "node": []})
+            if not why:
+                continue
+            count = self._remove(name, st, found["init"] + found["node"])
+            lines.append(f"removed lab '{name}' ({why}): {count} processes, "
+                         f"{state.lab_dir(name)}")
+        for name, found in sorted(procs.items()):
+            count = self._remove(name, None, found["init"] + found["node"])
+            lines.append(f"removed {count} processes of lab '{name}', which has no state")
+        return lines
+
+    @staticmethod
+    def _remove(name: str, st: LabState | None, extra: list[int] | None = None) -> int:
+        from .holder import stop
+
+        procs = [(p, nsutil.start_time(p) or 0) for p in extra or []]
+        if st is not None:
+            procs += [(n.pid, n.start) for n in st.nodes.values()]
+        init = st.init if st is not None else None
+        alive = sum(1 for p in {*procs, *([init] if init else [])} if nsutil.is_running(*p))
+        inits = [p for p in procs if _is_init(p[0])]
+        stop(init or (inits[0] if inits else None), procs, child=False)
+        state.remove(name)
+        return alive
+
+
+def _reap(pid: int) -> None:
+    with contextlib.suppress(ChildProcessError):
+        os.waitpid(pid, 0)
+
+
+def _close(fd: int) -> None:
+    with contextlib.suppress(OSError):  # wait_report closed it already
+        os.close(fd)
+
+
+def _is_init(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().startswith(state.INIT_TITLE.encode())
+    except OSError:
+        return False
+
+
+def _check_privileges() -> None:
+    if not nsutil.has_admin_caps():
+        raise ProviderError("the netns provider needs root (or the capabilities "
+                            "CAP_SYS_ADMIN and CAP_NET_ADMIN); run labbook as root, "
+                            "or use another provider (--provider ssh)")
+
+
+def _spec_of(st: LabState) -> LabSpec:
+    """The spec a running lab was made from; a sketch of it if the file changed since."""
+    from ...spec import LabSpec, Node
+
+    try:
+        from ...spec import load_spec
+
+        spec = load_spec(st.spec_path)
+        if spec.digest == st.spec_digest:
+            return spec
+    except Exception:  # changed, moved or broken since: the state still knows the nodes
+        pass
+    nodes = tuple(Node(n, s.hostname, s.network_mode) for n, s in st.nodes.items())
+    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest, nodes=nodes)
+
+
+def _makedirs(root: int, path: str) -> None:
+    """mkdir -p ``path`` inside the node (through its root, symlinks resolved inside it)."""
+    parts = [p for p in path.split("/") if p]
+    for i in range(1, len(parts) + 1):
+        sub = "/".join(parts[:i])
+        try:
+            os.close(nsutil.open_in_root(root, sub, os.O_PATH | os.O_DIRECTORY))
+        except FileNotFoundError:
+            parent = nsutil.open_in_root(root, "/".join(parts[:i - 1]),
+                                         os.O_PATH | os.O_DIRECTORY)
+            try:
+                os.mkdir(parts[i - 1], 0o755, dir_fd=parent)
+            except FileExistsError:
+                pass
+            finally:
+                os.close(parent)
+
+
+def _ids(root: int, owner: str) -> tuple[int, int]:
+    """uid and gid of ``user[:group]`` from the node's own /etc/passwd and /etc/group."""
+    user, _, group = owner.partition(":")
+    users = _table(root, "/etc/passwd")
+    groups = _table(root, "/etc/group")
+    if user not in users and not user.isdigit():
+        raise OSError(errno.EINVAL, f"no user '{user}' in the node's /etc/passwd")
+    uid = int(user) if user.isdigit() else int(users[user][1])
+    if not group:
+        return uid, (int(users[user][2]) if user in users else uid)
+    if group not in groups and not group.isdigit():
+        raise OSError(errno.EINVAL, f"no group '{group}' in the node's /etc/group")
+    return uid, int(group) if group.isdigit() else int(groups[group][1])
+
+
+def _table(root: int, path: str) -> dict[str, list[str]]:
+    try:
+        fd = nsutil.open_in_root(root, path, os.O_RDONLY)
+    except FileNotFoundError:
+        return {}
+    with os.fdopen(fd, encoding="utf-8", errors="replace") as f:
+        rows = [line.rstrip("\n").split(":") for line in f if ":" in line]
+    return {r[0]: r[1:] for r in rows}
+
+
+def _text(data: bytes | None) -> str:
+    return (data or b"").decode("utf-8", errors="replace")

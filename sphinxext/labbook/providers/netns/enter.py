@@ -1,0 +1,102 @@
+"""``labbook exec``: run a command inside a node, its exit code and signals passed through.
+
+The lean path: no YAML, no JSON Schema, no pyroute2; the state file and a few
+system calls. The calling process only borrows the node's PID namespace for the
+fork (and gives it back); the child enters the other namespaces and execs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import sys
+
+from ...errors import LabNotFound, NodeNotFound, ProviderError
+from . import nsutil, state
+
+#: Signals the caller receives and hands on to the command.
+FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
+             signal.SIGUSR2, signal.SIGWINCH)
+
+
+def node_pid(lab: str, node: str) -> int:
+    """The host pid of ``node``'s init; LabNotFound/NodeNotFound (exit 2) when there is none."""
+    st = state.read(lab)
+    if st is None or st.status != "up":
+        running = ", ".join(n for n in state.names() if (s := state.read(n)) and
+                            s.status == "up") or "none"
+        raise LabNotFound(f"no running lab named '{lab}' (running: {running})")
+    info = st.nodes.get(node)
+    if info is None:
+        raise NodeNotFound(f"lab '{lab}' has no node '{node}'; its nodes: "
+                           f"{', '.join(st.nodes) or '(none)'}")
+    if not nsutil.is_running(info.pid, info.start):
+        raise ProviderError(f"node '{node}' of lab '{lab}' is not running; "
+                            f"run 'labbook down {lab}' and bring it up again")
+    return info.pid
+
+
+def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
+    """Run ``argv`` in the node and wait; return its exit code (128+N if killed by signal N)."""
+    pid = node_pid(lab, node)
+    fds = []
+    try:
+        fds = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY), flag)
+               for name, flag in nsutil.NAMESPACES]
+        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    except OSError as exc:
+        for fd, _ in fds:
+            os.close(fd)
+        raise ProviderError(f"cannot enter node '{node}' of lab '{lab}': {exc}") from None
+    child: list[int] = []
+    previous = {sig: signal.signal(sig, lambda s, f: _forward(child, s)) for sig in FORWARDED}
+    try:
+        pid_fd = next(fd for fd, flag in fds if flag == nsutil.CLONE_NEWPID)
+        nsutil.setns(pid_fd, nsutil.CLONE_NEWPID)  # affects only the children of this process
+        try:
+            child.append(os.fork())
+            if child[0] == 0:  # pragma: no cover - replaced by the command
+                _exec_in(fds, argv, env)
+        finally:
+            nsutil.setns(own_pid_ns, nsutil.CLONE_NEWPID)
+            for fd, _ in fds:
+                os.close(fd)
+            os.close(own_pid_ns)
+        _, status = os.waitpid(child[0], 0)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    code = os.waitstatus_to_exitcode(status)
+    return code if code >= 0 else 128 - code
+
+
+def _exec_in(fds: list[tuple[int, int]], argv: list[str], env: dict[str, str]) -> None:
+    code = 127
+    try:
+        for sig in FORWARDED:
+            signal.signal(sig, signal.SIG_DFL)
+        for fd, flag in fds:
+            if flag != nsutil.CLONE_NEWPID:
+                nsutil.setns(fd, flag)
+        try:
+            os.chdir(env.get("HOME", "/"))
+        except OSError:
+            os.chdir("/")
+        os.execvpe(argv[0], argv, env)
+    except FileNotFoundError:
+        sys.stderr.write(f"labbook: {argv[0]}: command not found in the node\n")
+    except OSError as exc:
+        code = 126
+        sys.stderr.write(f"labbook: cannot run {argv[0]} in the node: {exc.strerror}\n")
+    except BaseException as exc:
+        sys.stderr.write(f"labbook: cannot run {argv[0]} in the node: {exc!r}\n")
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _forward(child: list[int], sig: int) -> None:
+    if child and child[0] > 0:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child[0], sig)

@@ -1,0 +1,77 @@
+"""A node's view of the filesystem: the host read-only, private writable /etc, /var, /tmp, ...
+
+Runs inside a node's init process, right after it has unshared its mount namespace.
+Nothing here is visible from the host: every mount lives in the node's own mount
+namespace and vanishes with it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from .nsutil import (
+    MS_BIND,
+    MS_NODEV,
+    MS_NOEXEC,
+    MS_NOSUID,
+    MS_PRIVATE,
+    MS_RDONLY,
+    MS_REC,
+    bind_readonly,
+    mount,
+    readonly_recursive,
+)
+
+#: Host directories a node sees as its own copy-on-write copies (overlayfs over the host's).
+OVERLAID = ("etc", "var", "run", "root", "home")
+#: Directories that start empty in a node.
+EMPTY = ("tmp", "dev/shm")
+#: Parts of /proc that change the whole machine; read-only in a node (/proc/sys/net stays
+#: writable: its sysctls belong to the node's network namespace).
+PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+
+_SAFE = MS_NOSUID | MS_NODEV
+
+
+def setup(hostname: str, hosts: Iterable[tuple[str, str]] = ()) -> None:
+    """Build the node's filesystem view; ``hosts`` are (address, name) lines for /etc/hosts."""
+    mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
+    readonly_recursive("/")
+    # The upper layers of the overlays live in one tmpfs, mounted on /tmp first and then
+    # hidden under the node's empty /tmp: overlays keep their own reference to it.
+    mount("labbook", "/tmp", "tmpfs", _SAFE, "mode=0755")
+    for name in OVERLAID:
+        lower = f"/{name}"
+        if not os.path.isdir(lower) or os.path.islink(lower):
+            continue
+        os.makedirs(f"/tmp/upper/{name}")
+        os.makedirs(f"/tmp/work/{name}")
+        try:
+            mount("overlay", lower, "overlay", 0,
+                  f"lowerdir={lower},upperdir=/tmp/upper/{name},workdir=/tmp/work/{name}")
+        except OSError as exc:
+            raise OSError(exc.errno, f"cannot give the node a private {lower} with overlayfs "
+                          f"(is CONFIG_OVERLAY_FS enabled?): {exc.strerror}") from None
+    for name in EMPTY:
+        if os.path.isdir(f"/{name}"):
+            mount("labbook", f"/{name}", "tmpfs", _SAFE, "mode=1777")
+    mount("proc", "/proc", "proc", _SAFE | MS_NOEXEC)
+    mount("/proc/sys/net", "/proc/sys/net", None, MS_BIND)  # stays writable under ro /proc/sys
+    for name in PROC_READONLY:
+        if os.path.exists(f"/proc/{name}"):
+            bind_readonly(f"/proc/{name}", _SAFE | MS_NOEXEC)
+    mount("sysfs", "/sys", "sysfs", MS_RDONLY | _SAFE | MS_NOEXEC)
+    _write_identity(hostname, hosts)
+    os.chdir("/")
+
+
+def _write_identity(hostname: str, hosts: Iterable[tuple[str, str]]) -> None:
+    """/etc/hostname and /etc/hosts of the node, as container runtimes write them."""
+    with open("/etc/hostname", "w") as f:
+        f.write(f"{hostname}\n")
+    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{hostname}",
+             "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines += [f"{addr}\t{name}" for addr, name in hosts if name != hostname]
+    with open("/etc/hosts", "w") as f:
+        f.write("\n".join(lines) + "\n")
