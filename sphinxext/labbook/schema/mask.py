@@ -9,7 +9,7 @@ from urllib.parse import quote, quote_plus, unquote
 from ..errors import SchemaError
 
 MASK = "*****"
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # scheme://user:password@ -- the password ends at the last @ before the host.
 _USERINFO = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(\S*)@(?=[^@\s]*(?:\s|$))")
 
@@ -23,7 +23,7 @@ def expand(url: str) -> str:
                               "before building")
         return os.environ[name]
 
-    return _VAR.sub(value, url)
+    return VARIABLE.sub(value, url)
 
 
 def mask_url(url: str) -> str:

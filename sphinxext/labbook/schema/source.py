@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from ..errors import SchemaError
 from .ddl import DIALECTS, load_ddl
-from .mask import mask_url
+from .mask import expand, mask_url
 from .model import Schema
 from .models import load_models
 from .snapshot import SUFFIXES, load_snapshot
@@ -36,6 +36,8 @@ def parse_source(source: str) -> Source:
     s = source.strip()
     if not s:
         raise SchemaError(f"no schema source given; write one of {FORMS}")
+    if s.startswith("${") and not is_url(s):
+        s = expand(s)  # the whole URL from the environment: ${NOVA_API_DB}
     if is_url(s):
         url, _, name = s.partition("#")
         return Source("url", url, name or None)

@@ -1,0 +1,4 @@
+CREATE TABLE ok (id int PRIMARY KEY);
+
+CREATE TABLE broken (
+  id int

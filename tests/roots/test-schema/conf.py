@@ -1,0 +1,2 @@
+extensions = ["sphinxext.labbook"]
+graphviz_output_format = "svg"
