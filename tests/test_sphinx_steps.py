@@ -25,6 +25,7 @@ def test_passing_lab_has_no_warning_and_marks_every_block(app):
     assert html.count("labbook-mark labbook-passed") == 6
     assert "verified on netns" in html
     assert "labbook-drift" not in html
+    assert "rankdir=TB" in html or "graphviz" in html  # the lab's topology, drawn top-down
 
 
 @pytest.mark.sphinx("html", testroot="lab-drift", freshenv=True)

@@ -14,6 +14,7 @@ from ..errors import DirectiveError, SpecErrors
 from ..runner.model import CommandSpec, FileStep, RunStep, Source
 from ..spec import load_spec
 from . import config as cfg
+from .topology import _choice
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -30,10 +31,6 @@ class lab_marker(nodes.General, nodes.Element):
 
 class lab_step(nodes.General, nodes.Element):
     """One step; ``node['step']`` is a RunStep or FileStep; children render the page's view."""
-
-
-def _choice(values: tuple[str, ...]) -> Any:
-    return lambda arg: directives.choice(arg, values)
 
 
 def _octal(arg: str) -> int:
