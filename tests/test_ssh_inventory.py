@@ -99,6 +99,8 @@ def test_yaml_inventory_reports_every_problem_with_its_line(tmp_path):
             host: 192.0.2.11
             port: 99999
           gamma: just-a-string
+          delta: {host: 192.0.2.12, jump: bastion,
+                  proxy_command: nc %h %p}
         """)
     with pytest.raises(InventoryError) as err:
         load_inventory(path, str(tmp_path))
@@ -108,6 +110,8 @@ def test_yaml_inventory_reports_every_problem_with_its_line(tmp_path):
     assert any(x.startswith(f"{path}:4: node 'alpha' needs 'host:'") for x in lines)
     assert f"{path}:7: 'port' must be a number from 1 to 65535" in lines
     assert any(x.startswith(f"{path}:8: node 'gamma' must be a mapping") for x in lines)
+    assert f"{path}:10: give 'jump' or 'proxy_command', not both (ssh would use only the " \
+        "first)" in lines
     assert err.value.exit_code == 2
 
 

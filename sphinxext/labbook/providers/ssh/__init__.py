@@ -1,10 +1,4 @@
-"""The ssh provider: run the same labs on machines that already exist (VMs, cloud, racks).
-
-Nodes are reached with the OpenSSH client, one multiplexed master connection per
-node. Nothing is created on the machines but the lab's processes: ``up`` checks that
-their interfaces and addresses are the ones the spec describes and records every
-difference in ``lab.topology_drift``; ``down`` kills whatever the lab started there.
-"""
+"""The ssh provider: run the same labs on machines that already exist (VMs, cloud, racks)."""
 
 from __future__ import annotations
 
@@ -142,8 +136,15 @@ def _err(stderr: bytes) -> str:
 
 
 class SshProvider(Provider):
-    """Options: ``inventory`` (YAML, a saved ssh config, or ``vagrant:DIR``; required),
-    ``insecure`` (true: do not check host keys, for throwaway labs), ``connect_timeout``."""
+    """Nodes reached with the OpenSSH client, one multiplexed master connection per node.
+
+    Nothing is created on the machines but the lab's processes: ``up`` checks that their
+    interfaces and addresses are the ones the spec describes and records every difference
+    in ``lab.topology_drift``; ``down`` kills whatever the lab started there.
+
+    Options: ``inventory`` (YAML, a saved ssh config, or ``vagrant:DIR``; required),
+    ``insecure`` (true: do not check host keys, for throwaway labs), ``connect_timeout``.
+    """
 
     name = "ssh"
 
@@ -270,14 +271,8 @@ def _targets(st: SshState) -> list[Target]:
 
 
 def _spec_of(st: SshState) -> LabSpec:
-    """The spec a running lab was made from; a sketch of it if the file changed since."""
-    from ...spec import LabSpec, Node, load_spec
+    """The running lab's nodes, from its state (the spec file may have changed since)."""
+    from ...spec import LabSpec, Node
 
-    try:
-        spec = load_spec(st.spec_path)
-        if spec.digest == st.spec_digest:
-            return spec
-    except Exception:  # changed, moved or broken since: the state still knows the nodes
-        pass
-    nodes = tuple(Node(n, n) for n in st.entries)
-    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest, nodes=nodes)
+    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest,
+                   nodes=tuple(Node(n, n) for n in st.entries))

@@ -21,7 +21,7 @@ TOP_KEYS = ("defaults", "nodes")
 PATH_KEYS = ("identity_file", "known_hosts")
 
 #: A ``Host`` line of an ssh config file (what tells it apart from YAML).
-HOST_LINE = re.compile(r"^\s*Host(?:\s*=\s*|\s+)(\S.*)$", re.I | re.M)
+HOST_LINE = re.compile(r"^[ \t]*Host(?:[ \t]*=[ \t]*|[ \t]+)(\S.*)$", re.I | re.M)
 #: ``ssh -G`` complaining about a config line: "FILE: line N: message".
 SSH_CONFIG_ERROR = re.compile(r"^(?P<file>.+?):? line (?P<line>\d+): (?P<msg>.+)$")
 #: What ``ssh -G`` prints that we keep (lower-case keys).
@@ -153,7 +153,7 @@ def parse_yaml(path: str, text: str) -> Inventory:
     problems = [*errors, *v.errors]
     if problems:
         raise InventoryError(problems)
-    return Inventory(path, entries, v.line(("nodes",)))
+    return Inventory(path, entries, v.line(("nodes",), key=True))
 
 
 class _YamlValidator:
@@ -217,6 +217,9 @@ class _YamlValidator:
                 self.error(self._where(node, key, raw), f"'{key}' must be a string")
             elif value is not None:
                 strings[key] = self._path(value) if key in PATH_KEYS else value
+        if "jump" in strings and "proxy_command" in strings:
+            self.error(self._where(node, "proxy_command", raw), "give 'jump' or "
+                       "'proxy_command', not both (ssh would use only the first)")
         port = d.get("port")
         if port is not None and (not isinstance(port, int) or isinstance(port, bool)
                                  or not 0 < port < 65536):

@@ -1,11 +1,4 @@
-"""Serve the nodes of a netns lab over ssh: one sshd per node, for trying the ssh provider.
-
-Each node gets its own host key and an ``sshd`` listening on the node's own addresses.
-The nodes live in the lab's namespaces, not in the host's, so the inventory reaches
-each one the way users reach lab VMs through a bastion: a ``proxy_command`` that opens
-the TCP connection from inside the node's network namespace (``nsenter`` + ``socat``).
-Nothing listens on the host and no traffic leaves the lab's namespaces.
-"""
+"""Serve the nodes of a netns lab over ssh: one sshd per node, for trying the ssh provider."""
 
 from __future__ import annotations
 
@@ -55,7 +48,14 @@ class Served:
 
 
 def serve(lab: Lab, directory: str, *, port: int = 22, user: str = "root") -> Served:
-    """Start sshd in every node of ``lab`` that has an address; write an inventory."""
+    """Start sshd in every node of ``lab`` that has an address; write an inventory.
+
+    Each node gets its own host key and an sshd listening on the node's own addresses.
+    The nodes live in the lab's namespaces, not in the host's, so the inventory reaches
+    each one the way users reach lab VMs through a bastion: a ``proxy_command`` that opens
+    the TCP connection from inside the node's network namespace (``nsenter`` + ``socat``).
+    Nothing listens on the host and no traffic leaves the lab's namespaces.
+    """
     os.makedirs(directory, exist_ok=True)
     key = os.path.join(directory, "id_ed25519")
     if not os.path.exists(key):

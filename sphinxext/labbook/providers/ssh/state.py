@@ -1,9 +1,4 @@
-"""Running ssh labs on this machine: <root>/<lab>/state.json, control sockets beside it.
-
-The layout is the netns provider's (``/run/labbook/<lab>/state.json`` with a
-``provider`` key), so ``labbook ls`` and ``labbook gc`` see every lab in one place.
-Users other than root keep their labs under ``$XDG_RUNTIME_DIR/labbook``.
-"""
+"""Running ssh labs on this machine: <root>/<lab>/state.json, control sockets beside it."""
 
 from __future__ import annotations
 
@@ -23,6 +18,10 @@ Proc = tuple[int, int]  # (pid, start time): one process, safe against pid reuse
 
 
 def state_root() -> str:
+    """The netns provider's root, so that ``labbook ls`` and ``gc`` see every lab in one place.
+
+    Users other than root (the ssh provider needs no privileges) use their runtime directory.
+    """
     if os.geteuid() == 0:
         return "/run/labbook"
     runtime = os.environ.get("XDG_RUNTIME_DIR")
