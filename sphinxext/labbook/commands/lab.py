@@ -60,6 +60,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                     "half-created labs, and lab processes or state without each other. "
                     "Labs brought up with 'labbook up' stay; --all removes them too. "
                     "Prints a line per thing removed.", formatter_class=fmt)
+    p.add_argument("names", nargs="*", metavar="NAME",
+                   help="only look at these labs (default: every lab on this machine)")
     p.add_argument("--all", action="store_true", help="remove every lab, also running ones")
     p.set_defaults(func=cmd_gc)
 
@@ -185,7 +187,8 @@ def cmd_gc(args: argparse.Namespace) -> int:
             provider = _provider(pname)
         except LabbookError:
             continue
-        lines = provider.gc(everything=args.all) if pname == "netns" else provider.gc()
+        lines = provider.gc(everything=args.all, names=args.names or None) \
+            if pname == "netns" else provider.gc()
         for line in lines:
             print(f"{pname}: {line}")
     return 0

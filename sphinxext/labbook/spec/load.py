@@ -405,9 +405,16 @@ class _Validator:
                 for j, addr in enumerate(iface.addresses):
                     if addr.ip in seen:
                         what, who = seen[addr.ip]
-                        p = ("nodes", node.name, "interfaces", iface.name)
-                        self.error((*p, "address") if j == 0 else (*p, "addresses"),
+                        self.error(self._address_path(node.name, iface.name, j),
                                    f"address {addr.ip} is used twice (also by {what} '{who}'); "
                                    "give each interface its own address")
                     else:
                         seen[addr.ip] = ("interface", f"{node.name}:{iface.name}")
+
+    def _address_path(self, node: str, iface: str, j: int) -> tuple[Any, ...]:
+        """Where the j-th address of an interface was written: 'address' comes first."""
+        p = ("nodes", node, "interfaces", iface)
+        raw = self.m.data["nodes"][node]["interfaces"][iface] or {}
+        if "address" in raw:
+            return (*p, "address") if j == 0 else (*p, "addresses", j - 1)
+        return (*p, "addresses", j)

@@ -8,6 +8,7 @@ import os
 import shlex
 import subprocess
 import time
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...errors import LabNotFound, ProviderError, UsageError
@@ -211,10 +212,13 @@ class NetnsProvider(Provider):
                     state.remove(name)
                     raise
                 return st
+            other = state.provider_of(name)
             old = state.read(name)
-            if not state.why_stale(old):
-                raise UsageError(f"a lab named '{name}' is already running; bring this one up "
-                                 f"under another name (--name), or run 'labbook down {name}'")
+            if other not in ("netns", None) or not state.why_stale(old, name=name):
+                by = f" (provider {other})" if other not in ("netns", None) else ""
+                raise UsageError(f"a lab named '{name}' is already running{by}; bring this "
+                                 f"one up under another name (--name), or run "
+                                 f"'labbook down {name}'")
             self._remove(name, old)
         raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
 
@@ -236,16 +240,22 @@ class NetnsProvider(Provider):
                                {"status": st.status if state.alive(st.init) else "dead"}))
         return out
 
-    def gc(self, everything: bool = False) -> list[str]:
-        """Remove dead, orphaned and half-created labs (with ``everything``, all labs)."""
+    def gc(self, everything: bool = False, names: Iterable[str] | None = None) -> list[str]:
+        """Remove dead, orphaned and half-created labs (with ``everything``, all labs).
+
+        ``names`` limits the sweep to those labs.
+        """
         lines = []
-        procs = state.scan()
+        only = set(names) if names is not None else None
+        procs = {k: v for k, v in state.scan().items() if only is None or k in only}
         for name in state.names():
+            if only is not None and name not in only:
+                continue
             st = state.read(name)
             if st is not None and st.status != "up" and state.alive(st.owner):
                 procs.pop(name, None)  # being brought up right now
                 continue
-            why = state.why_stale(st, everything)
+            why = state.why_stale(st, everything, name)
             found = procs.pop(name, {"init": [], "node": []})
             if not why:
                 continue

@@ -12,6 +12,7 @@ import select
 import shutil
 import time
 from dataclasses import asdict, dataclass, field, replace
+from typing import Any
 
 from .nsutil import is_running, start_time
 
@@ -19,6 +20,8 @@ STATE_ROOT = "/run/labbook"
 #: What ``ps`` shows for the processes of a lab (tests and ``gc`` look for these).
 INIT_TITLE = "labbook-init"
 NODE_TITLE = "labbook-node"
+#: How old a state directory without readable state must be before gc takes it for junk.
+CLAIM_GRACE = 10.0
 _TITLE_RE = re.compile(rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/(\S+))?")
 
 Proc = tuple[int, int]  # (pid, start time): one process, safe against pid reuse
@@ -77,16 +80,32 @@ def write(st: LabState) -> None:
     os.replace(tmp, path)
 
 
-def read(name: str) -> LabState | None:
-    """The lab's state, or None when there is no lab of that name (or its state is unreadable)."""
+def _raw(name: str) -> dict[str, Any] | None:
     try:
         with open(os.path.join(lab_dir(name), "state.json"), encoding="utf-8") as f:
             raw = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def provider_of(name: str) -> str | None:
+    """Which provider's lab ``name`` is (labs of every provider share STATE_ROOT)."""
+    raw = _raw(name)
+    return str(raw.get("provider", "")) if raw is not None else None
+
+
+def read(name: str) -> LabState | None:
+    """The netns lab's state; None when there is none, it is unreadable or another provider's."""
+    raw = _raw(name)
+    if raw is None or raw.get("provider") != "netns":
+        return None
+    try:
         nodes = {k: NodeState(**v) for k, v in raw.pop("nodes", {}).items()}
         for key in ("owner", "init"):
             raw[key] = tuple(raw[key]) if raw.get(key) else None
         return LabState(nodes=nodes, **raw)
-    except (OSError, ValueError, TypeError, AttributeError):
+    except (TypeError, AttributeError, ValueError):
         return None
 
 
@@ -99,11 +118,21 @@ def remove(name: str) -> bool:
 
 
 def names() -> list[str]:
-    """Labs with a state directory, running or not."""
+    """Labs of this provider with a state directory, running or not (and directories
+    whose state is unreadable, which may be this provider's)."""
     try:
-        return sorted(d for d in os.listdir(STATE_ROOT) if os.path.isdir(lab_dir(d)))
+        dirs = sorted(d for d in os.listdir(STATE_ROOT) if os.path.isdir(lab_dir(d)))
     except FileNotFoundError:
         return []
+    return [d for d in dirs if provider_of(d) in ("netns", None)]
+
+
+def unreadable_since(name: str) -> float:
+    """Seconds since the state directory of a lab with unreadable state last changed."""
+    try:
+        return time.time() - os.stat(lab_dir(name)).st_mtime
+    except OSError:
+        return 0.0
 
 
 def me() -> Proc:
@@ -142,10 +171,11 @@ def age(created: float) -> str:
     return f"{secs}s"
 
 
-def why_stale(st: LabState | None, everything: bool = False) -> str:
+def why_stale(st: LabState | None, everything: bool = False, name: str = "") -> str:
     """Why ``gc`` should remove this lab, or "" to keep it."""
     if st is None:
-        return "its state file is unreadable"
+        # A directory is briefly without state while a lab is being claimed.
+        return "its state file is unreadable" if unreadable_since(name) > CLAIM_GRACE else ""
     if st.status != "up":
         return "" if alive(st.owner) else "it was half-created by a process that is gone"
     if st.owner is not None and not alive(st.owner):

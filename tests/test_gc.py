@@ -1,0 +1,125 @@
+"""Teardown when runs end badly (SIGTERM, SIGKILL) and ``labbook gc`` for what is left."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+from conftest import NEEDS_ROOT
+from test_netns_support import (  # noqa: F401  (fixtures)
+    REPO,
+    lab_name,
+    labbook,
+    provider,
+    spec,
+    subreaper,
+)
+
+from sphinxext.labbook.errors import UsageError
+from sphinxext.labbook.providers.netns import NetnsProvider, state
+
+pytestmark = [NEEDS_ROOT, pytest.mark.root]
+
+#: Brings a lab up through the Python API inside ``with``, says so, and sleeps.
+SCRIPT = textwrap.dedent("""\
+    import sys, time
+    from sphinxext.labbook.providers.netns import NetnsProvider
+    from sphinxext.labbook.runner.signals import sigterm_raises
+    from sphinxext.labbook.spec import load_spec
+
+    with sigterm_raises(), NetnsProvider().up(load_spec(sys.argv[1]), sys.argv[2]) as lab:
+        lab.session("alpha").run("sleep 1000 &")
+        print("up", flush=True)
+        time.sleep(300)
+    """)
+
+
+def _run_script(name: str) -> subprocess.Popen[str]:
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "tests/labs/pair.yaml", name],
+                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line == "up\n", proc.stderr.read() if proc.stderr else line
+    return proc
+
+
+def _nothing_left(name: str) -> None:
+    assert state.read(name) is None
+    assert not os.path.exists(state.lab_dir(name))
+    assert name not in state.scan()
+
+
+def test_sigterm_tears_the_lab_down(lab_name) -> None:  # noqa: F811
+    proc = _run_script(lab_name)
+    holders = state.scan()[lab_name]
+    assert len(holders["init"]) == 1 and len(holders["node"]) == 2
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=30) != 0
+    _nothing_left(lab_name)
+
+
+def test_sigkill_then_gc_removes_everything(lab_name) -> None:  # noqa: F811
+    proc = _run_script(lab_name)
+    st = state.read(lab_name)
+    assert st is not None and st.owner is not None and st.owner[0] == proc.pid
+    sleepers = NetnsProvider().attach(lab_name).processes("alpha")
+    proc.kill()
+    proc.wait(timeout=30)
+    # the lab outlives its killed owner until gc finds it
+    assert state.alive(st.init)
+    r = labbook("gc")
+    assert r.returncode == 0, r.stderr
+    assert f"netns: removed lab '{lab_name}' (its owner process {proc.pid} is gone)" in r.stdout
+    _nothing_left(lab_name)
+    assert not any(os.path.exists(f"/proc/{p}") for p in sleepers)
+    assert f"'{lab_name}'" not in labbook("gc").stdout  # nothing left to remove
+
+
+def test_gc_keeps_labs_brought_up_by_hand_unless_all(lab_name) -> None:  # noqa: F811
+    assert labbook("up", "tests/labs/pair.yaml", "--name", lab_name).returncode == 0
+    assert f"'{lab_name}'" not in labbook("gc").stdout
+    assert state.read(lab_name) is not None
+    r = labbook("gc", "--all", lab_name)  # (only this test's lab: others may be running)
+    assert f"removed lab '{lab_name}' (--all)" in r.stdout
+    _nothing_left(lab_name)
+
+
+def test_gc_removes_processes_without_state(provider, lab_name) -> None:  # noqa: F811
+    lab = provider.up(spec("pair"), lab_name)
+    try:
+        state.remove(lab_name)  # as if someone deleted /run/labbook/<lab>
+        lines = provider.gc(names=[lab_name])
+        assert f"removed 3 processes of lab '{lab_name}', which has no state" in lines
+        _nothing_left(lab_name)
+    finally:
+        lab.down()
+
+
+def test_gc_removes_a_half_created_lab(lab_name) -> None:  # noqa: F811
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    assert state.claim(lab_name)
+    state.write(state.LabState(name=lab_name, spec_path="x.yaml", spec_digest="",
+                               created=time.time(), owner=(gone.pid, 1)))
+    lines = NetnsProvider().gc(names=[lab_name])
+    assert f"removed lab '{lab_name}' (it was half-created by a process that is gone): " \
+           f"0 processes, {state.lab_dir(lab_name)}" in lines
+    _nothing_left(lab_name)
+
+
+def test_gc_leaves_other_providers_labs_alone(lab_name) -> None:  # noqa: F811
+    assert state.claim(lab_name)
+    with open(os.path.join(state.lab_dir(lab_name), "state.json"), "w") as f:
+        f.write(f'{{"provider": "elsewhere", "name": "{lab_name}"}}')
+    try:
+        assert NetnsProvider().gc(everything=True, names=[lab_name]) == []
+        assert os.path.exists(os.path.join(state.lab_dir(lab_name), "state.json"))
+        with pytest.raises(UsageError, match=r"already running \(provider elsewhere\)"):
+            NetnsProvider().up(spec("pair"), lab_name)
+    finally:
+        state.remove(lab_name)
