@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import os
 import secrets
+import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
@@ -176,6 +178,9 @@ class SshProvider(Provider):
             raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
                              "and '-', for example 'pair2'")
         inventory, insecure, timeout = self._option()
+        if shutil.which("ssh") is None:
+            raise ProviderError("the ssh provider needs the OpenSSH client: install "
+                                "openssh-client (it is in bindep.txt)")
         st = self._claim(name, spec, insecure, timeout)
         lab = None
         try:
@@ -230,7 +235,7 @@ class SshProvider(Provider):
                                 "hosts": {n: e.address for n, e in st.entries.items()}}))
         return out
 
-    def gc(self, everything: bool = False) -> list[str]:
+    def gc(self, everything: bool = False) -> builtins.list[str]:  # `list` is a method here
         """Remove ssh labs whose run died (with ``everything``, all of them)."""
         lines = []
         for name in state.names():
