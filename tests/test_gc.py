@@ -54,6 +54,14 @@ def _nothing_left(name: str) -> None:
     assert name not in state.scan()
 
 
+def test_a_failing_command_inside_with_still_tears_down(provider, lab_name) -> None:  # noqa: F811
+    with pytest.raises(RuntimeError), provider.up(spec("pair"), lab_name) as lab:
+        lab.session("beta").run("sleep 1000 &")
+        result = lab.exec("alpha", ["sh", "-c", "exit 5"])
+        raise RuntimeError(f"step failed with {result.rc}")
+    _nothing_left(lab_name)
+
+
 def test_sigterm_tears_the_lab_down(lab_name) -> None:  # noqa: F811
     proc = _run_script(lab_name)
     holders = state.scan()[lab_name]

@@ -104,15 +104,20 @@ def test_interfaces_created_in_a_node_stay_in_it(pair) -> None:
 def test_background_process_dies_with_the_lab(provider, lab_name) -> None:  # noqa: F811
     lab = provider.up(spec("pair"), lab_name)
     try:
-        out = lab.session("alpha").run("sleep 1000 & echo $!").stdout
-        assert out.strip().isdigit()
+        inner = int(lab.session("alpha").run("sleep 1000 & echo $!").stdout)
         procs = lab.processes("alpha")
-        sleepers = [p for p in procs if _comm(p) == "sleep"]
-        assert len(sleepers) == 1
+        sleeper = [p for p in procs if _pid_in_node(p) == inner]
+        assert len(sleeper) == 1  # the background job, as the host sees it
     finally:
         lab.__exit__(None, None, None)
-    assert all(not os.path.exists(f"/proc/{p}") or _comm(p) != "sleep" for p in procs)
+    assert not os.path.exists(f"/proc/{sleeper[0]}")
     assert state.read(lab_name) is None
+
+
+def _pid_in_node(pid: int) -> int:
+    """The pid the node itself sees for host pid ``pid`` (the last of NSpid)."""
+    with open(f"/proc/{pid}/status") as f:
+        return int(next(line for line in f if line.startswith("NSpid:")).split()[-1])
 
 
 def _comm(pid: int) -> str:
@@ -204,17 +209,18 @@ def test_failure_during_up_tears_down_what_was_created(provider, lab_name) -> No
     assert lab_name not in state.scan()
 
 
-def test_up_interrupted_by_sigterm_tears_everything_down(provider, lab_name) -> None:  # noqa: F811
+@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, Terminated),
+                                             (signal.SIGINT, KeyboardInterrupt)])
+def test_up_interrupted_tears_everything_down(provider, lab_name, signum, raised) -> None:  # noqa: F811
     text = "name: big\nnetworks: {lan: {cidr: 10.9.0.0/16}}\nnodes:\n" + "".join(
         f"  n{i}: {{interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(80))
     big = parse_spec(text, "big.yaml")
-    with sigterm_raises(), pytest.raises(Terminated):
+    with sigterm_raises(), pytest.raises(raised):
         signal.setitimer(signal.ITIMER_REAL, 0.03)
-        previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(),
-                                                                   signal.SIGTERM))
+        previous = signal.signal(signal.SIGALRM, lambda *_: os.kill(os.getpid(), signum))
         try:
             provider.up(big, lab_name).down()
-            pytest.fail("the lab came up before SIGTERM arrived")
+            pytest.fail("the lab came up before the signal arrived")
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous)
