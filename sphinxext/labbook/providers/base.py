@@ -141,6 +141,11 @@ class Provider(abc.ABC):
         """Remove what killed runs left behind; return a line per thing removed."""
         return []
 
+    def unavailable(self) -> str | None:
+        """Why this machine cannot run this provider at all (missing QEMU, kernel...), or
+        None. A front end reports such labs as not run, with the reason, instead of failing."""
+        return None
+
     def settings(self) -> dict[str, Any]:
         """What about this provider changes results (part of execution cache keys)."""
         return {"provider": self.name, **{k: str(v) for k, v in sorted(self.options.items())}}

@@ -64,6 +64,14 @@ def _skipped(plan: LabPlan, message: str) -> PlanResult:
                       0.0, time.time(), message=message)
 
 
+def _failed(plan: LabPlan, message: str) -> PlanResult:
+    from dataclasses import replace
+
+    skipped = _skipped(plan, message)
+    return replace(skipped, status=Status.ERROR,
+                   steps=tuple(replace(s, status=Status.ERROR) for s in skipped.steps))
+
+
 def cache_dir(app: Sphinx) -> str:
     configured = cfg.value(app.config, "labbook_cache_dir")
     if configured:
@@ -85,9 +93,14 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     if not plan.steps:
         return _skipped(plan, "the lab has no steps")
     try:
-        settings = get_provider(plan.provider, **dict(plan.provider_options)).settings()
-    except LabbookError as exc:
-        return _skipped(plan, f"not run: {exc.message}")
+        provider = get_provider(plan.provider, **dict(plan.provider_options))
+        settings = provider.settings()
+    except LabbookError as exc:  # bad provider options: an error, never a silent skip
+        return _failed(plan, f"lab could not be brought up: {exc.message}")
+    why_not = provider.unavailable()
+    if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
+        return _skipped(plan, f"not run: the {plan.provider} provider is not available "
+                              f"here: {why_not}")
     cache = ResultCache(cache_dir(app))
     key = plan_key(plan, settings)
     if mode in ("auto", "cache"):
@@ -158,11 +171,27 @@ def _decorate(doctree: nodes.document, node: lab_step, r: PlanResult, s: StepRes
     return box
 
 
+#: Provider options that name files: relative paths are relative to conf.py.
+PATH_OPTIONS = ("inventory", "known_hosts", "identity_file")
+
+
+def provider_options(app: Sphinx) -> dict[str, Any]:
+    options = dict(cfg.value(app.config, "labbook_provider_options") or {})
+    for key in PATH_OPTIONS:
+        value = options.get(key)
+        if isinstance(value, str) and value and not value.startswith(("/", "vagrant:")):
+            options[key] = os.path.join(app.confdir, value)
+        elif isinstance(value, str) and value.startswith("vagrant:") and \
+                not value[len("vagrant:"):].startswith("/"):
+            options[key] = "vagrant:" + os.path.join(app.confdir, value[len("vagrant:"):])
+    return options
+
+
 def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     env = app.env
     docname = env.docname
     show = bool(cfg.value(app.config, "labbook_show_drift"))
-    options = dict(cfg.value(app.config, "labbook_provider_options") or {})
+    options = provider_options(app)
     plans = collect_plans(doctree, docname, options)
     results: list[PlanResult] = []
     for plan, step_nodes in plans:
