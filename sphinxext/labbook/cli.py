@@ -11,7 +11,7 @@ from .errors import LabbookError
 from .runner.signals import Terminated, sigterm_raises
 
 #: Modules under ``sphinxext.labbook.commands`` that add subcommands, in --help order.
-COMMAND_MODULES = ("lab", "graph", "check", "report", "schema")
+COMMAND_MODULES = ("lab", "validate", "graph", "check", "report", "schema")
 #: Commands of the ``lab`` module; parsed without importing the other, heavier modules
 #: (``labbook exec`` is on the hot path of scripts and benchmarks).
 LAB_COMMANDS = ("up", "exec", "down", "ls", "gc")
@@ -63,6 +63,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Terminated:
         print("labbook: terminated; the lab was torn down", file=sys.stderr)
         return 143
+    except BrokenPipeError:  # `labbook ... | head`: the reader left; that is not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":  # pragma: no cover
