@@ -94,6 +94,11 @@ def test_a_node_sees_its_own_proc_and_sys(pair) -> None:
     assert int(out) <= 4  # init, sh, ps (and wc)
 
 
+def test_signals_to_pid_1_from_inside_do_not_end_the_node(pair) -> None:
+    assert sh(pair, "alpha", "kill -TERM 1; kill -HUP 1; kill -INT 1; echo sent")[1] == "sent\n"
+    assert sh(pair, "alpha", "hostname")[1] == "alpha.lab\n"
+
+
 def test_interfaces_created_in_a_node_stay_in_it(pair) -> None:
     before = set(os.listdir("/sys/class/net"))
     rc, out = sh(pair, "alpha", "ip link add lbx0 type veth peer name lbx1 && ip -br link")

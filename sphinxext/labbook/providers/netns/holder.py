@@ -252,7 +252,10 @@ def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], rea
     if nsutil.parent_pid() != parent:
         return 1  # the lab holder died before the parent-death signal was armed
     _close_fds_but(ready)
-    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # As PID 1 the kernel drops signals it has no handler for: `kill 1` or `kill -HUP 1`
+    # in a step must not end the node (the lab holder ends it with SIGKILL).
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_DFL)
     gc.disable()
     try:
         nsutil.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
@@ -260,7 +263,7 @@ def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], rea
         nsutil.sethostname(node.hostname)
         rootfs.setup(node.hostname, hosts)
         nsutil.set_title(f"{NODE_TITLE} {lab}/{node.name}")
-        signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
+        signal.pthread_sigmask(signal.SIG_SETMASK, {signal.SIGCHLD})  # taken by sigwait
         os.write(ready, b"ok")
     except Exception as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else repr(exc)
@@ -268,9 +271,9 @@ def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], rea
         return 1
     finally:
         os.close(ready)
-    while signal.sigwait(_WAITED) == signal.SIGCHLD:
+    while True:
+        signal.sigwait({signal.SIGCHLD})
         _reap()
-    return 0
 
 
 # -- networks -----------------------------------------------------------------------------------
