@@ -229,17 +229,6 @@ class NetnsProvider(Provider):
             raise LabNotFound(f"no running netns lab named '{name}' (running: {running})")
         return NetnsLab(name, _spec_of(st), st)
 
-    def list(self) -> list[LabInfo]:
-        out = []
-        for name in state.names():
-            st = state.read(name)
-            if st is None:
-                continue
-            out.append(LabInfo(name, "netns", st.spec_path, tuple(st.nodes), st.created,
-                               st.owner[0] if st.owner else None,
-                               {"status": st.status if state.alive(st.init) else "dead"}))
-        return out
-
     def gc(self, everything: bool = False, names: Iterable[str] | None = None) -> list[str]:
         """Remove dead, orphaned and half-created labs (with ``everything``, all labs).
 
@@ -280,6 +269,18 @@ class NetnsProvider(Provider):
         stop(init or (inits[0] if inits else None), procs, child=False)
         state.remove(name)
         return alive
+
+    # Last in the class: below it, 'list' in annotations would name this method.
+    def list(self) -> list[LabInfo]:
+        out = []
+        for name in state.names():
+            st = state.read(name)
+            if st is None:
+                continue
+            out.append(LabInfo(name, "netns", st.spec_path, tuple(st.nodes), st.created,
+                               st.owner[0] if st.owner else None,
+                               {"status": st.status if state.alive(st.init) else "dead"}))
+        return out
 
 
 def _reap(pid: int) -> None:
