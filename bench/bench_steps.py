@@ -18,8 +18,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 
-from sphinxext.labbook.providers import get_provider  # noqa: E402
-from sphinxext.labbook.spec import parse_spec  # noqa: E402
+from sphinxext.labbook.providers import get_provider
+from sphinxext.labbook.spec import parse_spec
 
 SPEC = "name: bench-steps\nnodes:\n  n1: {}\n"
 

@@ -244,3 +244,17 @@ def test_without_privileges_it_says_so_and_creates_nothing(lab_name) -> None:  #
     assert "needs root (or the capabilities CAP_SYS_ADMIN and CAP_NET_ADMIN)" in r.stderr
     assert "Traceback" not in r.stderr and r.stdout == ""
     assert state.read(lab_name) is None
+
+
+def test_host_named_namespaces_and_lab_state_are_hidden_in_a_node(pair) -> None:
+    name = f"lbhide{os.getpid()}"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        rc, out = sh(pair, "alpha", "ls -A /run/netns /run/labbook; ip addr show eth0 2>&1")
+        assert rc == 0 and "eth0" in out
+        assert name not in out and pair.name not in out
+        assert "Peer netns reference is invalid" not in out
+        # the node may still make named namespaces of its own (CNI, CNM runtimes do)
+        assert sh(pair, "alpha", "ip netns add inner && ip netns list") == (0, "inner\n")
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-from importlib.metadata import entry_points
 from typing import Any
 
 from ..errors import UsageError
@@ -24,6 +23,8 @@ DEFAULT = "netns"
 
 
 def _targets() -> dict[str, str]:
+    from importlib.metadata import entry_points  # slow to import; not needed for builtins
+
     found = dict(BUILTIN)
     for ep in entry_points(group="labbook.providers"):
         found[ep.name] = ep.value
@@ -37,7 +38,7 @@ def provider_names() -> list[str]:
 def get_provider(name: str | None = None, **options: Any) -> Provider:
     """Instantiate the provider called ``name`` with ``options``."""
     name = name or DEFAULT
-    targets = _targets()
+    targets = BUILTIN if name in BUILTIN else _targets()
     if name not in targets:
         raise UsageError(f"unknown provider '{name}'; choose one of: {', '.join(sorted(targets))}")
     module, _, attr = targets[name].partition(":")

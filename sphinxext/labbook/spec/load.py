@@ -384,8 +384,9 @@ class _Validator:
                 linked = iface.parent in used
                 if owner.interface(iface.parent.iface) is None and not linked:
                     choices = [i.name for i in owner.interfaces]
+                    hint = _did_you_mean(iface.parent.iface, choices)
                     self.error((*p, "parent"), f"node '{owner.name}' has no interface "
-                               f"'{iface.parent.iface}'{_did_you_mean(iface.parent.iface, choices)}")
+                               f"'{iface.parent.iface}'{hint}")
                 if iface.type == "macvlan" and iface.mode == "passthru":
                     others = [o for n in nodes for o in n.interfaces
                               if o is not iface and o.parent == iface.parent]

@@ -23,6 +23,10 @@ from .nsutil import (
     readonly_recursive,
 )
 
+#: Host state a node must not see: the host's named network namespaces (``ip addr`` in a
+#: node would print "Peer netns reference is invalid" for them) and other labs' state.
+HIDDEN = ("run/netns", "run/labbook")
+
 #: Host directories a node sees as its own copy-on-write copies (overlayfs over the host's).
 OVERLAID = ("etc", "var", "run", "root", "home")
 #: Directories that start empty in a node.
@@ -56,6 +60,9 @@ def setup(hostname: str, hosts: Iterable[tuple[str, str]] = ()) -> None:
     for name in EMPTY:
         if os.path.isdir(f"/{name}"):
             mount("labbook", f"/{name}", "tmpfs", _SAFE, "mode=1777")
+    for name in HIDDEN:
+        if os.path.isdir(f"/{name}"):
+            mount("labbook", f"/{name}", "tmpfs", _SAFE, "mode=0755")
     mount("proc", "/proc", "proc", _SAFE | MS_NOEXEC)
     mount("/proc/sys/net", "/proc/sys/net", None, MS_BIND)  # stays writable under ro /proc/sys
     for name in PROC_READONLY:
