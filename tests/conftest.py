@@ -19,6 +19,11 @@ NEEDS_ROOT = pytest.mark.skipif(
     not IS_ROOT, reason="needs root to create network namespaces (CI runs as root)")
 
 
+def warnings_of(app) -> str:
+    """A Sphinx test app's warnings without colour codes."""
+    return re.sub(r"\x1b\[[0-9;]*m", "", app.warning.getvalue())
+
+
 @pytest.fixture(scope="session")
 def rootdir() -> Path:
     return ROOTS

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 
 from sphinxext.labbook.sphinx.execute import results_of
-from tests.conftest import NEEDS_ROOT
+from tests.conftest import NEEDS_ROOT, warnings_of
 
 pytestmark = [NEEDS_ROOT]
-
-
-def warnings_of(app) -> str:
-    return re.sub(r"\x1b\[[0-9;]*m", "", app.warning.getvalue())
 
 
 def cached_by_doc(app) -> dict[str, bool]:

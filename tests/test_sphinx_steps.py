@@ -8,13 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import NEEDS_ROOT
+from tests.conftest import NEEDS_ROOT, warnings_of
 
 pytestmark = [NEEDS_ROOT]
-
-
-def warnings_of(app) -> str:
-    return re.sub(r"\x1b\[[0-9;]*m", "", app.warning.getvalue())
 
 
 @pytest.mark.sphinx("html", testroot="lab-pass", freshenv=True)
