@@ -150,3 +150,10 @@ def test_shards_are_balanced_and_deterministic():
     for bad in ("0/2", "3/2", "x"):
         with pytest.raises(UsageError):
             parse_shard(bad)
+
+
+def test_plan_environment_reaches_every_session(spec):
+    r = run_plan(plan(spec, run("alpha", ("echo $LABBOOK_GREETING", ["hello"])),
+                      run("beta", ("echo $LABBOOK_GREETING", ["hello"])),
+                      env=(("LABBOOK_GREETING", "hello"),)))
+    assert r.status is Status.PASSED

@@ -54,6 +54,8 @@ class Lab(abc.ABC):
         self.name = name
         self.spec = spec
         self._sessions: dict[str, Session] = {}
+        #: Extra environment of every session shell (set by the runner from the plan).
+        self.session_env: dict[str, str] = {}
 
     # -- commands -----------------------------------------------------------------
     @abc.abstractmethod
@@ -72,7 +74,8 @@ class Lab(abc.ABC):
         s = self._sessions.get(node)
         if s is None or not s.alive:
             self.check_node(node)
-            s = PtySession(self.shell_argv(node), name=f"{self.name}/{node}")
+            s = PtySession(self.shell_argv(node), name=f"{self.name}/{node}",
+                           env=dict(self.session_env))
             self._sessions[node] = s
         return s
 

@@ -61,6 +61,7 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
                           enumerate(plan.steps))
             return PlanResult(plan.spec_path, name, plan.document, plan.provider, Status.ERROR,
                               steps, time.monotonic() - t0, started, message=message)
+        lab.session_env.update(dict(plan.env))
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in getattr(lab, "topology_drift", None) or ()]

@@ -82,6 +82,8 @@ class LabPlan:
     provider: str = "netns"
     provider_options: tuple[tuple[str, str], ...] = ()
     name: str | None = None
+    #: Environment variables every session shell of the lab starts with.
+    env: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -38,8 +38,8 @@ def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
     return getattr(env, PLANS_KEY)  # type: ignore[no-any-return]
 
 
-def collect_plans(doctree: nodes.document, docname: str,
-                  provider_options: dict[str, Any]) -> list[tuple[LabPlan, list[lab_step]]]:
+def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[str, Any],
+                  env: dict[str, str] | None = None) -> list[tuple[LabPlan, list[lab_step]]]:
     """Group the document's steps under the lab directive above them, in order."""
     plans: list[tuple[dict[str, Any], list[lab_step]]] = []
     for node in doctree.findall(lambda n: isinstance(n, lab_marker | lab_step)):
@@ -52,7 +52,8 @@ def collect_plans(doctree: nodes.document, docname: str,
         plan = LabPlan(spec_path=data["spec_path"], steps=tuple(n["step"] for n in steps),
                        document=docname, provider=data["provider"],
                        provider_options=tuple(sorted((k, str(v)) for k, v in
-                                                     provider_options.items())))
+                                                     provider_options.items())),
+                       env=tuple(sorted((env or {}).items())))
         out.append((plan, steps))
     return out
 
@@ -187,12 +188,21 @@ def provider_options(app: Sphinx) -> dict[str, Any]:
     return options
 
 
+def session_env(app: Sphinx) -> dict[str, str]:
+    """What every node's shell knows about the build: the Python that runs labbook (nodes
+    of the netns and vm providers see the host's files read-only, so it runs there too)
+    and the directory of conf.py."""
+    import sys
+
+    return {"LABBOOK_PYTHON": sys.executable, "LABBOOK_CONFDIR": str(app.confdir)}
+
+
 def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     env = app.env
     docname = env.docname
     show = bool(cfg.value(app.config, "labbook_show_drift"))
     options = provider_options(app)
-    plans = collect_plans(doctree, docname, options)
+    plans = collect_plans(doctree, docname, options, session_env(app))
     results: list[PlanResult] = []
     for plan, step_nodes in plans:
         result = execute(app, plan)
