@@ -55,7 +55,7 @@ def test_dot_has_tables_columns_keys_and_one_edge_per_foreign_key(small):
     # the composite key is one edge from its first column's row, labelled with both columns
     assert edges == [
         '  "t:hosts":c2 -> "t:cells" [tooltip="hosts (cell_id, cell_region) -> cells (id, '
-        'region)", label="cell_id, cell_region", penwidth=1.6];',
+        'region)", xlabel="cell_id, cell_region", penwidth=1.6];',
         '  "t:hosts":c4 -> "t:hosts" [tooltip="hosts (parent_id) -> hosts (id)"];',
     ]
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ class Table:
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)
 
-    @property
+    @cached_property
     def fk_columns(self) -> frozenset[str]:
         return frozenset(c for fk in self.foreign_keys for c in fk.columns)
 

@@ -40,34 +40,57 @@ class Verbatim(UserDefinedType[Any]):
 
 def _dialect_of(t: TypeEngine[Any]) -> Dialect:
     module = type(t).__module__
-    if module.startswith("sqlalchemy.dialects."):
-        return _dialect(module.split(".")[2])
-    return DefaultDialect()
+    return _dialect(module.split(".")[2] if module.startswith("sqlalchemy.dialects.") else "")
 
 
 @cache
 def _dialect(name: str) -> Dialect:
+    """One dialect instance per name, reused: creating one costs more than compiling."""
+    if not name:
+        return DefaultDialect()
     from sqlalchemy.dialects import registry
 
     return registry.load(name)()  # type: ignore[no-any-return]
 
 
+@cache
+def _kind(cls: type) -> str:
+    """How :func:`type_text` writes instances of ``cls`` (decided once per class)."""
+    if issubclass(cls, Verbatim):
+        return "verbatim"
+    if issubclass(cls, sa.Enum):
+        return "enum"
+    if cls is sa.Uuid:
+        return "uuid"
+    if cls is sa.Interval:
+        return "interval"
+    if issubclass(cls, (sa.DateTime, sa.Time)):
+        return "time"
+    return ""
+
+
 def type_text(t: TypeEngine[Any]) -> str:
     """Normalized SQL text of a type: the same type from any loader gives the same text."""
-    if isinstance(t, Verbatim):
-        return t.text
-    if isinstance(t, sa.Enum):
-        return "ENUM(" + ", ".join(repr(v) for v in t.enums) + ")"
-    if isinstance(t, sa.Uuid) and type(t) is sa.Uuid:
+    kind = _kind(type(t))
+    if kind == "verbatim":
+        return t.text  # type: ignore[attr-defined, no-any-return]
+    if kind == "enum":
+        return "ENUM(" + ", ".join(repr(v) for v in t.enums) + ")"  # type: ignore[attr-defined]
+    if kind == "uuid":
         return "UUID"
-    if isinstance(t, (sa.DateTime, sa.Time)) and t.timezone:
-        return ("TIME" if isinstance(t, sa.Time) else "TIMESTAMP") + " WITH TIME ZONE"
-    if type(t) is sa.Interval:
+    if kind == "interval":
         return "INTERVAL"
+    if kind == "time" and t.timezone:  # type: ignore[attr-defined]
+        return ("TIME" if isinstance(t, sa.Time) else "TIMESTAMP") + " WITH TIME ZONE"
     try:
-        text = t.compile(dialect=_dialect_of(t))
+        text = _dialect_of(t).type_compiler_instance.process(t)
     except (CompileError, UnsupportedCompilationError):
         text = type(t).__name__.upper()
+    return _clean(text)
+
+
+@cache
+def _clean(text: str) -> str:
     text = _CHARSET.sub("", text).replace(" WITHOUT TIME ZONE", "").strip()
     m = _DISPLAY_WIDTH.match(text)
     # MySQL's integer display widths mean nothing for storage; TINYINT(1) is its boolean.
