@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from sphinxext.labbook.schema.models import import_file
+from sphinxext.labbook.schema.source import load_schema
+from sphinxext.labbook.schema.sqla import to_metadata
 
 
 def _page(app) -> str:
@@ -101,11 +102,11 @@ def test_bad_input_warns_once_each_at_the_directive(app):
 
 @pytest.fixture
 def drift_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rootdir: Path) -> str:
-    """A SQLite database made from the drift root's models, named by LABBOOK_TEST_SCHEMA_DB."""
+    """A SQLite database made from the drift root's snapshot, named by LABBOOK_TEST_SCHEMA_DB."""
     url = f"sqlite:///{tmp_path / 'live.db'}"
-    metadata = import_file(str(rootdir / "test-schema-drift" / "models.py")).metadata
+    snapshot = load_schema("snapshot.yaml", str(rootdir / "test-schema-drift"))
     engine = sa.create_engine(url)
-    metadata.create_all(engine)
+    to_metadata(snapshot).create_all(engine)
     engine.dispose()
     monkeypatch.setenv("LABBOOK_TEST_SCHEMA_DB", url)
     return url

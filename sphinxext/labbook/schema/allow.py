@@ -6,12 +6,12 @@ import fnmatch
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..errors import SchemaError, SpecError
-from ..spec import yamlmarks
+from ..errors import SchemaError
 from .diff import Difference, Kind
+from .snapshot import read_marked
 
 FIELDS = ("table", "column", "subject", "kind", "reason")
-EXAMPLE = ("- table: shadow_*\n  reason: written by nova-manage db archive_deleted_rows")
+EXAMPLE = "'- {table: shadow_*, reason: written by nova-manage db archive}'"
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,7 @@ def _entry(item: object, path: str, line: int) -> AllowEntry:
         return SchemaError(message, file=path, line=line)
 
     if not isinstance(item, dict):
-        raise fail(f"an allow-list entry is a mapping; write it like:\n{EXAMPLE}")
+        raise fail(f"an allow-list entry is a mapping; write it like {EXAMPLE}")
     unknown = sorted(set(item) - set(FIELDS))
     if unknown:
         raise fail(f"unknown key {unknown[0]!r} in an allow-list entry; use "
@@ -72,20 +72,10 @@ def _entry(item: object, path: str, line: int) -> AllowEntry:
 
 def load_allow(path: str) -> tuple[AllowEntry, ...]:
     """The entries of an allow-list YAML file (a list of mappings)."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except OSError as exc:
-        raise SchemaError(f"cannot read allow-list {path}: {exc.strerror}") from None
-    try:
-        marked, errors = yamlmarks.load(text, path)
-    except SpecError as exc:
-        raise SchemaError(exc.message, file=path, line=exc.line) from None
-    if errors:
-        raise SchemaError(errors[0].message, file=path, line=errors[0].line)
+    marked = read_marked(path, "allow-list")
     data = marked.data if marked.data != {} else []
     if not isinstance(data, list):
-        raise SchemaError(f"an allow-list is a YAML list of entries, like:\n{EXAMPLE}",
+        raise SchemaError(f"an allow-list is a YAML list of entries, like {EXAMPLE}",
                           file=path, line=1)
     return tuple(_entry(item, path, marked.mark((i,)).line) for i, item in enumerate(data))
 

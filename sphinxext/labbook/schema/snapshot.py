@@ -107,19 +107,26 @@ class _Reader:
                      tuple(idx), tuple(uqs), file=self.path, line=line)
 
 
-def load_snapshot(path: str, source: str = "") -> Schema:
-    """The schema a snapshot file holds (JSON or YAML, as ``labbook schema snapshot`` wrote)."""
+def read_marked(path: str, what: str) -> yamlmarks.Marked:
+    """The YAML (or JSON) file ``path`` with the line of every value; ``what`` names it in
+    errors (a snapshot, an allow-list)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except OSError as exc:
-        raise SchemaError(f"cannot read snapshot {path}: {exc.strerror}") from None
+        raise SchemaError(f"cannot read {what} {path}: {exc.strerror}") from None
     try:
         marked, errors = yamlmarks.load(text, path)
     except SpecError as exc:
         raise SchemaError(exc.message, file=path, line=exc.line) from None
     if errors:
         raise SchemaError(errors[0].message, file=path, line=errors[0].line)
+    return marked
+
+
+def load_snapshot(path: str, source: str = "") -> Schema:
+    """The schema a snapshot file holds (JSON or YAML, as ``labbook schema snapshot`` wrote)."""
+    marked = read_marked(path, "snapshot")
     data = marked.data
     reader = _Reader(marked, path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
