@@ -203,7 +203,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
         except LabbookError:
             continue
         lines = provider.gc(everything=args.all, names=args.names or None) \
-            if pname == "netns" else provider.gc()
+            if pname in ("netns", "vm") else provider.gc()
         for line in lines:
             print(f"{pname}: {line}")
     return 0

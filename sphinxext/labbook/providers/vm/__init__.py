@@ -1,0 +1,365 @@
+"""The vm provider: every node is a QEMU virtual machine with its own kernel, on this host."""
+
+from __future__ import annotations
+
+import builtins
+import os
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ...errors import LabNotFound, ProviderError, UsageError
+from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
+from ..netns import nsutil
+from ..netns import state as common
+from . import images, state
+from .channel import Channel, VmSession, console_tail, run_exec
+from .state import VmNode, VmState
+
+if TYPE_CHECKING:
+    from ...spec import LabSpec
+    from .plan import VmPlan
+    from .qemu import Machine
+
+__all__ = ["VmLab", "VmProvider"]
+
+#: Options of the provider (``labbook_provider_options``), with their defaults.
+DEFAULTS = {"kernel": "", "memory": "512", "cpus": "1", "accel": "auto", "scratch": "1024",
+            "boot_timeout": "120", "cache_dir": ""}
+#: How long a lab may take to start its VMs (before they boot) before up() gives up.
+START_TIMEOUT = 60.0
+#: How long another process (``labbook exec``) waits for a running VM's agent.
+ATTACH_TIMEOUT = 30.0
+#: Wait for small requests (put, get, close): the agent answers at once unless it hangs.
+FILE_WAIT = 120.0
+
+
+@dataclass(frozen=True)
+class Options:
+    kernel: str
+    memory: int
+    cpus: int
+    accel: str
+    scratch: int  # MiB; 0 for none
+    boot_timeout: float
+    cache_dir: str
+
+
+class VmLab(Lab):
+    """A running VM lab: a handle on its state, usable from any process."""
+
+    provider_name = "vm"
+
+    def __init__(self, spec: LabSpec, st: VmState, *, child: bool = False) -> None:
+        super().__init__(st.name, spec)
+        self.state = st
+        self._child = child  # whether this process forked the holder (and must reap it)
+        self._channels: dict[str, Channel] = {}
+
+    def channel(self, node: str, deadline: float | None = None) -> Channel:
+        """The connection to ``node``'s agent (made on first use)."""
+        self.check_node(node)
+        chan = self._channels.get(node)
+        if chan is not None and chan.sock is not None:
+            return chan
+        info = self.state.nodes.get(node)
+        if info is None or not nsutil.is_running(info.pid, info.start):
+            raise ProviderError(f"node '{node}' of lab '{self.name}' is not running (run "
+                                f"'labbook down {self.name}' and bring it up again)")
+        chan = Channel(info.ctl, f"node '{node}' of lab '{self.name}'",
+                       lambda: console_tail(info.console))
+        chan.connect(deadline or time.monotonic() + ATTACH_TIMEOUT,
+                     lambda: nsutil.is_running(info.pid, info.start))
+        self._channels[node] = chan
+        return chan
+
+    def boot(self, plan: VmPlan, deadline: float) -> None:
+        """Wait for every VM's agent (all at once) and give each node its configuration."""
+        def one(node: str) -> None:
+            chan = self.channel(node, deadline)
+            chan.request("config", 60, **plan.guest(node).request())
+
+        nodes = list(self.state.nodes)
+        with ThreadPoolExecutor(max_workers=max(1, len(nodes))) as pool:
+            futures = [pool.submit(one, n) for n in nodes]
+            errors = [f.exception() for f in futures]
+        first = next((e for e in errors if e is not None), None)
+        if first is not None:
+            raise first
+
+    # -- commands -----------------------------------------------------------------------
+    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
+             input: bytes | None = None) -> ExecResult:
+        return run_exec(self.channel(node), argv, timeout, input)
+
+    def shell_argv(self, node: str) -> list[str]:
+        raise ProviderError("a VM's shell runs inside the VM, behind its agent: use "
+                            "lab.session(node), or 'labbook exec LAB NODE -- COMMAND'")
+
+    def session(self, node: str) -> VmSession:  # type: ignore[override]
+        old = self._sessions.get(node)
+        if isinstance(old, VmSession) and old.alive:
+            return old
+        new = VmSession(self.channel(node), f"{self.name}/{node}")
+        self._sessions[node] = new  # type: ignore[assignment]
+        return new
+
+    # -- files ----------------------------------------------------------------------------
+    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
+            owner: str | None = None) -> None:
+        try:
+            self.channel(node).request("put", FILE_WAIT, path=path, data=bytes(data),
+                                       mode=mode, owner=owner)
+        except ProviderError as exc:
+            raise ProviderError(f"cannot write {path} on node '{node}': {exc.message}") \
+                from None
+
+    def get(self, node: str, path: str) -> bytes:
+        res = self.channel(node).request("get", FILE_WAIT, path=path)
+        if res.get("missing"):
+            raise FileNotFoundError(path)
+        return bytes(res["data"])
+
+    # -- lifecycle ------------------------------------------------------------------------
+    def detach(self) -> None:
+        """Let the lab outlive this process: it stays until ``labbook down NAME``."""
+        self.state = self.state.with_(owner=None)
+        state.write(self.state)
+        self._close_channels()
+
+    def _close_channels(self) -> None:
+        for s in self._sessions.values():
+            s.alive = False  # the shells go with the VMs; nothing to ask the agents
+        self._sessions.clear()
+        for chan in self._channels.values():
+            chan.close()
+        self._channels.clear()
+
+    def down(self) -> None:
+        self._close_channels()
+        _stop(self.state, self._child)
+
+
+def _stop(st: VmState, child: bool = False, extra: builtins.list[int] | None = None) -> int:
+    """Stop the holder (which kills the VMs), kill what is left, remove the directory;
+    return how many processes were still running."""
+    from ..netns.holder import stop
+
+    procs = st.procs() + [(p, nsutil.start_time(p) or 0) for p in extra or []]
+    running = sum(1 for p in {*procs, *([st.holder] if st.holder else [])}
+                  if nsutil.is_running(*p))
+    stop(st.holder, procs, child)
+    common.remove(st.name)
+    return running
+
+
+class VmProvider(Provider):
+    """Options (all strings, as in ``labbook_provider_options``): ``kernel`` (a version in
+    /boot; default the newest), ``memory`` (MiB per VM, 512), ``cpus`` (1), ``accel``
+    (auto, kvm or tcg), ``scratch`` (MiB of the scratch disk at /scratch, 1024; 0 for
+    none), ``boot_timeout`` (seconds, 120), ``cache_dir`` (boot images)."""
+
+    name = "vm"
+
+    def _options(self) -> Options:
+        unknown = sorted(set(self.options) - set(DEFAULTS))
+        if unknown:
+            raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} of the vm "
+                             f"provider: {', '.join(unknown)}; it takes: "
+                             f"{', '.join(DEFAULTS)}")
+        raw = {k: str(self.options.get(k, v)).strip() for k, v in DEFAULTS.items()}
+        for key in ("memory", "cpus", "scratch", "boot_timeout"):
+            if not raw[key].isdigit() or (key != "scratch" and int(raw[key]) < 1):
+                raise UsageError(f"{key}={raw[key]!r}: write a whole number"
+                                 + (" (MiB)" if key in ("memory", "scratch") else ""))
+        if raw["accel"] not in ("auto", "kvm", "tcg"):
+            raise UsageError(f"accel={raw['accel']!r}: write auto, kvm or tcg")
+        return Options(raw["kernel"], int(raw["memory"]), int(raw["cpus"]), raw["accel"],
+                       int(raw["scratch"]), float(raw["boot_timeout"]),
+                       raw["cache_dir"] or images.default_cache_dir())
+
+    def available(self) -> str:
+        """The kernel VMs boot; ProviderError (one line, naming the Debian package) when
+        QEMU, the kernel or another tool is missing on this machine."""
+        opts = self._options()
+        images.check_tools()
+        return images.pick_kernel(opts.kernel or None)
+
+    def settings(self) -> dict[str, Any]:
+        opts = self._options()
+        return {"provider": "vm", "kernel": self.available(), "memory": opts.memory,
+                "cpus": opts.cpus, "scratch": opts.scratch}
+
+    def up(self, spec: LabSpec, name: str | None = None) -> VmLab:
+        from .plan import make_plan
+
+        name = name or spec.name
+        if not LAB_NAME_RE.match(name):
+            raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
+                             "and '-', for example 'pair2'")
+        opts = self._options()
+        kver = self.available()
+        if not nsutil.has_admin_caps():
+            raise ProviderError("the vm provider needs root (for the lab's network "
+                                "namespace and its taps); run labbook as root")
+        plan = make_plan(spec)  # what a VM cannot do is said before anything is made
+        try:
+            imgs = images.ensure(opts.cache_dir, kver)
+        except OSError as exc:
+            raise ProviderError(f"cannot build the VMs' boot images in {opts.cache_dir}: "
+                                f"{exc}") from None
+        from .qemu import choose_accel
+
+        accel = choose_accel(opts.accel, opts.cache_dir, imgs)
+        st = self._claim(name, spec, kver, accel)
+        return _bring_up(spec, st, plan, imgs, opts)
+
+    def _claim(self, name: str, spec: LabSpec, kver: str, accel: str) -> VmState:
+        for _ in range(2):
+            if common.claim(name):
+                st = VmState(name=name, spec_path=os.path.abspath(spec.path),
+                             spec_digest=spec.digest, created=time.time(), owner=common.me(),
+                             kernel=kver, accel=accel)
+                try:
+                    state.write(st)
+                except BaseException:
+                    common.remove(name)
+                    raise
+                return st
+            old = state.read(name)
+            if old is None or not state.why_stale(old):
+                other = common.provider_of(name)
+                by = f" (provider {other})" if other not in ("vm", None) else ""
+                raise UsageError(f"a lab named '{name}' is already running{by}; bring this "
+                                 f"one up under another name (--name), or run "
+                                 f"'labbook down {name}'")
+            _stop(old)
+        raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
+
+    def attach(self, name: str) -> VmLab:
+        st = state.read(name)
+        if st is None or st.status != "up":
+            running = ", ".join(i.name for i in self.list()) or "none"
+            raise LabNotFound(f"no running vm lab named '{name}' (running: {running})")
+        return VmLab(_spec_of(st), st)
+
+    def gc(self, everything: bool = False, names: Any = None) -> builtins.list[str]:
+        """Remove VM labs whose run died, half-created ones and VMs without a lab (with
+        ``everything``, all VM labs); ``names`` limits the sweep to those labs."""
+        only = set(names) if names is not None else None
+        procs = {k: v for k, v in state.scan().items() if only is None or k in only}
+        lines = []
+        for name in state.names():
+            if only is not None and name not in only:
+                continue
+            st = state.read(name)
+            if st is None:
+                continue
+            found = procs.pop(name, [])
+            why = state.why_stale(st, everything)
+            if why:
+                count = _stop(st, extra=found)
+                lines.append(f"removed vm lab '{name}' ({why}): {count} processes, "
+                             f"{st.directory}")
+        for name, pids in sorted(procs.items()):
+            if common.provider_of(name) is None or not os.path.isdir(common.lab_dir(name)):
+                from ..netns.holder import stop
+
+                stop(None, [(p, nsutil.start_time(p) or 0) for p in pids], False)
+                lines.append(f"removed {len(pids)} processes of vm lab '{name}', which has "
+                             "no state")
+        return lines
+
+    def list(self) -> builtins.list[LabInfo]:
+        out = []
+        for name in state.names():
+            st = state.read(name)
+            if st is None:
+                continue
+            status = st.status if common.alive(st.holder) else "dead"
+            out.append(LabInfo(name, "vm", st.spec_path, tuple(st.nodes), st.created,
+                               st.owner[0] if st.owner else None,
+                               {"status": status, "kernel": st.kernel, "accel": st.accel}))
+        return out
+
+
+def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
+              opts: Options) -> VmLab:
+    """Start the holder and its VMs, wait for every agent; on any failure (also Ctrl-C and
+    SIGTERM) remove everything made so far and raise."""
+    from ..netns.holder import wait_report
+    from . import holder
+    from .qemu import guest_python, machine
+
+    python = guest_python()
+    machines = [machine(st.name, n.name, i, st.directory, imgs, list(plan.nics_of(n.name)),
+                        accel=st.accel, memory=opts.memory, cpus=opts.cpus,
+                        scratch=opts.scratch > 0, python=python)
+                for i, n in enumerate(spec.nodes)]
+    started: list[tuple[int, int]] = []
+    lab: VmLab | None = None
+    try:
+        _scratch_disks(machines, opts.scratch)
+        holder.start(st.name, plan, machines, started)
+        pid, report = started[0]
+        st = st.with_(holder=(pid, nsutil.start_time(pid) or 0))
+        state.write(st)
+        started[0] = (pid, -1)  # wait_report closes the pipe, whatever happens
+        got = wait_report(report, pid, START_TIMEOUT)
+        st = st.with_(nodes={m.node: VmNode(got[m.node][0], got[m.node][1],
+                                            spec.node(m.node).hostname,  # type: ignore[union-attr]
+                                            m.ctl, m.console) for m in machines})
+        state.write(st)
+        lab = VmLab(spec, st, child=True)
+        lab.boot(plan, time.monotonic() + opts.boot_timeout)
+        lab.state = st = st.with_(status="up")
+        state.write(st)
+    except BaseException as exc:
+        if lab is not None:
+            lab._close_channels()
+        for pid, fd in started:
+            if fd >= 0:
+                os.close(fd)
+            if st.holder is None:
+                st = st.with_(holder=(pid, nsutil.start_time(pid) or 0))
+        _stop(st, child=bool(started))
+        if isinstance(exc, OSError):
+            raise ProviderError(f"lab '{st.name}' could not be brought up: {exc}") from None
+        raise
+    return lab
+
+
+def _scratch_disks(machines: builtins.list[Machine], size_mib: int) -> None:
+    """A sparse, ext4-formatted disk per VM (formatting on the host is quicker than in an
+    emulated guest); the guest mounts it at /scratch."""
+    procs = []
+    for m in machines:
+        if m.scratch:
+            with open(m.scratch, "wb") as f:
+                f.truncate(size_mib << 20)
+            procs.append(subprocess.Popen(
+                ["mkfs.ext4", "-q", "-F", "-L", "scratch", "-m", "0", "-E",
+                 "lazy_itable_init=1,lazy_journal_init=1", m.scratch],
+                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+    for p in procs:
+        _, err = p.communicate()
+        if p.returncode != 0:
+            raise ProviderError(f"cannot format a scratch disk: {err.decode().strip()}")
+
+
+def _spec_of(st: VmState) -> LabSpec:
+    """The spec a running lab was made from; a sketch of it if the file changed since."""
+    from ...spec import LabSpec, Node
+
+    try:
+        from ...spec import load_spec
+
+        spec = load_spec(st.spec_path)
+        if spec.digest == st.spec_digest:
+            return spec
+    except Exception:  # changed, moved or broken since: the state still knows the nodes
+        pass
+    nodes = tuple(Node(n, s.hostname) for n, s in st.nodes.items())
+    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest, nodes=nodes)

@@ -1,0 +1,202 @@
+"""The process that holds a VM lab: its own network namespace, the bridges and taps in
+it, and the QEMU processes, which run inside it.
+
+Forked from the process that brings the lab up, it detaches (the lab may outlive
+that process: ``labbook up``), builds the network, starts every VM at once, reports
+their pids, and then only reaps until it is told to stop. The QEMUs die with it
+(parent-death signal), and the namespace, with every bridge and tap, dies with the
+last of them: nothing of a VM lab exists in the host's namespaces.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import struct
+import subprocess
+
+from ...errors import ProviderError
+from ..netns import netlink, nsutil
+from ..netns.plan import ROOT, Addr, Bridge, Dev, PortOp
+from .plan import VmPlan
+from .qemu import Machine
+from .state import HOLDER_TITLE
+
+_WAITED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
+_TUNSETIFF = 0x400454CA
+_TUNSETPERSIST = 0x400454CB
+_IFF_TAP = 0x0002
+_IFF_NO_PI = 0x1000
+_IFF_VNET_HDR = 0x4000
+_IFF_UP = 0x1
+
+
+def start(lab: str, plan: VmPlan, machines: list[Machine],
+          started: list[tuple[int, int]]) -> None:
+    """Fork the holder; append (its pid, the read end of its report pipe) to ``started``.
+
+    Ctrl-C and SIGTERM wait until the pid is recorded, so the caller's cleanup always
+    knows what to stop.
+    """
+    r, w = os.pipe()
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    try:
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - runs in the holder (tested through the lab)
+            code = 1
+            try:
+                os.close(r)
+                code = _holder(lab, plan, machines, w)
+            finally:
+                os._exit(code)
+        started.append((pid, r))
+        os.close(w)
+    finally:
+        if not started:
+            os.close(r)
+            os.close(w)
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+class _Stopped(BaseException):
+    """SIGTERM while the lab is being made: stop the VMs started so far, then exit."""
+
+
+def _stopped(signum: int, frame: object) -> None:
+    raise _Stopped(f"the lab was stopped (signal {signum}) while it was being created")
+
+
+def _detach(keep: int) -> None:
+    """Leave the caller's session, signals and files behind: the lab outlives the caller."""
+    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, _stopped)
+    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, keep)
+    os.closerange(keep + 1, 1 << 20)
+
+
+def _holder(lab: str, plan: VmPlan, machines: list[Machine], report: int) -> int:
+    _detach(report)
+    nsutil.set_title(f"{HOLDER_TITLE} {lab}")
+    vms: dict[str, subprocess.Popen[bytes]] = {}
+    try:
+        nsutil.unshare(nsutil.CLONE_NEWNET)  # the lab's own namespace: bridges and taps
+        build_network(plan)
+        for m in machines:
+            vms[m.node] = _start_vm(m)
+        nodes = {n: [p.pid, nsutil.start_time(p.pid) or 0] for n, p in vms.items()}
+        os.write(report, (json.dumps({"nodes": nodes}) + "\n").encode())
+        os.close(report)
+    except BaseException as exc:
+        known = (ProviderError, OSError, _Stopped)
+        message = str(exc) if isinstance(exc, known) else repr(exc)
+        with contextlib.suppress(OSError):  # nobody may be waiting for this lab any more
+            os.write(report, (json.dumps({"error": message}) + "\n").encode())
+        _kill(vms)
+        return 1
+    signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
+    _reap()
+    while signal.sigwait(_WAITED) == signal.SIGCHLD:
+        _reap()
+    _kill(vms)
+    return 0
+
+
+def _start_vm(m: Machine) -> subprocess.Popen[bytes]:
+    def child() -> None:
+        signal.pthread_sigmask(signal.SIG_SETMASK, set())
+        nsutil.set_pdeathsig(signal.SIGKILL)  # the holder's death is the VM's
+
+    with open(m.log, "ab") as log:
+        return subprocess.Popen(list(m.argv), stdin=subprocess.DEVNULL, stdout=log,
+                                stderr=log, preexec_fn=child, close_fds=True)
+
+
+def _kill(vms: dict[str, subprocess.Popen[bytes]]) -> None:
+    for p in vms.values():
+        with contextlib.suppress(ProcessLookupError):
+            p.kill()
+    for p in vms.values():
+        with contextlib.suppress(ChildProcessError):
+            p.wait()
+
+
+def _reap() -> None:
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+# -- the network, inside the lab's namespace ----------------------------------------------------
+def build_network(plan: VmPlan) -> None:
+    """Bridges (with their addresses), and a tap per NIC on its bridge, over netlink."""
+    sock = netlink.open_socket()
+    try:
+        first = max(index for index, _ in socket.if_nameindex()) + 1
+        bridges = {b.name: Dev(ROOT, b.name, first + i, b.mtu)
+                   for i, b in enumerate(plan.bridges)}
+        requests = [netlink.link_up(netlink.LOOPBACK)]
+        requests += [netlink.bridge(Bridge(bridges[b.name], b.vlan_filtering))
+                     for b in plan.bridges]
+        requests += [netlink.addr(Addr(ROOT, bridges[b.name].index, b.address,
+                                       f"network '{b.name}'"))
+                     for b in plan.bridges if b.address is not None]
+        netlink.send(sock, requests)
+        hairpin = {b.name for b in plan.bridges if b.hairpin}
+        requests = []
+        for nic in plan.nics:
+            index = _tap(nic.tap)
+            what = f"node '{nic.node}' interface '{nic.iface}'"
+            master = bridges[nic.bridge].index if nic.bridge else None
+            requests.append(_plug(index, master, nic.mtu, what))
+            if nic.bridge in hairpin or nic.access_vlan:
+                requests += netlink.port(PortOp(index, nic.bridge in hairpin, nic.access_vlan,
+                                                what))
+        netlink.send(sock, requests)
+    finally:
+        sock.close()
+
+
+def _tap(name: str) -> int:
+    """A persistent tap device (QEMU opens it by name); it goes with the namespace."""
+    fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
+    try:
+        flags = _IFF_TAP | _IFF_NO_PI | _IFF_VNET_HDR
+        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), flags))
+        fcntl.ioctl(fd, _TUNSETPERSIST, 1)
+    finally:
+        os.close(fd)
+    return socket.if_nametoindex(name)
+
+
+def _plug(index: int, master: int | None, mtu: int | None, what: str) -> netlink.Request:
+    """Bring a tap up, on its bridge when it has one."""
+    from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
+    from pyroute2.netlink.rtnl import RTM_NEWLINK
+    from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
+
+    msg = ifinfmsg()
+    msg["index"] = index
+    msg["flags"] = msg["change"] = _IFF_UP
+    attrs: list[tuple[str, object]] = []
+    if master is not None:
+        attrs.append(("IFLA_MASTER", master))
+    if mtu:
+        attrs.append(("IFLA_MTU", mtu))
+    msg["attrs"] = attrs
+    msg["header"]["type"] = RTM_NEWLINK
+    msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
+    msg.encode()
+    return netlink.Request(bytes(msg.data), f"connecting {what} to its network")

@@ -1,0 +1,191 @@
+"""What a VM boots: the host's Debian kernel, uncompressed, and a tiny initramfs, cached.
+
+Both are built once per kernel (and per version of the guest files) into a cache
+directory whose file names are hashes of their inputs, written to a temporary name and
+renamed into place, so parallel builds never see half a file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import lzma
+import os
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from ...errors import ProviderError
+
+GUEST = Path(__file__).with_name("guest")
+#: The files of GUEST that go into the initramfs.
+GUEST_FILES = ("init", "agent.py")
+QEMU = "qemu-system-x86_64"
+BUSYBOX = "/bin/busybox"
+#: Modules the initramfs loads before anything else (dependencies are added).
+MODULES = ("virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net",
+           "virtio_blk", "ext4")
+#: Debian packages that provide what the provider needs (named in errors).
+PACKAGES = {"qemu": "qemu-system-x86", "kernel": "linux-image-amd64",
+            "busybox": "busybox-static", "cpio": "cpio", "mkfs": "e2fsprogs",
+            "modprobe": "kmod"}
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_VERSION = "1"  # bump when the way images are built changes
+
+
+@dataclass(frozen=True)
+class Images:
+    kernel_version: str
+    vmlinux: str
+    initrd: str
+
+
+def default_cache_dir() -> str:
+    if os.environ.get("LABBOOK_VM_CACHE"):
+        return os.environ["LABBOOK_VM_CACHE"]
+    if os.geteuid() == 0:
+        return "/var/cache/labbook/vm"
+    return os.path.join(os.path.expanduser("~"), ".cache", "labbook", "vm")
+
+
+def kernels() -> list[str]:
+    """Kernel versions with both an image in /boot and modules in /lib/modules, newest last."""
+    try:
+        found = [f.removeprefix("vmlinuz-") for f in os.listdir("/boot")
+                 if f.startswith("vmlinuz-")]
+    except FileNotFoundError:
+        return []
+    return sorted((k for k in found if os.path.isdir(f"/lib/modules/{k}")),
+                  key=_version_key)
+
+
+def _version_key(kver: str) -> list[object]:
+    return [int(p) if p.isdigit() else p for p in kver.replace("-", ".").split(".")]
+
+
+def check_tools() -> None:
+    """ProviderError (one line, naming the Debian package) when a host tool is missing."""
+    for tool, package in ((QEMU, "qemu"), ("cpio", "cpio"), ("mkfs.ext4", "mkfs"),
+                          ("modprobe", "modprobe")):
+        if shutil.which(tool) is None:
+            raise ProviderError(f"the vm provider needs {tool}: install the Debian package "
+                                f"{PACKAGES[package]} (it is in bindep.txt, profile vm)")
+    if not _is_static(BUSYBOX):
+        raise ProviderError(f"the vm provider needs a static {BUSYBOX} for the VMs' "
+                            f"initramfs: install the Debian package {PACKAGES['busybox']}")
+
+
+def _is_static(path: str) -> bool:
+    """True for an ELF file without a program interpreter (statically linked)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(1 << 16)
+    except OSError:
+        return False
+    return head[:4] == b"\x7fELF" and b"/lib64/ld-linux" not in head \
+        and b"/lib/ld-linux" not in head
+
+
+def pick_kernel(wanted: str | None = None) -> str:
+    found = kernels()
+    if wanted:
+        if wanted not in found:
+            raise ProviderError(f"no kernel {wanted} for VMs (need /boot/vmlinuz-{wanted} and "
+                                f"/lib/modules/{wanted}); installed: {', '.join(found) or 'none'}")
+        return wanted
+    if not found:
+        raise ProviderError("the vm provider needs a Linux kernel in /boot with its modules "
+                            f"in /lib/modules: install the Debian package {PACKAGES['kernel']}")
+    return found[-1]
+
+
+def ensure(cache_dir: str, kver: str) -> Images:
+    """The vmlinux and initramfs for ``kver``, built into ``cache_dir`` if not there yet."""
+    directory = os.path.join(cache_dir, kver)
+    os.makedirs(directory, exist_ok=True)
+    vmlinuz = f"/boot/vmlinuz-{kver}"
+    vmlinux = os.path.join(directory, f"vmlinux-{_digest([_file_digest(vmlinuz)])[:16]}")
+    if not os.path.exists(vmlinux):
+        _atomic(vmlinux, lambda tmp: _extract_vmlinux(vmlinuz, tmp))
+    mods = module_files(kver)
+    parts = [_VERSION, _file_digest(BUSYBOX),
+             *(_file_digest(str(GUEST / name)) for name in GUEST_FILES)]
+    parts += [f"{os.path.basename(m)}:{_file_digest(m)}" for m in mods]
+    initrd = os.path.join(directory, f"initrd-{_digest(parts)[:16]}.cpio")
+    if not os.path.exists(initrd):
+        _atomic(initrd, lambda tmp: _build_initrd(mods, tmp))
+    return Images(kver, vmlinux, initrd)
+
+
+def module_files(kver: str) -> list[str]:
+    """The .ko files of MODULES and their dependencies, in the order to load them."""
+    order: list[str] = []
+    for module in MODULES:
+        proc = subprocess.run(["modprobe", "-S", kver, "--show-depends", module],
+                              capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise ProviderError(f"the VMs' kernel {kver} lacks the module {module}: "
+                                f"{proc.stderr.strip() or 'modprobe failed'}")
+        for line in proc.stdout.splitlines():
+            words = line.split()
+            if words[:1] == ["insmod"] and words[1] not in order:
+                order.append(words[1])  # built-in modules print "builtin ...": nothing to load
+    return order
+
+
+def _file_digest(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _digest(parts: list[str]) -> str:
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+def _atomic(target: str, build: object) -> None:
+    """Build into a temporary file beside ``target`` and rename it into place."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".build-")
+    os.close(fd)
+    try:
+        build(tmp)  # type: ignore[operator]
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def _extract_vmlinux(vmlinuz: str, out: str) -> None:
+    """The ELF kernel inside Debian's bzImage (xz-compressed): QEMU boots it directly (PVH),
+    which saves seconds of decompression per boot under TCG."""
+    data = Path(vmlinuz).read_bytes()
+    start = data.find(_XZ_MAGIC)
+    if start < 0:
+        raise ProviderError(f"{vmlinuz} holds no xz-compressed kernel; use a Debian kernel "
+                            f"({PACKAGES['kernel']})")
+    elf = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data[start:])
+    if elf[:4] != b"\x7fELF":
+        raise ProviderError(f"{vmlinuz} does not hold an ELF kernel")
+    Path(out).write_bytes(elf)
+
+
+def _build_initrd(mods: list[str], out: str) -> None:
+    with tempfile.TemporaryDirectory(prefix="labbook-initrd-") as root:
+        for sub in ("bin", "mods"):
+            os.mkdir(os.path.join(root, sub))
+        shutil.copy(BUSYBOX, os.path.join(root, "bin", "busybox"))
+        for m in mods:
+            shutil.copy(m, os.path.join(root, "mods", os.path.basename(m)))
+        Path(root, "modules.order").write_text(
+            "".join(os.path.basename(m) + "\n" for m in mods))
+        for name in GUEST_FILES:
+            shutil.copy(GUEST / name, os.path.join(root, name))
+        os.chmod(os.path.join(root, "init"), 0o755)
+        names = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*"))
+        with open(out, "wb") as f:
+            subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, stdout=f,
+                           input=("\n".join([".", *names]) + "\n").encode(), check=True)

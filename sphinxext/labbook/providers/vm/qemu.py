@@ -1,0 +1,132 @@
+"""QEMU command lines for a lab's VMs, and whether KVM really works on this machine."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+
+from .images import QEMU, Images
+from .plan import Nic
+
+#: The kernel command line of every VM. ``quiet``/``loglevel``: the console is a log file,
+#: and printing to an emulated UART is slow; the rest skips work a throwaway VM never
+#: needs (mitigations, audit, LSMs, watchdogs, crypto self-tests, TSC calibration).
+APPEND = ("console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off audit=0 "
+          "lsm=capability nowatchdog tsc=reliable no_timer_check cryptomgr.notests "
+          "random.trust_cpu=on")
+#: How long a VM under KVM may take to print its first line before KVM counts as broken
+#: (it boots in well under a second where KVM works; some nested setups hang instead).
+KVM_PROBE_TIMEOUT = 8.0
+#: The name every lab VM carries (``-name``), so that ``ps`` and ``gc`` can tell them.
+NAME_PREFIX = "labbook-"
+
+
+@dataclass(frozen=True)
+class Machine:
+    """One VM to start: its files in the lab's state directory and its QEMU argv."""
+
+    node: str
+    argv: tuple[str, ...]
+    ctl: str
+    console: str
+    log: str
+    scratch: str | None
+
+
+def machine(lab: str, node: str, index: int, directory: str, images: Images, nics: list[Nic],
+            *, accel: str, memory: int, cpus: int, scratch: bool, python: str) -> Machine:
+    """The QEMU command line of ``node``; its control socket is ``<index>.ctl`` (short:
+    a unix socket path has at most 107 bytes)."""
+    ctl = os.path.join(directory, f"{index}.ctl")
+    console = os.path.join(directory, f"{node}.console")
+    disk = os.path.join(directory, f"{node}.scratch") if scratch else None
+    argv = [QEMU, "-name", f"{NAME_PREFIX}{lab}-{node}", "-machine", "q35", "-accel", accel,
+            "-cpu", "host" if accel == "kvm" else "max", "-smp", str(cpus), "-m", str(memory),
+            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
+            "-kernel", images.vmlinux, "-initrd", images.initrd,
+            "-append", f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else ""),
+            "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con",
+            "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+            "-device", "virtio-9p-pci,fsdev=root,mount_tag=root",
+            "-chardev", f"socket,id=ctl,path={ctl},server=on,wait=off",
+            "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=ctl,name=lb.ctl"]
+    if disk:
+        argv += ["-drive", f"file={disk},if=none,id=scratch,format=raw,cache=unsafe,"
+                 "discard=unmap", "-device", "virtio-blk-pci,drive=scratch"]
+    for i, nic in enumerate(nics):
+        argv += ["-netdev", f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no",
+                 "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
+    return Machine(node, tuple(argv), ctl, console, os.path.join(directory, f"{node}.qemu.log"),
+                   disk)
+
+
+def guest_python() -> str:
+    """The interpreter the agent runs with inside the guest: the host's system python3
+    (the guest sees the host's files), resolved, since an initramfs cannot follow the
+    host's absolute symlinks."""
+    for candidate in ("/usr/bin/python3", "/usr/local/bin/python3"):
+        if os.path.exists(candidate):
+            return os.path.realpath(candidate)
+    import sys
+
+    return os.path.realpath(sys.executable)
+
+
+def choose_accel(wanted: str, cache_dir: str, images: Images) -> str:
+    """``kvm`` when asked for, or when ``auto`` and a VM really boots under KVM here."""
+    if wanted in ("kvm", "tcg"):
+        return wanted
+    try:
+        fd = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return "tcg"
+    os.close(fd)
+    key = hashlib.sha256("\n".join([os.uname().release, _qemu_id(), images.vmlinux])
+                         .encode()).hexdigest()[:16]
+    remembered = os.path.join(cache_dir, f"accel-{key}")
+    with contextlib.suppress(OSError), open(remembered) as f:
+        return f.read().strip()
+    found = "kvm" if _kvm_boots(images) else "tcg"
+    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".accel-")
+    with os.fdopen(fd, "w") as f:
+        f.write(found + "\n")
+    os.replace(tmp, remembered)
+    return found
+
+
+def _qemu_id() -> str:
+    import shutil
+
+    path = shutil.which(QEMU) or QEMU
+    try:
+        st = os.stat(path)
+    except OSError:
+        return path
+    return f"{path}:{st.st_size}:{st.st_mtime_ns}"
+
+
+def _kvm_boots(images: Images) -> bool:
+    """Boot the kernel under KVM until the initramfs says so (it powers off at once)."""
+    with tempfile.TemporaryDirectory(prefix="labbook-kvm-") as d:
+        console = os.path.join(d, "console")
+        argv = [QEMU, "-name", f"{NAME_PREFIX}kvm-probe", "-machine", "q35", "-accel", "kvm",
+                "-cpu", "host", "-m", "256", "-nodefaults", "-no-user-config",
+                "-display", "none", "-no-reboot", "-kernel", images.vmlinux,
+                "-initrd", images.initrd, "-append", f"{APPEND} lb_probe",
+                "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con"]
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.DEVNULL)
+        try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=KVM_PROBE_TIMEOUT)
+            with contextlib.suppress(OSError), open(console, "rb") as f:
+                return b"labbook-probe" in f.read()
+            return False
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            proc.wait()
