@@ -7,7 +7,7 @@ import os
 
 import pytest
 from conftest import NEEDS_ROOT
-from test_netns_support import lab_name, labbook, subreaper  # noqa: F401  (fixtures)
+from test_netns_support import REPO, lab_name, labbook, subreaper  # noqa: F401  (fixtures)
 
 from sphinxext.labbook import cli
 from sphinxext.labbook.providers.netns import state
@@ -114,3 +114,13 @@ def test_every_command_explains_itself(command) -> None:
     assert r.returncode == 0
     assert f"usage: labbook {command}" in r.stdout
     assert len(r.stdout.splitlines()) > 5
+
+
+def test_up_passes_provider_options_and_rejects_malformed_ones(capsys) -> None:
+    from sphinxext.labbook.cli import main
+
+    spec_path = str(REPO / "tests" / "labs" / "pair.yaml")
+    assert main(["up", spec_path, "--provider", "ssh", "--inventory", "/nonexistent.yaml"]) == 2
+    assert "/nonexistent.yaml" in capsys.readouterr().err
+    assert main(["up", spec_path, "-o", "novalue"]) == 2
+    assert "write KEY=VALUE" in capsys.readouterr().err

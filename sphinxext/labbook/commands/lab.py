@@ -31,6 +31,10 @@ def _add_up(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", help="name of the running lab (default: the spec's name); "
                                   "two labs of one spec run side by side under two names")
     p.add_argument("--provider", default=None, help="where the lab runs (default: netns)")
+    p.add_argument("--inventory", metavar="FILE",
+                   help="ssh provider: the inventory (YAML, a saved ssh config, or vagrant:DIR)")
+    p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
+                   help="a provider option (repeatable), e.g. -o insecure=true")
     p.set_defaults(func=cmd_up)
 
 
@@ -81,10 +85,22 @@ def _add_gc(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=cmd_gc)
 
 
-def _provider(name: str | None):  # type: ignore[no-untyped-def]
+def _provider(name: str | None, **options: str):  # type: ignore[no-untyped-def]
     from ..providers import get_provider
 
-    return get_provider(name)
+    return get_provider(name, **options)
+
+
+def _options(args: argparse.Namespace) -> dict[str, str]:
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"-o {item!r}: write KEY=VALUE, like -o insecure=true")
+        options[key] = value
+    if args.inventory:
+        options["inventory"] = args.inventory
+    return options
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -97,7 +113,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         for err in exc.errors:
             print(str(err), file=sys.stderr)
         return exc.exit_code
-    provider = _provider(args.provider)
+    provider = _provider(args.provider, **_options(args))
     lab = provider.up(spec, args.name)
     detach = getattr(lab, "detach", None)
     if detach is None:
