@@ -69,7 +69,7 @@ class VmLab(Lab):
             raise ProviderError(f"node '{node}' of lab '{self.name}' is not running (run "
                                 f"'labbook down {self.name}' and bring it up again)")
         chan = Channel(info.ctl, f"node '{node}' of lab '{self.name}'",
-                       lambda: console_tail(info.console))
+                       lambda: console_tail(info.console, info.log))
         chan.connect(deadline or time.monotonic() + ATTACH_TIMEOUT,
                      lambda: nsutil.is_running(info.pid, info.start))
         self._channels[node] = chan
@@ -102,7 +102,7 @@ class VmLab(Lab):
         old = self._sessions.get(node)
         if isinstance(old, VmSession) and old.alive:
             return old
-        new = VmSession(self.channel(node), f"{self.name}/{node}")
+        new = VmSession(self.channel(node), f"{self.name}/{node}", env=self.session_env)
         self._sessions[node] = new  # type: ignore[assignment]
         return new
 
@@ -187,10 +187,21 @@ class VmProvider(Provider):
         images.check_tools()
         return images.pick_kernel(opts.kernel or None)
 
+    def unavailable(self) -> str | None:
+        try:
+            self.available()
+        except ProviderError as exc:
+            return exc.message
+        return None
+
     def settings(self) -> dict[str, Any]:
-        opts = self._options()
-        return {"provider": "vm", "kernel": self.available(), "memory": opts.memory,
-                "cpus": opts.cpus, "scratch": opts.scratch}
+        opts = self._options()  # bad options are an error; a missing QEMU is unavailable()
+        try:
+            kernel = self.available()
+        except ProviderError:
+            kernel = ""
+        return {"provider": "vm", "kernel": kernel, "memory": opts.memory, "cpus": opts.cpus,
+                "scratch": opts.scratch}
 
     def up(self, spec: LabSpec, name: str | None = None) -> VmLab:
         from .plan import make_plan
@@ -310,7 +321,7 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
         got = wait_report(report, pid, START_TIMEOUT)
         st = st.with_(nodes={m.node: VmNode(got[m.node][0], got[m.node][1],
                                             spec.node(m.node).hostname,  # type: ignore[union-attr]
-                                            m.ctl, m.console) for m in machines})
+                                            m.ctl, m.console, m.log) for m in machines})
         state.write(st)
         lab = VmLab(spec, st, child=True)
         lab.boot(plan, time.monotonic() + opts.boot_timeout)

@@ -110,7 +110,10 @@ class Channel:
             ready, _, _ = select.select([self.sock], [], [], wait)
             if not ready:
                 return None
-            chunk = self.sock.recv(1 << 20)
+            try:
+                chunk = self.sock.recv(1 << 20)
+            except OSError:
+                chunk = b""
             if not chunk:
                 self._broken("its control channel closed (did the VM stop?)")
             self.buf += chunk
@@ -157,11 +160,13 @@ class VmSession:
     :meth:`Lab.session` opens a fresh one.
     """
 
-    def __init__(self, chan: Channel, name: str, columns: int = 160) -> None:
+    def __init__(self, chan: Channel, name: str, columns: int = 160,
+                 env: dict[str, str] | None = None) -> None:
         self.chan = chan
         self.name = name
         self.sid = secrets.token_hex(6)
-        env = {**node_env(), **SESSION_ENV}  # as the host's PtySession: with PS1 and PS2 empty
+        # as the host's PtySession: PS1 and PS2 empty, then the lab's own variables
+        env = {**node_env(), **SESSION_ENV, **(env or {})}
         chan.request("open", 30, sid=self.sid, argv=["bash", "--noprofile", "--norc"],
                      env=env, cwd="/root", columns=columns)
         self.alive = True
@@ -197,16 +202,24 @@ class VmSession:
         self.close()
 
 
-def console_tail(path: str, lines: int = 12) -> str:
-    """The last lines a VM printed on its console (for errors)."""
+def console_tail(console: str, qemu_log: str, lines: int = 12) -> str:
+    """What QEMU said, and the last lines the VM printed on its console (for errors)."""
+    said = []
+    for what, path in (("QEMU", qemu_log), ("console", console)):
+        kept = _tail(path, lines)
+        if kept:
+            said.append(f"{what}: " + " | ".join(kept))
+    return "; ".join(said) or "its console is empty"
+
+
+def _tail(path: str, lines: int) -> list[str]:
     try:
         with open(path, "rb") as f:
             f.seek(max(0, os.fstat(f.fileno()).st_size - 8192))
             text = f.read().decode("utf-8", errors="replace")
     except OSError:
-        return ""
-    kept = [x.rstrip() for x in text.splitlines() if x.strip()][-lines:]
-    return "console: " + " | ".join(kept) if kept else "its console is empty"
+        return []
+    return [x.rstrip() for x in text.splitlines() if x.strip()][-lines:]
 
 
 def _text(data: bytes | str) -> str:

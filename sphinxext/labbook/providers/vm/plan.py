@@ -88,6 +88,12 @@ def make_plan(spec: LabSpec) -> VmPlan:
                                 "by the vm provider (a VM cannot share the lab's namespace); "
                                 "connect the node to the networks instead, or use the netns "
                                 "provider")
+        for iface in node.interfaces:
+            if iface.parent is not None and iface.parent.node != node.name:
+                raise ProviderError(
+                    f"{_where(iface)}: the vm provider cannot put a {iface.type} on another "
+                    f"node's interface ({iface.parent}): each VM has its own kernel; give "
+                    "the node its own interface on that network, or use the netns provider")
     bridges = [BridgePlan(n.name, n.mtu, n.vlan_filtering, n.address, n.hairpin)
                for n in spec.networks]
     taken = {b.name for b in bridges}
@@ -194,11 +200,6 @@ def _subifs(node: Node) -> list[str]:
     for iface in _parents_first(node):
         if iface.parent is None:
             continue
-        if iface.parent.node != node.name:
-            raise ProviderError(
-                f"{_where(iface)}: the vm provider cannot put a {iface.type} on another "
-                f"node's interface ({iface.parent}): each VM has its own kernel; give the "
-                f"node its own interface on that network, or use the netns provider")
         words = [f"link add link {iface.parent.iface} name {iface.name}"]
         if iface.mac:
             words.append(f"address {iface.mac.lower()}")

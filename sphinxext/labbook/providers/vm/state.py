@@ -24,6 +24,7 @@ class VmNode:
     hostname: str
     ctl: str  # the agent's socket
     console: str
+    log: str = ""  # what QEMU printed
 
 
 @dataclass(frozen=True)

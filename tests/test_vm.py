@@ -1,0 +1,271 @@
+"""The vm provider with real VMs: QEMU, the host's Debian kernel, the agent (root)."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+from test_netns_support import REPO, subreaper  # noqa: F401  (fixture: reaps detached labs)
+
+from sphinxext.labbook.cli import main
+from sphinxext.labbook.errors import ProviderError
+from sphinxext.labbook.providers import get_provider
+from sphinxext.labbook.providers.netns.state import lab_dir
+from sphinxext.labbook.providers.vm import VmLab, state
+from sphinxext.labbook.spec import load_spec, parse_spec
+from tests.conftest import NEEDS_ROOT, ROOTS
+
+WHY_NOT = get_provider("vm").unavailable()
+
+pytestmark = [NEEDS_ROOT, pytest.mark.root, pytest.mark.slow,
+              pytest.mark.skipif(bool(WHY_NOT), reason=f"the vm provider is not available: "
+                                 f"{WHY_NOT} (CI installs bindep's vm profile)")]
+
+PAIR = ROOTS / "test-lab-pass" / "pair.yaml"
+#: Lab names of this run: test runs on one machine must not take each other's labs.
+RUN = secrets.token_hex(3)
+
+
+def nothing_left(name: str) -> None:
+    """No state, no holder, no QEMU of lab ``name`` (taps and bridges die with them)."""
+    assert not os.path.exists(lab_dir(name))
+    assert name not in state.scan()
+    ps = subprocess.run(["ps", "-eo", "args="], capture_output=True, text=True).stdout
+    assert f"labbook-{name}-" not in ps
+
+
+@pytest.fixture(scope="module")
+def pair():
+    """One two-VM lab (alpha 10.10.0.1, beta 10.10.0.2) shared by the tests that only use it."""
+    name = f"vm-pair-{RUN}"
+    lab = get_provider("vm").up(load_spec(PAIR), name)
+    try:
+        yield lab
+    finally:
+        lab.down()
+        nothing_left(name)
+
+
+def sh(lab: VmLab, node: str, script: str, timeout: float = 60) -> tuple[int, str]:
+    r = lab.exec(node, ["sh", "-c", script], timeout=timeout)
+    return r.rc, r.output
+
+
+def host_modules() -> str:
+    """The host's loaded modules ("" for a kernel built without module support)."""
+    path = Path("/proc/modules")
+    return path.read_text() if path.exists() else ""
+
+
+# -- one shared lab ------------------------------------------------------------------------------
+def test_two_vms_with_their_own_kernel_and_names_ping_each_other(pair) -> None:
+    alpha = pair.session("alpha")
+    assert alpha.run("hostname; cat /etc/hostname").stdout == "alpha\nalpha\n"
+    assert alpha.run("uname -r").stdout.strip() == pair.state.kernel != os.uname().release
+    assert "10.10.0.1/24" in alpha.run("ip -br addr show eth0").stdout
+    res = alpha.run("ping -c 1 -W 10 beta", timeout=30)
+    assert res.rc == 0 and "1 received" in res.stdout and "(10.10.0.2)" in res.stdout
+    assert sh(pair, "beta", "ping -c 1 -W 10 10.10.0.1")[0] == 0
+
+
+def test_a_module_and_its_options_load_in_the_vm_and_not_on_the_host(pair) -> None:
+    before = host_modules()
+    pair.put("alpha", "/etc/modprobe.d/vhost.conf", b"options vhost_net experimental_zcopytx=0\n")
+    rc, out = sh(pair, "alpha", "modprobe vhost_net && lsmod && "
+                 "cat /sys/module/vhost_net/parameters/experimental_zcopytx")
+    assert rc == 0, out
+    names = [line.split()[0] for line in out.splitlines()[1:-1]]
+    assert {"vhost_net", "vhost", "tun"} <= set(names)
+    assert out.splitlines()[-1] == "0"
+    assert sh(pair, "beta", "lsmod | grep -c '^vhost_net '")[1].strip() == "0"  # other VM
+    assert host_modules() == before and "vhost_net" not in before
+    assert not os.path.exists("/sys/module/vhost_net")
+    assert not os.path.exists("/etc/modprobe.d/vhost.conf")
+
+
+def test_a_swap_file_on_the_scratch_disk_is_enabled_and_reset(pair) -> None:
+    host_swaps = Path("/proc/swaps").read_text()
+    script = textwrap.dedent("""\
+        set -e
+        dd if=/dev/zero of=/scratch/swapfile bs=1M count=32 status=none
+        chmod 600 /scratch/swapfile
+        mkswap /scratch/swapfile >/dev/null
+        echo '/scratch/swapfile none swap sw 0 0' >>/etc/fstab
+        swapon -a
+        grep -c '^/scratch/swapfile ' /proc/swaps
+        swapoff -a && swapon -a
+        grep -c '^/scratch/swapfile ' /proc/swaps
+        swapoff -a
+        grep -c '^/scratch/swapfile ' /proc/swaps || true
+        """)
+    rc, out = sh(pair, "beta", script)
+    assert (rc, out) == (0, "1\n1\n0\n")
+    assert Path("/proc/swaps").read_text() == host_swaps
+
+
+def test_session_timeout_kills_the_command_inside_the_vm(pair) -> None:
+    res = pair.session("alpha").run("cd /tmp; echo before; sleep 1000", timeout=1)
+    assert res.timed_out and res.rc == 124 and res.stdout == "before\n"
+    fresh = pair.session("alpha")
+    assert fresh.run("pwd").stdout == "/root\n"  # a new shell
+    assert fresh.run("pgrep -f 'sleep 1000'").rc == 1
+
+
+def test_exec_keeps_streams_apart_and_kills_the_whole_group_at_its_timeout(pair) -> None:
+    res = pair.exec("beta", ["sh", "-c", 'echo "$1"; echo err >&2; read x; echo "$x"; exit 3',
+                             "sh", "it's $HOME"], input=b"from stdin\n")
+    assert (res.rc, res.stdout, res.stderr) == (3, "it's $HOME\nfrom stdin\n", "err\n")
+    res = pair.exec("beta", ["sh", "-c", "echo partial; sleep 1001 & sleep 1002"], timeout=1)
+    assert res.timed_out and res.rc == 124 and res.stdout == "partial\n"
+    assert sh(pair, "beta", "pgrep -f 'sleep 100[12]'")[0] == 1
+
+
+def test_files_go_to_one_vm_only_with_mode_and_owner(pair) -> None:
+    pair.put("beta", "/etc/vm-test/a b.conf", b"x = 1\n", mode=0o640, owner="nobody")
+    assert pair.get("beta", "/etc/vm-test/a b.conf") == b"x = 1\n"
+    assert sh(pair, "beta", "stat -c '%a %U' '/etc/vm-test/a b.conf'") == (0, "640 nobody\n")
+    with pytest.raises(FileNotFoundError):
+        pair.get("alpha", "/etc/vm-test/a b.conf")
+    assert not os.path.exists("/etc/vm-test")
+
+
+def test_background_commands_keep_running_and_sessions_keep_state(pair) -> None:
+    s = pair.session("beta")
+    pid = s.run("sleep 1003 >/dev/null 2>&1 </dev/null & echo $!").stdout.strip()
+    assert s.run("cd /var && export WHO=beta").rc == 0
+    assert s.run("echo $WHO $(pwd)").stdout == "beta /var\n"
+    assert s.run(f"kill -0 {pid} && echo alive").stdout == "alive\n"
+
+
+def test_ls_and_exec_from_another_process(pair) -> None:
+    info = next(i for i in get_provider("vm").list() if i.name == pair.name)
+    assert info.nodes == ("alpha", "beta") and info.extra["status"] == "up"
+    pair.close_sessions()
+    pair._close_channels()  # one process at a time on a VM's control channel
+    out = subprocess.run([sys.executable, "-m", "sphinxext.labbook", "exec", pair.name, "beta",
+                          "--", "sh", "-c", "hostname; exit 4"], cwd=REPO, capture_output=True,
+                         text=True, timeout=120)
+    assert (out.returncode, out.stdout) == (4, "beta\n"), out.stderr
+    listed = subprocess.run([sys.executable, "-m", "sphinxext.labbook", "ls", "--json"],
+                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    mine = [lab for lab in json.loads(listed.stdout) if lab["name"] == pair.name]
+    assert mine and mine[0]["provider"] == "vm" and mine[0]["nodes"] == ["alpha", "beta"]
+    assert pair.session("alpha").run("hostname").stdout == "alpha\n"  # connects again
+
+
+# -- documents, topologies, failures: a lab each ---------------------------------------------------
+def test_verified_step_documents_run_unchanged_on_vms(tmp_path, capsys) -> None:
+    for root, code in (("lab-pass", 0), ("lab-drift", 1)):
+        shutil.copytree(ROOTS / f"test-{root}", tmp_path / root)
+        assert main(["check", str(tmp_path / root), "--provider", "vm"]) == code
+    out, err = capsys.readouterr()
+    assert "index: lab pair.yaml (vm) passed: passed 6" in out
+    assert "+the lab says this" in err and "-the page says that" in err
+
+
+ROUTED = """\
+    name: vmrouted
+    networks:
+      left: {cidr: 10.1.0.0/24, address: 10.1.0.254/24}
+      right: {cidr: 10.2.0.0/24, mtu: 1400}
+    nodes:
+      router:
+        sysctls: {net.ipv4.ip_forward: 1}
+        interfaces:
+          eth0: {network: left, address: 10.1.0.1/24}
+          eth1: {network: right, address: 10.2.0.1/24}
+          eth1.7: {type: vlan, parent: eth1, id: 7, address: 10.7.0.1/24}
+      client:
+        gateway: 10.1.0.1
+        interfaces:
+          eth0: {network: left, address: 10.1.0.10/24, mac: "02:00:00:00:01:10"}
+      server:
+        routes:
+          - {to: 10.1.0.0/24, via: 10.2.0.1}
+        interfaces:
+          eth0: {network: right, address: 10.2.0.10/24}
+    """
+
+
+def test_routes_sysctls_mtus_macs_and_vlans_are_set_inside_the_guests(tmp_path) -> None:
+    path = tmp_path / "routed.yaml"
+    path.write_text(textwrap.dedent(ROUTED))
+    with get_provider("vm").up(parse_spec(path.read_text(), str(path)), f"vmr-{RUN}") as lab:
+        assert sh(lab, "client", "ping -c 1 -W 10 10.2.0.10")[0] == 0  # through the router
+        assert sh(lab, "client", "ping -c 1 -W 10 10.1.0.254")[0] == 0  # the bridge itself
+        assert sh(lab, "router", "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
+        assert sh(lab, "server", "cat /sys/class/net/eth0/mtu") == (0, "1400\n")
+        assert sh(lab, "client", "cat /sys/class/net/eth0/address") == (0, "02:00:00:00:01:10\n")
+        rc, out = sh(lab, "router", "ip -d -br link show eth1.7; ip -d link show eth1.7")
+        assert rc == 0 and "vlan protocol 802.1Q id 7" in out
+        # as `ip route add` leaves it (proto boot, not shown), like the netns provider's
+        assert sh(lab, "client", "ip route show default") == (0, "default via 10.1.0.1 dev "
+                                                                 "eth0 \n")
+
+
+def test_a_vm_that_cannot_boot_names_its_node_and_console_and_leaves_nothing(monkeypatch) -> None:
+    from sphinxext.labbook.providers.vm import qemu
+
+    monkeypatch.setattr(qemu, "guest_python", lambda: "/nonexistent/python3")
+    name = f"vm-fail-{RUN}"
+    with pytest.raises(ProviderError) as err:
+        get_provider("vm").up(load_spec(PAIR), name)
+    assert err.value.exit_code == 3
+    assert f"node 'alpha' of lab '{name}'" in err.value.message
+    assert "labbook-init: no /nonexistent/python3 on the host's root" in err.value.message
+    nothing_left(name)
+
+
+#: Brings a vm lab up inside ``with``, says so, and sleeps (to be killed).
+SCRIPT = textwrap.dedent("""\
+    import sys, time
+    from sphinxext.labbook.providers import get_provider
+    from sphinxext.labbook.spec import load_spec
+
+    with get_provider("vm").up(load_spec(sys.argv[1]), sys.argv[2]) as lab:
+        lab.session("alpha").run("sleep 1000 >/dev/null 2>&1 </dev/null &")
+        print("up", flush=True)
+        time.sleep(300)
+    """)
+
+
+def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() -> None:
+    name = f"vm-kill-{RUN}"
+    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(PAIR), name], cwd=REPO,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert line == "up\n", proc.stderr.read() if proc.stderr else line
+        assert len(state.scan()[name]) == 3  # the holder and two QEMUs
+        assert {p.name for p in Path(lab_dir(name)).iterdir()} >= {"0.ctl", "1.ctl",
+                                                                   "alpha.scratch"}
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert name in state.scan()  # the VMs outlive a killed runner ...
+    lines = get_provider("vm").gc()
+    assert f"removed vm lab '{name}' (its owner process {proc.pid} is gone): 3 processes, " \
+        f"{lab_dir(name)}" in lines
+    nothing_left(name)  # ... until gc; the namespace, bridge and taps went with them
+    assert not [x for x in get_provider("vm").gc() if name in x]
+
+
+@pytest.mark.sphinx("html", testroot="lab-pass", freshenv=True,
+                    confoverrides={"labbook_provider_force": "vm",
+                                   "labbook_provider_options": {"kernel": "0.0.0-missing"}})
+def test_a_provider_unavailable_here_is_reported_as_not_run_with_the_reason(app) -> None:
+    from tests.conftest import warnings_of
+
+    app.build()
+    assert warnings_of(app) == ""
+    html = (Path(app.outdir) / "index.html").read_text()
+    assert "not run: the vm provider is not available here: no kernel 0.0.0-missing" in html
