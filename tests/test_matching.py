@@ -441,3 +441,15 @@ def test_real_output_shown_as_is_matches_itself(raw):
     if shown == page:
         for mode in ("normalized", "exact", "contains"):
             assert match_output(page, text, mode).ok
+
+
+def test_tabs_in_real_output_compare_as_a_terminal_shows_them():
+    from sphinxext.labbook.accept import accept
+
+    actual = "bridge name\tbridge id\t\tSTP enabled\tinterfaces\ndocker0\t\t8000.0242\tno\n"
+    page = accept(["stale"], actual)
+    assert all("\t" not in line for line in page)
+    assert page[0] == "bridge name     bridge id               STP enabled     interfaces"
+    assert match_output(page, actual).ok
+    assert not match_output(["bridge name bridge id STP enabled interfaces", "docker0"],
+                            actual).ok

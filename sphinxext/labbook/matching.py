@@ -93,8 +93,9 @@ def validate_expected(expected: Sequence[str], mode: MatchMode | str) -> None:
 
 
 def expected_lines(expected: Sequence[str]) -> list[str]:
-    """The page's lines with trailing white space and trailing blank lines dropped."""
-    lines = [x.rstrip() for x in expected]
+    """The page's lines with tabs expanded as for the actual output, trailing white space
+    and trailing blank lines dropped."""
+    lines = [x.expandtabs(8).rstrip() for x in expected]
     while lines and not lines[-1]:
         lines.pop()
     return lines
@@ -102,11 +103,12 @@ def expected_lines(expected: Sequence[str]) -> list[str]:
 
 def actual_lines(actual: str) -> list[str]:
     """What a terminal would show: CRLF as LF, a ``\\r``-overwritten line as its last
-    state, no colour codes, no trailing white space, no trailing blank lines."""
+    state, tabs as spaces to the next multiple of 8 (a page never holds tabs: docutils
+    expands them), no colour codes, no trailing white space, no trailing blank lines."""
     lines = []
     for raw in _ANSI.sub("", actual).replace("\r\n", "\n").split("\n"):
         segments = [s for s in raw.split("\r") if s.strip()]
-        lines.append(segments[-1].rstrip() if segments else "")
+        lines.append(segments[-1].expandtabs(8).rstrip() if segments else "")
     while lines and not lines[-1]:
         lines.pop()
     return lines
