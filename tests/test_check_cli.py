@@ -85,3 +85,23 @@ def test_shards_split_documents_and_reports_merge(tmp_path, capsys):
     data = json.loads(merged.read_text())
     assert data["summary"]["passed"] == 2
     assert main(["check", str(root), "--shard", "3/2"]) == 2
+
+
+def test_drift_whose_output_says_error_is_still_drift(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-drift")
+    doc = root / "index.rst"
+    doc.write_text(doc.read_text().replace("$ echo the lab says this",
+                                           "$ echo 'ERROR: disk full'"))
+    assert main(["check", str(root)]) == 1
+
+
+def test_a_lab_that_never_ran_because_of_bad_input_is_not_green(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-drift")
+    doc = root / "index.rst"
+    doc.write_text(doc.read_text().replace(".. lab:: pair.yaml",
+                                           ".. lab:: pair.yaml\n   :provider: netnss"))
+    report = tmp_path / "r.json"
+    assert main(["check", str(root), "--json", str(report)]) == 2
+    data = json.loads(report.read_text())
+    assert data["summary"]["errors"] >= 1
+    assert any("unknown provider 'netnss'" in p["message"] for p in data["problems"])

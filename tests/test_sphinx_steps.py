@@ -111,3 +111,12 @@ def test_bad_directives_warn_at_their_line(app):
     assert "missing.yaml" in text
     assert f"{src}:{at('[unclosed (re)')}:" in text
     assert "Traceback" not in text
+
+
+@pytest.mark.sphinx("labcheck", testroot="lab-bad", freshenv=True)
+def test_labcheck_builder_fails_on_bad_directives(app):
+    app.build()
+    assert app.statuscode == 1
+    data = json.loads((Path(app.outdir) / "labcheck.json").read_text())
+    assert data["summary"]["errors"] >= 6
+    assert all({"file", "line", "message"} <= set(p) for p in data["problems"])

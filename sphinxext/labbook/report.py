@@ -43,7 +43,8 @@ def step_rows(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
     for r in results:
         for s in r.steps:
             rows.append({
-                "document": r.document, "line": s.line, "lab": r.lab, "spec": r.spec_path,
+                "document": r.document, "file": s.file, "line": s.line, "lab": r.lab,
+                "spec": r.spec_path,
                 "node": s.node, "kind": s.kind, "status": s.status.value,
                 "duration": round(s.duration, 4), "diff": s.diff, "message": s.message,
                 "provider": r.provider, "cached": r.cached,
@@ -51,10 +52,14 @@ def step_rows(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
     return rows
 
 
-def to_json(results: list[PlanResult]) -> dict[str, Any]:
+def to_json(results: list[PlanResult],
+            problems: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    sums = summary(results)
+    sums["errors"] += len(problems or [])
     return {
         "version": REPORT_VERSION,
-        "summary": summary(results),
+        "summary": sums,
+        "problems": list(problems or []),
         "labs": [{"document": r.document, "lab": r.lab, "spec": r.spec_path,
                   "provider": r.provider, "status": r.status.value,
                   "duration": round(r.duration, 4), "started": r.started,
@@ -68,9 +73,12 @@ def from_json(data: dict[str, Any]) -> list[PlanResult]:
     return [plan_result_from_dict(d) for d in data.get("results", [])]
 
 
-def to_junit(results: list[PlanResult]) -> bytes:
-    """JUnit XML: a testsuite per lab, a testcase per step (drift = failure)."""
+def to_junit(results: list[PlanResult],
+             problems: list[dict[str, Any]] | None = None) -> bytes:
+    """JUnit XML: a testsuite per lab, a testcase per step (drift = failure); bad
+    directives and specs are errors of a suite of their own."""
     sums = summary(results)
+    sums["errors"] += len(problems or [])
     root = ET.Element("testsuites", name="labbook",
                       tests=str(sum(sums.values())), failures=str(sums["drift"]),
                       errors=str(sums["errors"]), skipped=str(sums["skipped"]),
@@ -93,6 +101,13 @@ def to_junit(results: list[PlanResult]) -> bytes:
                 e.text = s.diff
             elif s.status is Status.SKIPPED:
                 ET.SubElement(case, "skipped", message=s.message or "not run")
+    if problems:
+        suite = ET.SubElement(root, "testsuite", name="bad input", tests=str(len(problems)),
+                              failures="0", errors=str(len(problems)), skipped="0", time="0")
+        for p in problems:
+            case = ET.SubElement(suite, "testcase", classname=str(p.get("document", "")),
+                                 name=f"{p.get('file')}:{p.get('line')}", time="0")
+            ET.SubElement(case, "error", message=str(p.get("message")), type="bad-input")
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -116,12 +131,12 @@ def write_atomic(path: str, data: bytes) -> None:
 
 
 def write_reports(results: list[PlanResult], json_path: str | None,
-                  junit_path: str | None) -> None:
+                  junit_path: str | None, problems: list[dict[str, Any]] | None = None) -> None:
     if json_path:
-        write_atomic(json_path, json.dumps(to_json(results), indent=1, sort_keys=True)
-                     .encode() + b"\n")
+        write_atomic(json_path, json.dumps(to_json(results, problems), indent=1,
+                                           sort_keys=True).encode() + b"\n")
     if junit_path:
-        write_atomic(junit_path, to_junit(results))
+        write_atomic(junit_path, to_junit(results, problems))
 
 
 def status_line(r: PlanResult) -> str:

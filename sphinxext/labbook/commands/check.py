@@ -74,15 +74,19 @@ class _ProgressStream(io.TextIOBase):
 
 
 class _WarningStream(io.TextIOBase):
-    """Sphinx's warnings, passed through, with labbook's bad-input kinds counted."""
+    """Sphinx's warnings, passed through; Sphinx's own errors (an unknown directive, a
+    broken include) are counted as bad input. Lines of a drift diff are never counted:
+    they start with '+', '-', ' ' or '@'."""
+
+    SPHINX_ERROR = re.compile(r"^(?![+\- @])(\S+:\d*:? )?(ERROR|CRITICAL|SEVERE): ", re.M)
 
     def __init__(self, out: Any) -> None:
         self.out = out
         self.bad_input = 0
 
     def write(self, s: str) -> int:
-        if re.search(r"\[labbook\.(spec|directive)\]", s) or "ERROR:" in s:
-            self.bad_input += 1
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", s)
+        self.bad_input += len(self.SPHINX_ERROR.findall(plain))
         self.out.write(s)
         return len(s)
 
@@ -180,7 +184,7 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
     from sphinx.errors import SphinxError
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    from ..sphinx.execute import plans_of, results_of
+    from ..sphinx.execute import plans_of, problems_of, results_of
 
     warnings = _WarningStream(sys.stderr)
     try:
@@ -197,15 +201,17 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
         raise UsageError(f"the documents could not be read: {exc}") from None
     results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]
     plans = [p for _, ps in sorted(plans_of(app.env).items()) for p in ps]
-    return _finish(args, results, warnings.bad_input, plans)
+    problems = [{"document": d, **p} for d, ps in sorted(problems_of(app.env).items())
+                for p in ps]
+    return _finish(args, results, warnings.bad_input + len(problems), plans, problems)
 
 
 def _finish(args: argparse.Namespace, results: list[Any], bad_input: int,
-            plans: list[Any]) -> int:
+            plans: list[Any], problems: list[dict[str, Any]] | None = None) -> int:
     from ..report import summary, write_reports
     from ..runner.model import Status
 
-    write_reports(results, args.json, args.junit)
+    write_reports(results, args.json, args.junit, problems)
     sums = summary(results)
     print(f"{len(results)} labs: {sums['passed']} passed, {sums['drift']} drift, "
           f"{sums['errors']} errors, {sums['skipped']} skipped")

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 RESULTS_KEY = "labbook_results"
 PLANS_KEY = "labbook_plans"
+PROBLEMS_KEY = "labbook_problems"
 
 
 def results_of(env: BuildEnvironment) -> dict[str, list[PlanResult]]:
@@ -29,6 +30,19 @@ def results_of(env: BuildEnvironment) -> dict[str, list[PlanResult]]:
     if not hasattr(env, RESULTS_KEY):
         setattr(env, RESULTS_KEY, {})
     return getattr(env, RESULTS_KEY)  # type: ignore[no-any-return]
+
+
+def problems_of(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
+    """docname -> bad directives and lab specs found while reading it (each a plain dict
+    with ``file``, ``line``, ``message``): labs that never ran because of bad input."""
+    if not hasattr(env, PROBLEMS_KEY):
+        setattr(env, PROBLEMS_KEY, {})
+    return getattr(env, PROBLEMS_KEY)  # type: ignore[no-any-return]
+
+
+def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> None:
+    problems_of(env).setdefault(env.docname, []).append(
+        {"file": file, "line": line, "message": message})
 
 
 def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
@@ -222,17 +236,19 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         results_of(env)[docname] = results
         plans_of(env)[docname] = [p for p, _ in plans]
     else:
-        on_purge(app, env, docname)
+        results_of(env).pop(docname, None)
+        plans_of(env).pop(docname, None)
 
 
 def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     results_of(env).pop(docname, None)
     plans_of(env).pop(docname, None)
+    problems_of(env).pop(docname, None)
 
 
 def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
              other: BuildEnvironment) -> None:
-    for get in (results_of, plans_of):
+    for get in (results_of, plans_of, problems_of):
         mine, theirs = get(env), get(other)
         for docname in docnames:
             if docname in theirs:

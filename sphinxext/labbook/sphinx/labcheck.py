@@ -10,7 +10,7 @@ from sphinx.util import logging
 
 from ..report import summary, write_reports
 from ..runner.model import PlanResult, Status
-from .execute import results_of
+from .execute import problems_of, results_of
 
 if TYPE_CHECKING:
     from docutils import nodes
@@ -47,14 +47,21 @@ class LabcheckBuilder(Builder):
         return [r for doc, rs in sorted(results_of(self.env).items()) if doc in found
                 for r in rs]
 
+    def all_problems(self) -> list[dict[str, object]]:
+        found = self.env.found_docs
+        return [{"document": doc, **p} for doc, ps in sorted(problems_of(self.env).items())
+                if doc in found for p in ps]
+
     def finish(self) -> None:
         results = self.all_results()
+        problems = self.all_problems()
         write_reports(results, os.path.join(self.outdir, JSON_NAME),
-                      os.path.join(self.outdir, JUNIT_NAME))
+                      os.path.join(self.outdir, JUNIT_NAME), problems)
         sums = summary(results)
         logger.info(f"labbook: {len(results)} labs; passed {sums['passed']}, drift "
-                    f"{sums['drift']}, errors {sums['errors']}, skipped {sums['skipped']}")
-        if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
+                    f"{sums['drift']}, errors {sums['errors']}, skipped {sums['skipped']}"
+                    + (f"; {len(problems)} bad directives or specs" if problems else ""))
+        if problems or any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
             # Sphinx 9 deprecates Builder.app in favour of _app (as linkcheck uses)
             app = getattr(self, "_app", None) or self.app
             app.statuscode = 1

@@ -57,9 +57,14 @@ def _is_myst(directive: SphinxDirective) -> bool:
 class _LabDirective(SphinxDirective):
     def error_node(self, message: str, subtype: str = "directive",
                    line: int | None = None) -> list[nodes.Node]:
-        """Warn at the directive (or ``line``) and put nothing on the page."""
-        logger.warning(message, location=(self.env.docname, line or self.lineno),
+        """Warn at the directive (or ``line``) and put nothing on the page; the problem is
+        kept on env so reports and ``labbook check`` count it as bad input."""
+        from .execute import note_problem
+
+        where = line or self.lineno
+        logger.warning(message, location=(self.env.docname, where),
                        type="labbook", subtype=subtype)
+        note_problem(self.env, str(self.env.doc2path(self.env.docname)), where, message)
         return []
 
     def content_line(self, offset: int) -> int:
