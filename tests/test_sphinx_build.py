@@ -83,3 +83,23 @@ def test_drift_fails_a_build_with_W(app):
 def test_drift_warnings_can_be_suppressed_by_type(app):
     app.build()
     assert "[labbook.drift]" not in warnings_of(app)
+
+
+@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True,
+                    confoverrides={"labbook_execute": "off"})
+def test_environment_override_is_seen_by_the_next_incremental_build(app, make_app,
+                                                                    monkeypatch):
+    app.build()
+    assert all(r.status.value == "skipped" for rs in results_of(app.env).values() for r in rs)
+    monkeypatch.setenv("LABBOOK_EXECUTE", "force")
+    again = make_app("html", srcdir=app.srcdir)  # not fresh: the same environment
+    again.build()
+    results = results_of(again.env)
+    assert sorted(results) == ["one", "two"]
+    assert all(r.status.value == "passed" and not r.cached for rs in results.values()
+               for r in rs)
+    third = make_app("html", srcdir=app.srcdir)  # force: runs again, although unchanged
+    third.build()
+    assert all(not r.cached for rs in results_of(third.env).values() for r in rs)
+    assert min(r.started for rs in results_of(third.env).values() for r in rs) > \
+        max(r.started for rs in results.values() for r in rs)

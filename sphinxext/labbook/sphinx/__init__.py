@@ -12,7 +12,7 @@ if TYPE_CHECKING:
 FEATURES = ("config", "steps", "execute", "labcheck", "topology", "schema", "report")
 
 #: Bump when the data labbook keeps on the Sphinx environment changes shape.
-ENV_VERSION = 1
+ENV_VERSION = 2
 
 
 def setup_all(app: Sphinx) -> dict[str, Any]:

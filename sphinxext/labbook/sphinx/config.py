@@ -60,10 +60,20 @@ def value(config: Config, name: str) -> Any:
     return getattr(config, name)
 
 
+def _apply_environment(config: Config) -> None:
+    """Environment overrides become config values, so Sphinx sees that the configuration
+    changed (``LABBOOK_EXECUTE=off`` then a plain build re-reads the documents)."""
+    for opt in OPTIONS:
+        if opt.env and os.environ.get(opt.env):
+            setattr(config, opt.name, value(config, opt.name))
+
+
 def _check(app: Sphinx, config: Config) -> None:
     from sphinx.errors import ConfigError
 
     from ..providers import provider_names
+
+    _apply_environment(config)
 
     mode = value(config, "labbook_execute")
     if mode not in EXECUTE_MODES:

@@ -257,12 +257,15 @@ def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
 
 def on_outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
                 removed: set[str]) -> list[str]:
-    """Re-read documents whose labs did not pass, so their drift is reported again."""
-    if cfg.value(app.config, "labbook_execute") == "off":
+    """Re-read documents whose labs did not pass, so their drift is reported again, and
+    with ``force`` every document that has a lab."""
+    mode = cfg.value(app.config, "labbook_execute")
+    if mode == "off":
         return []
     return sorted(d for d, rs in results_of(env).items()
                   if d not in changed and d not in removed and
-                  any(r.status in (Status.DRIFT, Status.ERROR) for r in rs))
+                  (mode == "force" or
+                   any(r.status in (Status.DRIFT, Status.ERROR) for r in rs)))
 
 
 def _add_static(app: Sphinx) -> None:
