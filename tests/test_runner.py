@@ -157,3 +157,30 @@ def test_plan_environment_reaches_every_session(spec):
                       run("beta", ("echo $LABBOOK_GREETING", ["hello"])),
                       env=(("LABBOOK_GREETING", "hello"),)))
     assert r.status is Status.PASSED
+
+
+def test_a_file_step_on_a_directory_is_an_error_not_a_crash(spec):
+    step = FileStep("alpha", "/etc", ("x = 1",), Source("doc.rst", 5), "ini", merge=True)
+    r = run_plan(plan(spec, step, run("alpha", ("echo still runs", ["still runs"]))))
+    assert r.steps[0].status is Status.ERROR
+    assert "/etc" in r.steps[0].message
+    assert r.steps[1].status is Status.PASSED
+
+
+def test_background_command_survives_a_later_timeout(spec, tmp_path):
+    marker = tmp_path / "alive"
+    daemon = run("alpha", (f"while :; do date +%s%N > {marker}; sleep 0.1; done", []),
+                 background=True)
+    stuck = run("alpha", ("sleep 30", []), timeout=0.5)
+    check = run("beta", (f"a=$(cat {marker}); sleep 0.5; b=$(cat {marker}); "
+                         "[ \"$a\" != \"$b\" ] && echo still running", ["still running"]))
+    r = run_plan(plan(spec, daemon, stuck, check))
+    assert [s.status for s in r.steps] == [Status.PASSED, Status.ERROR, Status.PASSED]
+
+
+def test_a_background_command_that_fails_at_once_is_drift_with_its_output(spec):
+    r = run_plan(plan(spec, run("alpha", ("echo no such option >&2; exit 3", []),
+                                background=True)))
+    assert r.steps[0].status is Status.DRIFT
+    assert "exited with status 3" in r.steps[0].message
+    assert "no such option" in r.steps[0].diff

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import shlex
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -108,6 +109,10 @@ def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> li
         except LabbookError as exc:
             result = StepResult(i, step.kind, step.node, Status.ERROR, step.source.line,
                                 message=exc.message)
+        except OSError as exc:  # e.g. a lab-file whose path is a directory on the node
+            where = f" {step.path}" if isinstance(step, FileStep) else ""
+            result = StepResult(i, step.kind, step.node, Status.ERROR, step.source.line,
+                                message=f"on {step.node}{where}: {exc.strerror or exc}")
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
         failed = failed or result.status in (Status.DRIFT, Status.ERROR)
@@ -180,11 +185,21 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
 
 
 def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
-    """Start ``cmd`` detached from the session; it keeps running until teardown."""
-    log = f"/tmp/.labbook-background-{n}-{secrets.token_hex(3)}.log"
+    """Start ``cmd`` detached from the session, so it keeps running until teardown even if
+    a later command of the node times out (which ends the session and its processes).
+
+    The command runs in its own session (``setsid``) under a subshell that exits at once,
+    so it is no descendant of the node's shell; it sees the shell's exported variables and
+    working directory. A command that daemonizes itself (its first process exits 0 while
+    the daemon runs on) counts as started.
+    """
+    base = f"/tmp/.labbook-background-{n}-{secrets.token_hex(3)}"
+    log, pidfile, rcfile = f"{base}.log", f"{base}.pid", f"{base}.rc"
+    wrapped = shlex.quote(f"trap 'echo $? > {rcfile}' EXIT\n{cmd.text}")
     sess = lab.session(step.node)
     t = time.monotonic()
-    started = sess.run(f"{{ {cmd.text}\n}} >{log} 2>&1 </dev/null &\necho $!", timeout=10)
+    started = sess.run(f"( setsid bash -c {wrapped} >{log} 2>&1 </dev/null & "
+                       f"echo $! >{pidfile} )\ncat {pidfile}", timeout=10)
     pid = started.stdout.strip().splitlines()[-1] if started.stdout.strip() else ""
     if not pid.isdigit():
         return CommandResult(cmd.text, cmd.line, started.rc, started.stdout,
@@ -192,9 +207,12 @@ def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> Comman
                              message="could not start the command in the background")
     deadline = time.monotonic() + max(BACKGROUND_GRACE, step.retry)
     while True:
-        alive = sess.run(f"kill -0 {pid} 2>/dev/null", timeout=5).rc == 0
+        # not `kill -0`: where nothing reaps orphans, a finished daemon lingers as a zombie
+        alive = sess.run(f"s=$(ps -o stat= -p {pid}); [ -n \"$s\" ] && [ \"${{s#Z}}\" = \"$s\" ]",
+                         timeout=5).rc == 0
         output = sess.run(f"cat {log}", timeout=5).stdout
-        rc = 0 if alive else sess.run(f"wait {pid}", timeout=5).rc
+        rc_text = "" if alive else sess.run(f"cat {rcfile} 2>/dev/null", timeout=5).stdout
+        rc = 0 if alive else int(rc_text.strip()) if rc_text.strip().isdigit() else 255
         ok, diff = _judge(_contains(step), cmd, output, rc)
         if not alive or (ok and time.monotonic() >= t + BACKGROUND_GRACE) \
                 or time.monotonic() >= deadline:
@@ -203,10 +221,15 @@ def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> Comman
     if not ok:
         why = "" if alive else f"it exited with status {rc}"
         return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t,
-                             Status.DRIFT, diff=diff,
+                             Status.DRIFT, diff=diff + _printed(output),
                              message=f"background command `{_short(cmd.text)}` on {step.node} "
                                      f"did not start as the page says{': ' + why if why else ''}")
     return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
+
+
+def _printed(output: str) -> str:
+    lines = output.splitlines()[-20:]
+    return "".join(f"  {x}\n" for x in ["it printed:", *lines]) if lines else ""
 
 
 def _contains(step: RunStep) -> RunStep:
@@ -274,6 +297,10 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
             out[i] = replace(out[i], status=Status.DRIFT, actual="",
                              message=f"{path} on {node} was removed after it was applied; "
                                      "the page says it exists")
+            continue
+        except OSError as exc:
+            out[i] = replace(out[i], status=Status.ERROR,
+                             message=f"cannot read {path} back from {node}: {exc.strerror}")
             continue
         m = check_content(step.content, step.format, step.merge, now)
         if not m.ok:
