@@ -105,3 +105,15 @@ def test_a_lab_that_never_ran_because_of_bad_input_is_not_green(tmp_path, capsys
     data = json.loads(report.read_text())
     assert data["summary"]["errors"] >= 1
     assert any("unknown provider 'netnss'" in p["message"] for p in data["problems"])
+
+
+def test_shards_find_labs_in_included_files_and_long_myst_fences(tmp_path):
+    from sphinxext.labbook.commands.check import _lab_docs
+
+    (tmp_path / "a.rst").write_text("A\n=\n\n.. include:: parts/lab.inc\n")
+    (tmp_path / "parts").mkdir()
+    (tmp_path / "parts" / "lab.inc").write_text(".. lab:: pair.yaml\n")
+    (tmp_path / "b.md").write_text("# B\n\n````{lab} pair.yaml\n````\n")
+    (tmp_path / "c.rst").write_text("C\n=\n\nno lab here; .. lab:: in prose does not count\n")
+    (tmp_path / "d.rst").write_text(".. include:: d.rst\n")  # includes itself: no loop
+    assert _lab_docs(str(tmp_path)) == ["a", "b"]
