@@ -124,12 +124,31 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
             return replace(hit, cached=True, document=plan.document)
         if mode == "cache":
             return _skipped(plan, "not run: no cached result (labbook_execute is 'cache')")
+    _die_with_the_build()
     stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
     logger.info(f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
                 f"({plan.provider}, {len(plan.steps)} steps)")
     result = run_plan(plan, stop_on_fail=stop)
     cache.put(key, result)
     return result
+
+
+#: The process that set the extension up: sphinx-build itself, not a -j worker.
+_BUILD_PID = os.getpid()
+
+
+def _die_with_the_build() -> None:
+    """In a ``-j`` worker, get SIGTERM when sphinx-build dies, so that a lab running here
+    is torn down (the runner turns SIGTERM into teardown) instead of going on orphaned."""
+    import ctypes
+    import signal
+
+    if os.getpid() == _BUILD_PID or not os.path.exists("/proc/self"):
+        return
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() == 1:  # the build died before the line above: stop now
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def warn_result(r: PlanResult) -> None:
@@ -276,6 +295,8 @@ def _add_static(app: Sphinx) -> None:
 
 
 def setup(app: Sphinx) -> None:
+    global _BUILD_PID
+    _BUILD_PID = os.getpid()
     app.connect("doctree-read", on_doctree_read)
     app.connect("env-purge-doc", on_purge)
     app.connect("env-merge-info", on_merge)
