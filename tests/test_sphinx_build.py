@@ -35,6 +35,12 @@ def test_cache_clean_rebuild_runs_no_lab_and_a_changed_step_reruns_one(app, make
     third.build()
     assert cached_by_doc(third) == {"one": True, "two": False}
 
+    # a file the lab reads (:depends:) is part of the key: touching it re-runs that lab
+    (Path(app.srcdir) / "data.txt").write_text("one\n\n")
+    fourth = make_app("html", srcdir=app.srcdir, freshenv=True)
+    fourth.build()
+    assert cached_by_doc(fourth) == {"one": False, "two": True}
+
 
 @pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True,
                     confoverrides={"labbook_execute": "off"})

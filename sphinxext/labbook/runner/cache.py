@@ -14,7 +14,8 @@ from .model import LabPlan, PlanResult
 
 
 def plan_key(plan: LabPlan, provider_settings: dict[str, Any]) -> str:
-    """sha256 of the labbook version, the lab spec's bytes, every step and the provider."""
+    """sha256 of the labbook version, the lab spec's bytes, the files the steps read
+    (``:depends:``), every step and the provider."""
     from .. import __version__
 
     try:
@@ -25,11 +26,20 @@ def plan_key(plan: LabPlan, provider_settings: dict[str, Any]) -> str:
     material = {
         "labbook": __version__,
         "spec": hashlib.sha256(spec_bytes).hexdigest(),
+        "depends": {path: _digest(path) for path in plan.depends},
         "plan": asdict(plan),
         "provider": provider_settings,
     }
     blob = json.dumps(material, sort_keys=True, default=str).encode()
     return hashlib.sha256(blob).hexdigest()
+
+
+def _digest(path: str) -> str:
+    try:
+        with open(path, "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()
+    except OSError:
+        return "missing"
 
 
 class ResultCache:

@@ -84,6 +84,8 @@ class LabPlan:
     name: str | None = None
     #: Environment variables every session shell of the lab starts with.
     env: tuple[tuple[str, str], ...] = ()
+    #: Files the lab's steps read (``:depends:``): their contents are part of the cache key.
+    depends: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -67,7 +67,8 @@ def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[
                        document=docname, provider=data["provider"],
                        provider_options=tuple(sorted((k, str(v)) for k, v in
                                                      provider_options.items())),
-                       env=tuple(sorted((env or {}).items())))
+                       env=tuple(sorted((env or {}).items())),
+                       depends=tuple(data.get("depends", ())))
         out.append((plan, steps))
     return out
 

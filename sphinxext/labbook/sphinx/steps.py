@@ -107,6 +107,7 @@ class LabDirective(_LabDirective):
         "topology": directives.flag,
         "direction": _choice(("LR", "TB", "RL", "BT")),
         "caption": directives.unchanged,
+        "depends": directives.unchanged_required,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -133,8 +134,16 @@ class LabDirective(_LabDirective):
         if provider not in provider_names():
             return self.error_node(f"unknown provider '{provider}'; write one of: "
                                    f"{', '.join(provider_names())}")
+        depends = []
+        for item in self.options.get("depends", "").replace(",", " ").split():
+            rel_dep, abs_dep = self.env.relfn2path(item, self.env.docname)
+            if not os.path.exists(abs_dep):
+                return self.error_node(f":depends: {item}: no such file (paths are relative "
+                                       "to the document, or to the source directory with /)")
+            self.env.note_dependency(rel_dep)
+            depends.append(os.fspath(abs_dep))
         data = {"name": spec.name, "spec_path": path, "nodes": list(spec.node_names),
-                "provider": provider, "line": self.lineno}
+                "provider": provider, "line": self.lineno, "depends": depends}
         self.env.temp_data["labbook_lab"] = data
         marker = lab_marker(**data)
         self.set_source_info(marker)
