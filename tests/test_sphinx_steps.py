@@ -110,6 +110,8 @@ def test_bad_directives_warn_at_their_line(app):
     assert f"{src}:{at('output before any prompt')}:" in text
     assert "missing.yaml" in text
     assert f"{src}:{at('[unclosed (re)')}:" in text
+    assert "unknown provider 'nosuch'" in text
+    assert "'zero' is not an exit status; write a number from 0 to 255" in text
     assert "Traceback" not in text
 
 

@@ -69,7 +69,7 @@ class _ProgressStream(io.TextIOBase):
         while "\n" in self.buf:
             line, self.buf = self.buf.split("\n", 1)
             line = re.sub(r"\x1b\[[0-9;]*m", "", line)
-            if line.startswith("labbook: "):
+            if line.startswith("labbook: ") and "the results are in" not in line:
                 self.out.write(line[len("labbook: "):] + "\n")
                 self.out.flush()
         return len(s)
@@ -207,6 +207,10 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
     from ..sphinx.execute import plans_of, problems_of, results_of
 
     warnings = _WarningStream(sys.stderr)
+    if not sys.stderr.isatty():  # as sphinx-build: no colour codes into pipes and logs
+        from sphinx.util.console import nocolor
+
+        nocolor()
     try:
         # as sphinx-build does: docutils' global registries are restored afterwards
         with patch_docutils(conf), docutils_namespace():

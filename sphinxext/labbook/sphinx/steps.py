@@ -40,6 +40,17 @@ def _octal(arg: str) -> int:
         raise ValueError(f"{arg!r} is not an octal mode; write it like 0644") from None
 
 
+def _exit_status(arg: str) -> int:
+    try:
+        value = int(arg)
+    except (TypeError, ValueError):
+        raise ValueError(f"{arg!r} is not an exit status; write a number from 0 to 255, "
+                         "like :rc: 1") from None
+    if not 0 <= value <= 255:
+        raise ValueError(f"{value} is not an exit status; write a number from 0 to 255")
+    return value
+
+
 def _positive(arg: str) -> float:
     try:
         value = float(arg)
@@ -88,6 +99,9 @@ class _LabDirective(SphinxDirective):
     def check_node(self, node: str) -> str | None:
         """None if ``node`` is in the current lab, else why not."""
         lab = self.current_lab()
+        if lab is None and self.env.temp_data.get("labbook_lab_broken"):
+            return (f"{self.name} is not run: the lab directive above it (line "
+                    f"{self.env.temp_data['labbook_lab_broken']}) has errors")
         if lab is None:
             return (f"{self.name} comes before any lab; put '.. lab:: PATH.yaml' above it "
                     "to say which lab it runs in")
@@ -111,6 +125,9 @@ class LabDirective(_LabDirective):
     }
 
     def run(self) -> list[nodes.Node]:
+        # until this lab is known good, later steps must not run in an earlier lab
+        self.env.temp_data.pop("labbook_lab", None)
+        self.env.temp_data["labbook_lab_broken"] = self.lineno
         from .paths import resolve_lab_path
 
         try:
@@ -145,6 +162,7 @@ class LabDirective(_LabDirective):
         data = {"name": spec.name, "spec_path": path, "nodes": list(spec.node_names),
                 "provider": provider, "line": self.lineno, "depends": depends}
         self.env.temp_data["labbook_lab"] = data
+        self.env.temp_data.pop("labbook_lab_broken", None)
         marker = lab_marker(**data)
         self.set_source_info(marker)
         out: list[nodes.Node] = [marker]
@@ -163,7 +181,7 @@ class LabRunDirective(_LabDirective):
     has_content = True
     option_spec: ClassVar[dict[str, Any]] = {
         "timeout": _positive,
-        "rc": int,
+        "rc": _exit_status,
         "match": _choice(MATCH_MODES),
         "retry": _positive,
         "background": directives.flag,
