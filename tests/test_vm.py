@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_netns_support import REPO, subreaper  # noqa: F401  (fixture: reaps detached labs)
+from test_vm_plan import ROUTED_VMS
 
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import ProviderError
@@ -171,28 +172,8 @@ def test_verified_step_documents_run_unchanged_on_vms(tmp_path, capsys) -> None:
     assert "+the lab says this" in err and "-the page says that" in err
 
 
-ROUTED = """\
-    name: vmrouted
-    networks:
-      left: {cidr: 10.1.0.0/24, address: 10.1.0.254/24}
-      right: {cidr: 10.2.0.0/24, mtu: 1400}
-    nodes:
-      router:
-        sysctls: {net.ipv4.ip_forward: 1}
-        interfaces:
-          eth0: {network: left, address: 10.1.0.1/24}
-          eth1: {network: right, address: 10.2.0.1/24}
-          eth1.7: {type: vlan, parent: eth1, id: 7, address: 10.7.0.1/24}
-      client:
-        gateway: 10.1.0.1
-        interfaces:
-          eth0: {network: left, address: 10.1.0.10/24, mac: "02:00:00:00:01:10"}
-      server:
-        routes:
-          - {to: 10.1.0.0/24, via: 10.2.0.1}
-        interfaces:
-          eth0: {network: right, address: 10.2.0.10/24}
-    """
+#: The routed lab of the plan tests, without its node that has no interfaces.
+ROUTED = ROUTED_VMS.replace("      lonely: {}\n", "")
 
 
 def test_routes_sysctls_mtus_macs_and_vlans_are_set_inside_the_guests(tmp_path) -> None:

@@ -21,6 +21,7 @@ import subprocess
 
 from ...errors import ProviderError
 from ..netns import netlink, nsutil
+from ..netns.holder import _detach, _reap, _Stopped, _stopped
 from ..netns.plan import ROOT, Addr, Bridge, Dev, PortOp
 from .plan import VmPlan
 from .qemu import Machine
@@ -62,31 +63,10 @@ def start(lab: str, plan: VmPlan, machines: list[Machine],
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
-class _Stopped(BaseException):
-    """SIGTERM while the lab is being made: stop the VMs started so far, then exit."""
-
-
-def _stopped(signum: int, frame: object) -> None:
-    raise _Stopped(f"the lab was stopped (signal {signum}) while it was being created")
-
-
-def _detach(keep: int) -> None:
-    """Leave the caller's session, signals and files behind: the lab outlives the caller."""
-    for sig in (signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGTERM, _stopped)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    os.setsid()
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 20)
-
-
 def _holder(lab: str, plan: VmPlan, machines: list[Machine], report: int) -> int:
+    # Detached as the netns provider's lab holder is, and stopped the same way.
     _detach(report)
+    signal.signal(signal.SIGTERM, _stopped)  # SIGTERM while the VMs start: stop them
     nsutil.set_title(f"{HOLDER_TITLE} {lab}")
     vms: dict[str, subprocess.Popen[bytes]] = {}
     try:
@@ -129,14 +109,6 @@ def _kill(vms: dict[str, subprocess.Popen[bytes]]) -> None:
     for p in vms.values():
         with contextlib.suppress(ChildProcessError):
             p.wait()
-
-
-def _reap() -> None:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
 
 
 # -- the network, inside the lab's namespace ----------------------------------------------------
