@@ -13,7 +13,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from test_netns_support import REPO, subreaper  # noqa: F401  (fixture: reaps detached labs)
+from test_netns_support import (  # noqa: F401  (subreaper: a fixture that reaps detached labs)
+    REPO,
+    labbook,
+    subreaper,
+)
 from test_vm_plan import ROUTED_VMS
 
 from sphinxext.labbook.cli import main
@@ -160,6 +164,22 @@ def test_ls_and_exec_from_another_process(pair) -> None:
     mine = [lab for lab in json.loads(listed.stdout) if lab["name"] == pair.name]
     assert mine and mine[0]["provider"] == "vm" and mine[0]["nodes"] == ["alpha", "beta"]
     assert pair.session("alpha").run("hostname").stdout == "alpha\n"  # connects again
+
+
+def test_labbook_up_leaves_vms_running_for_exec_until_labbook_down() -> None:
+    name = f"vm-cli-{RUN}"
+    up = labbook("up", str(PAIR), "--name", name, "--provider", "vm")
+    assert (up.returncode, up.stdout) == (0, f"{name}\n"), up.stderr
+    try:
+        first = labbook("exec", name, "alpha", "--", "sh", "-c", "echo $$ > /tmp/pid")
+        again = labbook("exec", name, "alpha", "--", "cat", "/tmp/pid")
+        assert first.returncode == 0 and again.stdout.strip().isdigit()  # the same VM
+        listed = labbook("ls")
+        assert any(line.split()[:3] == [name, "vm", "2"] for line in listed.stdout.splitlines())
+    finally:
+        down = labbook("down", name)
+    assert down.returncode == 0, down.stderr
+    nothing_left(name)
 
 
 # -- documents, topologies, failures: a lab each ---------------------------------------------------
