@@ -225,6 +225,14 @@ def test_a_vm_that_cannot_boot_names_its_node_and_console_and_leaves_nothing(mon
     nothing_left(name)
 
 
+def test_the_accelerator_probe_sees_the_kernel_come_up() -> None:
+    from sphinxext.labbook.providers.vm import images, qemu
+
+    imgs = images.ensure(images.default_cache_dir(), get_provider("vm").available())
+    assert qemu.boots(imgs, "tcg", 120)  # the initramfs answers a probe and powers off
+    assert qemu.choose_accel("tcg", "/nonexistent", imgs) == "tcg"
+
+
 #: Brings a vm lab up inside ``with``, says so, and sleeps (to be killed).
 SCRIPT = textwrap.dedent("""\
     import sys, time

@@ -90,7 +90,7 @@ def choose_accel(wanted: str, cache_dir: str, images: Images) -> str:
     remembered = os.path.join(cache_dir, f"accel-{key}")
     with contextlib.suppress(OSError), open(remembered) as f:
         return f.read().strip()
-    found = "kvm" if _kvm_boots(images) else "tcg"
+    found = "kvm" if boots(images, "kvm", KVM_PROBE_TIMEOUT) else "tcg"
     fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".accel-")
     with os.fdopen(fd, "w") as f:
         f.write(found + "\n")
@@ -109,20 +109,21 @@ def _qemu_id() -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
-def _kvm_boots(images: Images) -> bool:
-    """Boot the kernel under KVM until the initramfs says so (it powers off at once)."""
-    with tempfile.TemporaryDirectory(prefix="labbook-kvm-") as d:
+def boots(images: Images, accel: str, timeout: float) -> bool:
+    """Whether the kernel boots under ``accel`` until the initramfs says so (it powers
+    off at once when asked to probe) within ``timeout`` seconds."""
+    with tempfile.TemporaryDirectory(prefix="labbook-probe-") as d:
         console = os.path.join(d, "console")
-        argv = [QEMU, "-name", f"{NAME_PREFIX}kvm-probe", "-machine", "q35", "-accel", "kvm",
-                "-cpu", "host", "-m", "256", "-nodefaults", "-no-user-config",
-                "-display", "none", "-no-reboot", "-kernel", images.vmlinux,
+        argv = [QEMU, "-name", f"{NAME_PREFIX}probe", "-machine", "q35", "-accel", accel,
+                "-cpu", "host" if accel == "kvm" else "max", "-m", "256", "-nodefaults",
+                "-no-user-config", "-display", "none", "-no-reboot", "-kernel", images.vmlinux,
                 "-initrd", images.initrd, "-append", f"{APPEND} lb_probe",
                 "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con"]
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.DEVNULL)
         try:
             with contextlib.suppress(subprocess.TimeoutExpired):
-                proc.wait(timeout=KVM_PROBE_TIMEOUT)
+                proc.wait(timeout=timeout)
             with contextlib.suppress(OSError), open(console, "rb") as f:
                 return b"labbook-probe" in f.read()
             return False
