@@ -117,3 +117,16 @@ def test_shards_find_labs_in_included_files_and_long_myst_fences(tmp_path):
     (tmp_path / "c.rst").write_text("C\n=\n\nno lab here; .. lab:: in prose does not count\n")
     (tmp_path / "d.rst").write_text(".. include:: d.rst\n")  # includes itself: no loop
     assert _lab_docs(str(tmp_path)) == ["a", "b"]
+
+
+def test_lab_options_reach_the_provider(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-drift")
+    (root / "conf.py").write_text('extensions = ["sphinxext.labbook"]\n'
+                                  'labbook_provider = "fake"\n')
+    doc = root / "index.rst"
+    doc.write_text(doc.read_text().replace(".. lab:: pair.yaml",
+                                           ".. lab:: pair.yaml\n   :options: fail_up=yes"))
+    assert main(["check", str(root)]) == 3
+    assert "the fake provider was told to fail" in capsys.readouterr().err
+    doc.write_text(doc.read_text().replace("fail_up=yes", "fail_up"))
+    assert main(["check", str(root)]) == 2

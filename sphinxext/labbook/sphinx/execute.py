@@ -63,10 +63,11 @@ def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[
             plans[-1][1].append(node)
     out = []
     for data, steps in plans:
+        options = {**provider_options, **data.get("options", {})}  # the lab's own win
         plan = LabPlan(spec_path=data["spec_path"], steps=tuple(n["step"] for n in steps),
                        document=docname, provider=data["provider"],
                        provider_options=tuple(sorted((k, str(v)) for k, v in
-                                                     provider_options.items())),
+                                                     options.items())),
                        env=tuple(sorted((env or {}).items())),
                        depends=tuple(data.get("depends", ())))
         out.append((plan, steps))

@@ -122,6 +122,7 @@ class LabDirective(_LabDirective):
         "direction": _choice(("LR", "TB", "RL", "BT")),
         "caption": directives.unchanged,
         "depends": directives.unchanged_required,
+        "options": directives.unchanged_required,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -159,8 +160,16 @@ class LabDirective(_LabDirective):
                                        "to the document, or to the source directory with /)")
             self.env.note_dependency(rel_dep)
             depends.append(os.fspath(abs_dep))
+        options = {}
+        for item in self.options.get("options", "").replace(",", " ").split():
+            key, sep, value = item.partition("=")
+            if not sep or not key:
+                return self.error_node(f":options: {item!r}: write KEY=VALUE pairs, like "
+                                       ":options: accel=tcg, memory=768")
+            options[key] = value
         data = {"name": spec.name, "spec_path": path, "nodes": list(spec.node_names),
-                "provider": provider, "line": self.lineno, "depends": depends}
+                "provider": provider, "line": self.lineno, "depends": depends,
+                "options": options}
         self.env.temp_data["labbook_lab"] = data
         self.env.temp_data.pop("labbook_lab_broken", None)
         marker = lab_marker(**data)
