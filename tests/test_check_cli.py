@@ -6,8 +6,9 @@ import json
 import shutil
 from pathlib import Path
 
+from conftest import NEEDS_ROOT, ROOTS
+
 from sphinxext.labbook.cli import main
-from tests.conftest import NEEDS_ROOT, ROOTS
 
 pytestmark = [NEEDS_ROOT]
 

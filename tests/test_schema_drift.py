@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import IS_ROOT
 
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import DatabaseUnreachable, SchemaError
@@ -19,7 +20,6 @@ from sphinxext.labbook.schema.diff import Kind, same_type
 from sphinxext.labbook.schema.drift import check_drift
 from sphinxext.labbook.schema.models import import_file
 from sphinxext.labbook.schema.source import load_schema
-from tests.conftest import IS_ROOT
 
 REPO = Path(__file__).parent.parent
 SERVICES = REPO / ".ci" / "services"

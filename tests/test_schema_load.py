@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from conftest import ROOTS
 
 from sphinxext.labbook.errors import SchemaError
 from sphinxext.labbook.schema.ddl import load_ddl
@@ -15,7 +16,6 @@ from sphinxext.labbook.schema.model import Column, ForeignKey, Schema, Table
 from sphinxext.labbook.schema.snapshot import dumps, load_snapshot, write_snapshot
 from sphinxext.labbook.schema.source import load_schema, parse_source
 from sphinxext.labbook.schema.sqla import from_metadata, parse_type, to_metadata, type_text
-from tests.conftest import ROOTS
 
 REPO = Path(__file__).parent.parent
 SMALL = ROOTS / "test-schema"

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import ROOTS
 
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import SchemaError
@@ -29,7 +30,6 @@ from sphinxext.labbook.render.schema import (
 )
 from sphinxext.labbook.schema.model import Column, ForeignKey, Schema, Table
 from sphinxext.labbook.schema.source import load_schema
-from tests.conftest import ROOTS
 
 REPO = Path(__file__).parent.parent
 SMALL = ROOTS / "test-schema"

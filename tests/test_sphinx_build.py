@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_ROOT, warnings_of
 
 from sphinxext.labbook.sphinx.execute import results_of
-from tests.conftest import NEEDS_ROOT, warnings_of
 
 pytestmark = [NEEDS_ROOT]
 

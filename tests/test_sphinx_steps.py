@@ -7,8 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-
-from tests.conftest import NEEDS_ROOT, warnings_of
+from conftest import NEEDS_ROOT, warnings_of
 
 pytestmark = [NEEDS_ROOT]
 

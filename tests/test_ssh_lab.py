@@ -18,13 +18,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from conftest import NEEDS_ROOT, ROOTS
 
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.providers import get_provider
 from sphinxext.labbook.providers.ssh import state
 from sphinxext.labbook.providers.ssh.sshd import Served, serve
 from sphinxext.labbook.spec import load_spec
-from tests.conftest import NEEDS_ROOT, ROOTS
 
 MISSING = [tool for tool in ("sshd", "ssh", "socat", "nsenter")
            if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]

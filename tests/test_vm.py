@@ -13,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from conftest import NEEDS_ROOT, ROOTS
 from test_netns_support import (  # noqa: F401  (subreaper: a fixture that reaps detached labs)
     REPO,
     labbook,
@@ -26,7 +27,6 @@ from sphinxext.labbook.providers import get_provider
 from sphinxext.labbook.providers.netns.state import lab_dir
 from sphinxext.labbook.providers.vm import VmLab, state
 from sphinxext.labbook.spec import load_spec, parse_spec
-from tests.conftest import NEEDS_ROOT, ROOTS
 
 WHY_NOT = get_provider("vm").unavailable()
 
@@ -272,7 +272,7 @@ def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() ->
                     confoverrides={"labbook_provider_force": "vm",
                                    "labbook_provider_options": {"kernel": "0.0.0-missing"}})
 def test_a_provider_unavailable_here_is_reported_as_not_run_with_the_reason(app) -> None:
-    from tests.conftest import warnings_of
+    from conftest import warnings_of
 
     app.build()
     assert warnings_of(app) == ""
