@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...errors import LabNotFound, ProviderError, UsageError
+from .. import labstate
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
 from ..session import SESSION_ENV, descendants, kill_tree
 from . import nsutil, state
@@ -310,18 +311,10 @@ def _check_privileges() -> None:
 
 def _spec_of(st: LabState) -> LabSpec:
     """The spec a running lab was made from; a sketch of it if the file changed since."""
-    from ...spec import LabSpec, Node
+    from ...spec import Node
 
-    try:
-        from ...spec import load_spec
-
-        spec = load_spec(st.spec_path)
-        if spec.digest == st.spec_digest:
-            return spec
-    except Exception:  # changed, moved or broken since: the state still knows the nodes
-        pass
-    nodes = tuple(Node(n, s.hostname, s.network_mode) for n, s in st.nodes.items())
-    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest, nodes=nodes)
+    return labstate.spec_of(st, tuple(Node(n, s.hostname, s.network_mode)
+                                      for n, s in st.nodes.items()))
 
 
 def _makedirs(root: int, path: str) -> None:

@@ -18,6 +18,7 @@ import os
 import select
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
@@ -53,13 +54,19 @@ class NodeSpec:
 
 
 def start(lab: str, nodes: list[NodeSpec], plan: Plan, started: list[tuple[int, int]]) -> None:
-    """Fork the lab holder; append (its pid, the read end of its report pipe) to ``started``.
+    """Fork the lab holder; append (its pid, the read end of its report pipe) to ``started``."""
+    from . import netlink  # noqa: F401  (imported before the fork, never in the child)
+
+    fork(lambda report: _lab_holder(lab, nodes, plan, report), started)
+
+
+def fork(holder: Callable[[int], int], started: list[tuple[int, int]]) -> None:
+    """Fork a process that runs ``holder(write end of its report pipe)`` and exits with what
+    it returns; append (its pid, the read end of the pipe) to ``started``.
 
     Ctrl-C and SIGTERM are held back until the pid is recorded, so the caller's cleanup
     always knows what to stop.
     """
-    from . import netlink  # noqa: F401  (imported before the fork, never in the child)
-
     r, w = os.pipe()
     held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
     try:
@@ -68,7 +75,7 @@ def start(lab: str, nodes: list[NodeSpec], plan: Plan, started: list[tuple[int, 
             code = 1
             try:
                 os.close(r)
-                code = _lab_holder(lab, nodes, plan, w)
+                code = holder(w)
             finally:
                 os._exit(code)
         started.append((pid, r))
@@ -78,6 +85,21 @@ def start(lab: str, nodes: list[NodeSpec], plan: Plan, started: list[tuple[int, 
             os.close(r)
             os.close(w)
         signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def send_report(report: int, nodes: dict[str, int]) -> None:
+    """From a holder: each node's process, for :func:`wait_report`; closes the pipe."""
+    out = {n: [pid, nsutil.start_time(pid) or 0] for n, pid in nodes.items()}
+    os.write(report, (json.dumps({"nodes": out}) + "\n").encode())
+    os.close(report)
+
+
+def send_error(report: int, exc: BaseException) -> None:
+    """From a holder: why the lab could not be made, for :func:`wait_report`."""
+    known = (ProviderError, OSError, _Stopped)
+    message = str(exc) if isinstance(exc, known) else repr(exc)
+    with contextlib.suppress(OSError):  # nobody may be waiting for this lab any more
+        os.write(report, (json.dumps({"error": message}) + "\n").encode())
 
 
 def wait_report(fd: int, pid: int, timeout: float) -> dict[str, list[int]]:
@@ -162,14 +184,9 @@ def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, report: int) -> int
         requests = _encode(plan, kids)
         _wait_nodes(pipes)
         _configure(plan, kids, requests)
-        nodes_out = {n: [pid, nsutil.start_time(pid) or 0] for n, pid in kids.items()}
-        os.write(report, (json.dumps({"nodes": nodes_out}) + "\n").encode())
-        os.close(report)
+        send_report(report, kids)
     except BaseException as exc:
-        known = (ProviderError, OSError, _Stopped)
-        message = str(exc) if isinstance(exc, known) else repr(exc)
-        with contextlib.suppress(OSError):  # nobody may be waiting for this lab any more
-            os.write(report, (json.dumps({"error": message}) + "\n").encode())
+        send_error(report, exc)
         _kill_nodes(kids)
         return 1
     _serve(kids)

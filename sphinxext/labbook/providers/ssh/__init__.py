@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 from ...errors import LabNotFound, ProviderError, UsageError
+from .. import labstate
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
 from . import remote, state, topology, transport
 from .inventory import inventory_digest, load_inventory
@@ -261,10 +262,9 @@ class SshProvider(Provider):
 
 def _why_stale(st: SshState, everything: bool = False) -> str:
     """Why ``gc`` should remove this lab, or "" to keep it."""
-    if st.status != "up":
-        return "" if state.alive(st.owner) else "it was half-created by a process that is gone"
-    if st.owner is not None and not state.alive(st.owner):
-        return f"its owner process {st.owner[0]} is gone"
+    verdict = labstate.owner_verdict(st)
+    if verdict is not None:
+        return verdict
     if not state.masters(st.name):
         return "its connections are gone"
     return "--all" if everything else ""

@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
-import json
 import os
-import shutil
 import signal
 from dataclasses import dataclass, field
 from typing import Any
 
+from .. import labstate
+from ..labstate import alive, me, write
 from .inventory import HostEntry
 
-Proc = tuple[int, int]  # (pid, start time): one process, safe against pid reuse
+__all__ = ["SshState", "alive", "claim", "kill", "lab_dir", "master_labs", "masters", "me",
+           "names", "read", "remove", "state_root", "write"]
 
 
 def state_root() -> str:
@@ -23,25 +23,19 @@ def state_root() -> str:
     Users other than root (the ssh provider needs no privileges) use their runtime directory.
     """
     if os.geteuid() == 0:
-        return "/run/labbook"
+        return labstate.STATE_ROOT
     runtime = os.environ.get("XDG_RUNTIME_DIR")
     if runtime and os.path.isdir(runtime):
         return os.path.join(runtime, "labbook")
     return f"/tmp/labbook-{os.geteuid()}"
 
 
-@dataclass(frozen=True)
-class SshState:
+@dataclass(frozen=True, kw_only=True)
+class SshState(labstate.State):
     """What a running ssh lab is: enough for another process to use it and take it down."""
 
-    name: str
-    spec_path: str
-    spec_digest: str
-    created: float
     token: str
-    status: str = "creating"  # creating | up
     provider: str = "ssh"
-    owner: Proc | None = None
     insecure: bool = False
     connect_timeout: int = 10
     entries: dict[str, HostEntry] = field(default_factory=dict)
@@ -61,87 +55,41 @@ class SshState:
 
 
 def lab_dir(name: str) -> str:
-    return os.path.join(state_root(), name)
+    return labstate.lab_dir(name, state_root())
 
 
 def claim(name: str) -> bool:
-    """Create the lab's state directory; False when one of that name exists."""
-    os.makedirs(state_root(), mode=0o755, exist_ok=True)
-    try:
-        os.mkdir(lab_dir(name), 0o700)
-    except FileExistsError:
-        return False
-    return True
-
-
-def write(st: SshState) -> None:
-    """Replace state.json atomically."""
-    raw = dataclasses.asdict(st)
-    path = os.path.join(st.directory, "state.json")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(raw, f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    """Create the lab's state directory (only its user may enter: the control sockets are
+    there); False when one of that name exists."""
+    return labstate.claim(name, state_root(), 0o700)
 
 
 def read(name: str) -> SshState | None:
     """The ssh lab ``name``, or None (no such lab, another provider's, or unreadable)."""
-    try:
-        with open(os.path.join(lab_dir(name), "state.json"), encoding="utf-8") as f:
-            raw: dict[str, Any] = json.load(f)
-        if raw.get("provider") != "ssh":
-            return None
-        entries = {}
-        for node, e in raw.pop("entries", {}).items():
-            e["interfaces"] = tuple(tuple(p) for p in e.get("interfaces", ()))
-            e["options"] = tuple(tuple(p) for p in e.get("options", ()))
-            entries[node] = HostEntry(**e)
-        raw["owner"] = tuple(raw["owner"]) if raw.get("owner") else None
-        return SshState(entries=entries, **raw)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+    return labstate.load(name, "ssh", _build, state_root())
+
+
+def _build(raw: dict[str, Any]) -> SshState:
+    entries = {}
+    for node, e in raw.pop("entries", {}).items():
+        e["interfaces"] = tuple(tuple(p) for p in e.get("interfaces", ()))
+        e["options"] = tuple(tuple(p) for p in e.get("options", ()))
+        entries[node] = HostEntry(**e)
+    labstate.as_procs(raw, "owner")
+    return SshState(entries=entries, **raw)
 
 
 def names() -> list[str]:
     """Lab directories that hold an ssh lab's state."""
-    try:
-        found = sorted(os.listdir(state_root()))
-    except FileNotFoundError:
-        return []
-    out = []
-    for name in found:
-        try:
-            with open(os.path.join(lab_dir(name), "state.json"), encoding="utf-8") as f:
-                if json.load(f).get("provider") == "ssh":
-                    out.append(name)
-        except (OSError, ValueError, AttributeError):
-            continue
-    return out
+    root = state_root()
+    return [n for n in labstate.lab_names(root) if labstate.provider_of(n, root) == "ssh"]
 
 
 def remove(name: str) -> None:
-    shutil.rmtree(lab_dir(name), ignore_errors=True)
+    labstate.remove(name, state_root())
 
 
 # -- processes -------------------------------------------------------------------------
-def start_time(pid: int) -> int | None:
-    """The start time of ``pid`` in clock ticks since boot (tells a reused pid apart)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
-    except OSError:
-        return None
-    return int(stat[stat.rindex(b")") + 2:].split()[19])
-
-
-def me() -> Proc:
-    return (os.getpid(), start_time(os.getpid()) or 0)
-
-
-def alive(proc: Proc | None) -> bool:
-    return proc is not None and start_time(proc[0]) == proc[1]
-
-
 def masters(name: str) -> list[int]:
     """ssh master processes of lab ``name`` (their argv names the lab's control directory)."""
     needle = f"ControlPath={os.path.join(lab_dir(name), 'ssh')}/".encode()
@@ -162,18 +110,8 @@ def master_labs() -> set[str]:
 
 
 def _ssh_processes() -> list[tuple[int, bytes]]:
-    out = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read()
-        except OSError:
-            continue
-        if argv.startswith(b"ssh\0"):
-            out.append((int(entry), b"\0" + argv))
-    return out
+    return [(pid, b"\0" + argv) for pid, argv in labstate.processes()
+            if argv.startswith(b"ssh\0")]
 
 
 def kill(pids: list[int]) -> None:

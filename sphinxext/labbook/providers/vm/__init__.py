@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import LabNotFound, ProviderError, UsageError
+from .. import labstate
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
 from ..netns import nsutil
-from ..netns import state as common
 from . import images, state
 from .channel import Channel, VmSession, console_tail, run_exec
 from .state import VmNode, VmState
@@ -151,7 +151,7 @@ def _stop(st: VmState, child: bool = False, extra: builtins.list[int] | None = N
     running = sum(1 for p in {*procs, *([st.holder] if st.holder else [])}
                   if nsutil.is_running(*p))
     stop(st.holder, procs, child)
-    common.remove(st.name)
+    labstate.remove(st.name)
     return running
 
 
@@ -229,19 +229,19 @@ class VmProvider(Provider):
 
     def _claim(self, name: str, spec: LabSpec, kver: str, accel: str) -> VmState:
         for _ in range(2):
-            if common.claim(name):
+            if labstate.claim(name):
                 st = VmState(name=name, spec_path=os.path.abspath(spec.path),
-                             spec_digest=spec.digest, created=time.time(), owner=common.me(),
+                             spec_digest=spec.digest, created=time.time(), owner=labstate.me(),
                              kernel=kver, accel=accel)
                 try:
                     state.write(st)
                 except BaseException:
-                    common.remove(name)
+                    labstate.remove(name)
                     raise
                 return st
             old = state.read(name)
             if old is None or not state.why_stale(old):
-                other = common.provider_of(name)
+                other = labstate.provider_of(name)
                 by = f" (provider {other})" if other not in ("vm", None) else ""
                 raise UsageError(f"a lab named '{name}' is already running{by}; bring this "
                                  f"one up under another name (--name), or run "
@@ -275,7 +275,7 @@ class VmProvider(Provider):
                 lines.append(f"removed vm lab '{name}' ({why}): {count} processes, "
                              f"{st.directory}")
         for name, pids in sorted(procs.items()):
-            if common.provider_of(name) is None or not os.path.isdir(common.lab_dir(name)):
+            if labstate.provider_of(name) is None or not os.path.isdir(labstate.lab_dir(name)):
                 from ..netns.holder import stop
 
                 stop(None, [(p, nsutil.start_time(p) or 0) for p in pids], False)
@@ -289,7 +289,7 @@ class VmProvider(Provider):
             st = state.read(name)
             if st is None:
                 continue
-            status = st.status if common.alive(st.holder) else "dead"
+            status = st.status if labstate.alive(st.holder) else "dead"
             out.append(LabInfo(name, "vm", st.spec_path, tuple(st.nodes), st.created,
                                st.owner[0] if st.owner else None,
                                {"status": status, "kernel": st.kernel, "accel": st.accel}))
@@ -362,15 +362,6 @@ def _scratch_disks(machines: builtins.list[Machine], size_mib: int) -> None:
 
 def _spec_of(st: VmState) -> LabSpec:
     """The spec a running lab was made from; a sketch of it if the file changed since."""
-    from ...spec import LabSpec, Node
+    from ...spec import Node
 
-    try:
-        from ...spec import load_spec
-
-        spec = load_spec(st.spec_path)
-        if spec.digest == st.spec_digest:
-            return spec
-    except Exception:  # changed, moved or broken since: the state still knows the nodes
-        pass
-    nodes = tuple(Node(n, s.hostname) for n, s in st.nodes.items())
-    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest, nodes=nodes)
+    return labstate.spec_of(st, tuple(Node(n, s.hostname) for n, s in st.nodes.items()))

@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import json
 import os
 import signal
 import socket
 import struct
 import subprocess
 
-from ...errors import ProviderError
 from ..netns import netlink, nsutil
-from ..netns.holder import _detach, _reap, _Stopped, _stopped
+from ..netns.holder import _detach, _reap, _stopped, fork, send_error, send_report
 from ..netns.plan import ROOT, Addr, Bridge, Dev, PortOp
 from .plan import VmPlan
 from .qemu import Machine
@@ -38,29 +36,8 @@ _IFF_UP = 0x1
 
 def start(lab: str, plan: VmPlan, machines: list[Machine],
           started: list[tuple[int, int]]) -> None:
-    """Fork the holder; append (its pid, the read end of its report pipe) to ``started``.
-
-    Ctrl-C and SIGTERM wait until the pid is recorded, so the caller's cleanup always
-    knows what to stop.
-    """
-    r, w = os.pipe()
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the holder (tested through the lab)
-            code = 1
-            try:
-                os.close(r)
-                code = _holder(lab, plan, machines, w)
-            finally:
-                os._exit(code)
-        started.append((pid, r))
-        os.close(w)
-    finally:
-        if not started:
-            os.close(r)
-            os.close(w)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+    """Fork the holder; append (its pid, the read end of its report pipe) to ``started``."""
+    fork(lambda report: _holder(lab, plan, machines, report), started)
 
 
 def _holder(lab: str, plan: VmPlan, machines: list[Machine], report: int) -> int:
@@ -74,14 +51,9 @@ def _holder(lab: str, plan: VmPlan, machines: list[Machine], report: int) -> int
         build_network(plan)
         for m in machines:
             vms[m.node] = _start_vm(m)
-        nodes = {n: [p.pid, nsutil.start_time(p.pid) or 0] for n, p in vms.items()}
-        os.write(report, (json.dumps({"nodes": nodes}) + "\n").encode())
-        os.close(report)
+        send_report(report, {n: p.pid for n, p in vms.items()})
     except BaseException as exc:
-        known = (ProviderError, OSError, _Stopped)
-        message = str(exc) if isinstance(exc, known) else repr(exc)
-        with contextlib.suppress(OSError):  # nobody may be waiting for this lab any more
-            os.write(report, (json.dumps({"error": message}) + "\n").encode())
+        send_error(report, exc)
         _kill(vms)
         return 1
     signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)

@@ -3,14 +3,15 @@ VMs' sockets, consoles and scratch disks in the same directory, and the processe
 
 from __future__ import annotations
 
-import json
-import os
 import re
-from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from dataclasses import dataclass, field
+from functools import partial
 
+from .. import labstate
+from ..labstate import STATE_ROOT, Proc, alive, write
 from ..netns.nsutil import is_running
-from ..netns.state import STATE_ROOT, Proc, alive, lab_dir
+
+__all__ = ["HOLDER_TITLE", "VmNode", "VmState", "names", "read", "scan", "why_stale", "write"]
 
 #: What ``ps`` shows for the process that holds a VM lab's network namespace.
 HOLDER_TITLE = "labbook-holder"
@@ -27,69 +28,33 @@ class VmNode:
     log: str = ""  # what QEMU printed
 
 
-@dataclass(frozen=True)
-class VmState:
-    name: str
-    spec_path: str
-    spec_digest: str
-    created: float
-    status: str = "creating"  # creating | up
+@dataclass(frozen=True, kw_only=True)
+class VmState(labstate.State):
     provider: str = "vm"
-    owner: Proc | None = None  # the process whose lab it is; None once detached
     holder: Proc | None = None
     kernel: str = ""
     accel: str = ""
     nodes: dict[str, VmNode] = field(default_factory=dict)
 
-    @property
-    def directory(self) -> str:
-        return lab_dir(self.name)
-
-    def with_(self, **changes: Any) -> VmState:
-        return replace(self, **changes)
-
     def procs(self) -> list[Proc]:
         return [(n.pid, n.start) for n in self.nodes.values()]
 
 
-def write(st: VmState) -> None:
-    """Replace state.json atomically."""
-    path = os.path.join(st.directory, "state.json")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(asdict(st), f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
-
-
 def read(name: str) -> VmState | None:
     """The VM lab ``name``; None when there is none, it is another provider's or unreadable."""
-    try:
-        with open(os.path.join(lab_dir(name), "state.json"), encoding="utf-8") as f:
-            raw: dict[str, Any] = json.load(f)
-        if raw.get("provider") != "vm":
-            return None
-        nodes = {k: VmNode(**v) for k, v in raw.pop("nodes", {}).items()}
-        for key in ("owner", "holder"):
-            raw[key] = tuple(raw[key]) if raw.get(key) else None
-        return VmState(nodes=nodes, **raw)
-    except (OSError, ValueError, TypeError, AttributeError):
-        return None
+    return labstate.load(name, "vm", partial(labstate.from_json, VmState, VmNode,
+                                             ("owner", "holder")))
 
 
 def names() -> list[str]:
-    try:
-        found = sorted(os.listdir(STATE_ROOT))
-    except FileNotFoundError:
-        return []
-    return [n for n in found if read(n) is not None]
+    return [n for n in labstate.lab_names() if read(n) is not None]
 
 
 def why_stale(st: VmState, everything: bool = False) -> str:
     """Why ``gc`` should remove this lab, or "" to keep it."""
-    if st.status != "up":
-        return "" if alive(st.owner) else "it was half-created by a process that is gone"
-    if st.owner is not None and not alive(st.owner):
-        return f"its owner process {st.owner[0]} is gone"
+    verdict = labstate.owner_verdict(st)
+    if verdict is not None:
+        return verdict
     if not alive(st.holder) or not any(is_running(*p) for p in st.procs()):
         return "its processes are gone"
     return "--all" if everything else ""
@@ -100,14 +65,7 @@ def scan() -> dict[str, list[int]]:
     lab directory their sockets are in)."""
     found: dict[str, list[int]] = {}
     holder = HOLDER_TITLE.encode() + b" "
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read()
-        except OSError:
-            continue
+    for pid, argv in labstate.processes():
         lab = None
         if argv.startswith(holder):
             lab = argv[len(holder):].split(b"\0")[0].split()[0].decode(errors="replace")
@@ -115,5 +73,5 @@ def scan() -> dict[str, list[int]]:
             m = _QEMU_LAB.search(argv)
             lab = m.group(1).decode() if m else None
         if lab:
-            found.setdefault(lab, []).append(int(entry))
+            found.setdefault(lab, []).append(pid)
     return found

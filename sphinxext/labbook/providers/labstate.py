@@ -1,0 +1,180 @@
+"""Running labs of every provider on this machine: <root>/<lab>/state.json, and who owns them.
+
+Every provider keeps its labs side by side under one root, each lab in a directory of
+its name with a ``state.json`` that names the provider; a provider reads only its own.
+Kept free of heavy imports: ``labbook exec`` reads state on every call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ..spec import LabSpec, Node
+
+STATE_ROOT = "/run/labbook"
+
+Proc = tuple[int, int]  # (pid, start time): one process, safe against pid reuse
+T = TypeVar("T")
+S = TypeVar("S", bound="State")
+
+
+@dataclass(frozen=True, kw_only=True)
+class State:
+    """What every provider records of a running lab; its own dataclass adds the rest
+    (and ``provider``, its name, which :func:`load` checks)."""
+
+    name: str
+    spec_path: str
+    spec_digest: str
+    created: float
+    status: str = "creating"  # creating | up
+    owner: Proc | None = None  # the process whose lab it is; None once detached
+
+    @property
+    def directory(self) -> str:
+        return lab_dir(self.name)
+
+    def with_(self: S, **changes: Any) -> S:
+        return replace(self, **changes)
+
+
+def lab_dir(name: str, root: str = STATE_ROOT) -> str:
+    return os.path.join(root, name)
+
+
+def claim(name: str, root: str = STATE_ROOT, mode: int = 0o755) -> bool:
+    """Create the lab's state directory; False when one of that name exists."""
+    os.makedirs(root, mode=0o755, exist_ok=True)
+    try:
+        os.mkdir(lab_dir(name, root), mode)
+    except FileExistsError:
+        return False
+    return True
+
+
+def write(st: State) -> None:
+    """Replace state.json atomically (a reader never sees half a file)."""
+    path = os.path.join(st.directory, "state.json")
+    tmp = f"{path}.{os.getpid()}.tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(asdict(st), f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def _raw(name: str, root: str) -> dict[str, Any] | None:
+    try:
+        with open(os.path.join(lab_dir(name, root), "state.json"), encoding="utf-8") as f:
+            raw = json.load(f)
+    except (OSError, ValueError):
+        return None
+    return raw if isinstance(raw, dict) else None
+
+
+def provider_of(name: str, root: str = STATE_ROOT) -> str | None:
+    """Which provider's lab ``name`` is; None when its state is missing or unreadable."""
+    raw = _raw(name, root)
+    return str(raw.get("provider", "")) if raw is not None else None
+
+
+def load(name: str, provider: str, build: Callable[[dict[str, Any]], T],
+         root: str = STATE_ROOT) -> T | None:
+    """``build(raw state)`` for ``provider``'s lab ``name``; None when there is none, it is
+    unreadable or another provider's."""
+    raw = _raw(name, root)
+    if raw is None or raw.get("provider") != provider:
+        return None
+    try:
+        return build(raw)
+    except (TypeError, AttributeError, ValueError):
+        return None
+
+
+def lab_names(root: str = STATE_ROOT) -> list[str]:
+    """Every lab directory under ``root``, of any provider, sorted."""
+    try:
+        return sorted(d for d in os.listdir(root) if os.path.isdir(lab_dir(d, root)))
+    except FileNotFoundError:
+        return []
+
+
+def remove(name: str, root: str = STATE_ROOT) -> bool:
+    """Remove the lab's state directory; True if there was one."""
+    path = lab_dir(name, root)
+    existed = os.path.isdir(path)
+    shutil.rmtree(path, ignore_errors=True)
+    return existed
+
+
+def as_procs(raw: dict[str, Any], *keys: str) -> None:
+    """Turn the JSON lists under ``keys`` back into :data:`Proc` tuples (or None)."""
+    for key in keys:
+        raw[key] = tuple(raw[key]) if raw.get(key) else None
+
+
+def from_json(cls: Callable[..., T], node: Callable[..., Any], procs: tuple[str, ...],
+              raw: dict[str, Any]) -> T:
+    """A state dataclass ``cls`` from its JSON: ``nodes`` of class ``node``, and the
+    processes under the keys ``procs``."""
+    nodes = {k: node(**v) for k, v in raw.pop("nodes", {}).items()}
+    as_procs(raw, *procs)
+    return cls(nodes=nodes, **raw)
+
+
+# -- processes -------------------------------------------------------------------------
+def processes() -> Iterator[tuple[int, bytes]]:
+    """Every process on this machine: its pid and its command line (NUL-separated)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read()
+        except OSError:
+            continue
+        yield int(entry), argv
+
+
+# nsutil is imported when used: importing it at the top would import the netns package,
+# whose state module imports this one.
+def me() -> Proc:
+    from .netns.nsutil import start_time
+
+    pid = os.getpid()
+    return (pid, start_time(pid) or 0)
+
+
+def alive(proc: Proc | None) -> bool:
+    from .netns.nsutil import is_running
+
+    return proc is not None and is_running(proc[0], proc[1])
+
+
+def owner_verdict(st: State) -> str | None:
+    """What ``gc`` makes of a lab from its owner alone: why to remove it, "" to keep it,
+    or None when the provider must look at the lab's own processes."""
+    if st.status != "up":
+        return "" if alive(st.owner) else "it was half-created by a process that is gone"
+    if st.owner is not None and not alive(st.owner):
+        return f"its owner process {st.owner[0]} is gone"
+    return None
+
+
+def spec_of(st: State, sketch: tuple[Node, ...]) -> LabSpec:
+    """The spec a running lab was made from; ``sketch`` of its nodes if the file changed."""
+    from ..spec import LabSpec
+
+    try:
+        from ..spec import load_spec
+
+        spec = load_spec(st.spec_path)
+        if spec.digest == st.spec_digest:
+            return spec
+    except Exception:  # changed, moved or broken since: the state still knows the nodes
+        pass
+    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest, nodes=sketch)
