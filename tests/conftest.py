@@ -43,7 +43,23 @@ def _host_state() -> dict[str, set[str]]:
     out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
     state["processes"] = {line.strip() for line in out.splitlines()
                           if re.search(r"labbook-(node|init|holder)|qemu-system", line)}
+    state["processes"] |= _fake_lab_processes()
     return state
+
+
+def _fake_lab_processes() -> set[str]:
+    """Processes started by the fake provider's labs (they run on the host itself)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as f:
+                if b"LABBOOK_FAKE_LAB=" in f.read():
+                    found.add(f"{entry} (a fake lab's process)")
+        except OSError:
+            continue
+    return found
 
 
 @pytest.fixture(autouse=True)

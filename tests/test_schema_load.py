@@ -42,7 +42,8 @@ def test_a_file_without_attribute_finds_its_one_metadata():
     assert load_schema("models.py", str(SMALL)) == load_schema("models.py:metadata", str(SMALL))
 
 
-def test_dotted_module_source_imports_the_package_module():
+def test_dotted_module_source_imports_the_package_module(monkeypatch):
+    monkeypatch.syspath_prepend(str(REPO))  # as a user's PYTHONPATH would
     schema = load_schema("schemas.nova_api:Base", str(REPO))
     assert len(schema) == 17
     assert schema == load_schema("schemas/nova_api.py:Base", str(REPO))

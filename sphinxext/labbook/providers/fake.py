@@ -72,8 +72,26 @@ class FakeLab(Lab):
 
     def down(self) -> None:
         self.close_sessions()
+        self._kill_detached()
         _RUNNING.pop(self.name, None)
         shutil.rmtree(self.root, ignore_errors=True)
+
+    def _kill_detached(self) -> None:
+        """Processes a step detached (``:background:``) left the session; they carry the
+        lab's name in their environment, which is how they are found and ended."""
+        import signal
+
+        marker = f"LABBOOK_FAKE_LAB={self.name}".encode()
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    if marker not in f.read().split(b"\0"):
+                        continue
+                os.kill(int(entry), signal.SIGKILL)
+            except OSError:
+                continue
 
 
 class FakeProvider(Provider):
