@@ -54,8 +54,8 @@ class FakeLab(Lab):
     def shell_argv(self, node: str) -> list[str]:
         d = self._dir(node)
         return ["bash", "--noprofile", "--norc", "-c",
-                'cd "$1" && export LABBOOK_NODE="$2" && exec bash --noprofile --norc',
-                "fake-shell", d, node]
+                'cd "$1" && export LABBOOK_NODE="$2" LABBOOK_FAKE_LAB="$3" && '
+                "exec bash --noprofile --norc", "fake-shell", d, node, self.name]
 
     def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
             owner: str | None = None) -> None:
