@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,9 @@ pytest_plugins = ["sphinx.testing.fixtures"]
 
 ROOTS = Path(__file__).parent / "roots"
 IS_ROOT = os.geteuid() == 0
+
+#: How long teardown may take to finish after a test before what is left counts as leaked.
+LEAK_GRACE = 5.0
 
 #: Why kernel tests are skipped, printed in the skip reason (CI runs as root, so never there).
 NEEDS_ROOT = pytest.mark.skipif(
@@ -40,9 +44,16 @@ def _host_state() -> dict[str, set[str]]:
     labstate = Path("/run/labbook")
     state["state"] = ({str(p.relative_to(labstate)) for p in labstate.rglob("*")}
                       if labstate.is_dir() else set())
-    out = subprocess.run(["ps", "-eo", "pid=,args="], capture_output=True, text=True).stdout
-    state["processes"] = {line.strip() for line in out.splitlines()
-                          if re.search(r"labbook-(node|init|holder)|qemu-system", line)}
+    out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True,
+                         text=True).stdout
+    state["processes"] = set()
+    for line in out.splitlines():
+        pid, stat, args = [*line.split(None, 2), "", ""][:3]
+        # a zombie is already dead (it holds a pid until its parent reaps it)
+        if stat.startswith("Z") or not re.search(r"labbook-(node|init|holder)|qemu-system",
+                                                 args):
+            continue
+        state["processes"].add(f"{pid} {args}")
     state["processes"] |= _fake_lab_processes()
     return state
 
@@ -69,6 +80,13 @@ def no_leaks(request: pytest.FixtureRequest):
     yield
     if request.node.get_closest_marker("leaks_ok"):
         return
-    after = _host_state()
-    leaked = {k: sorted(after[k] - before[k]) for k in after if after[k] - before[k]}
+    # The kernel ends a PID namespace's processes asynchronously after its init is killed:
+    # poll with a deadline instead of sampling once.
+    deadline = time.monotonic() + LEAK_GRACE
+    while True:
+        after = _host_state()
+        leaked = {k: sorted(after[k] - before[k]) for k in after if after[k] - before[k]}
+        if not leaked or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
     assert not leaked, f"the test left these behind: {leaked}"

@@ -53,14 +53,27 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
-def kill_tree(pid: int) -> None:
-    """SIGKILL ``pid``'s process group and every descendant, even ones that left it."""
+def kill_tree(pid: int, grace: float = 1.0) -> None:
+    """SIGKILL ``pid``'s descendants, then ``pid``'s process group and ``pid`` itself.
+
+    Descendants go first, and their parents get ``grace`` seconds to reap them: a shell
+    entered into a node through ``nsenter`` must be reaped by ``nsenter``. Killed
+    together, the shell would be orphaned to the host's init, and the node's PID
+    namespace could not finish dying until that init reaped it (late, on some machines).
+    """
     victims = descendants(pid)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    for p in [pid, *victims]:
+    for p in victims:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(p, signal.SIGKILL)
+    deadline = time.monotonic() + grace
+    while victims and time.monotonic() < deadline:
+        victims = [p for p in victims if os.path.exists(f"/proc/{p}")]
+        if victims:
+            time.sleep(0.005)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.kill(pid, signal.SIGKILL)
 
 
 class PtySession:
