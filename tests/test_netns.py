@@ -258,3 +258,20 @@ def test_host_named_namespaces_and_lab_state_are_hidden_in_a_node(pair) -> None:
         assert sh(pair, "alpha", "ip netns add inner && ip netns list") == (0, "inner\n")
     finally:
         subprocess.run(["ip", "netns", "delete", name], check=True)
+
+
+def test_tmp_shows_the_hosts_files_but_writes_stay_in_the_node(pair) -> None:
+    host_file = f"/tmp/labbook-tmp-{os.getpid()}"
+    with open(host_file, "w") as f:
+        f.write("from the host\n")
+    try:
+        assert sh(pair, "alpha", f"cat {host_file}") == (0, "from the host\n")
+        assert sh(pair, "alpha", f"echo changed > {host_file}; touch {host_file}.new; "
+                                 "stat -c %a /tmp")[1] == "1777\n"
+        assert sh(pair, "beta", f"cat {host_file}; test -e {host_file}.new || echo absent") \
+            == (0, "from the host\nabsent\n")
+        with open(host_file) as f:
+            assert f.read() == "from the host\n"
+        assert not os.path.exists(f"{host_file}.new")
+    finally:
+        os.unlink(host_file)

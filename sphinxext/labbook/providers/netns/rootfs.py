@@ -28,9 +28,10 @@ from .nsutil import (
 HIDDEN = ("run/netns", "run/labbook")
 
 #: Host directories a node sees as its own copy-on-write copies (overlayfs over the host's).
-OVERLAID = ("etc", "var", "run", "root", "home")
+#: /tmp too: a project checked out under /tmp (as CI systems do) stays visible in its labs.
+OVERLAID = ("etc", "var", "run", "root", "home", "tmp")
 #: Directories that start empty in a node.
-EMPTY = ("tmp", "dev/shm")
+EMPTY = ("dev/shm",)
 #: Parts of /proc that change the whole machine; read-only in a node (/proc/sys/net stays
 #: writable: its sysctls belong to the node's network namespace).
 PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
@@ -43,20 +44,26 @@ def setup(hostname: str, hosts: Iterable[tuple[str, str]] = ()) -> None:
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     readonly_recursive("/")
     # The upper layers of the overlays live in one tmpfs, mounted on /tmp first and then
-    # hidden under the node's empty /tmp: overlays keep their own reference to it.
+    # hidden under the node's /tmp overlay: overlays keep their own reference to it. The
+    # host's /tmp, hidden by that tmpfs, stays reachable through a file descriptor.
+    host_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)
     mount("labbook", "/tmp", "tmpfs", _SAFE, "mode=0755")
     for name in OVERLAID:
-        lower = f"/{name}"
-        if not os.path.isdir(lower) or os.path.islink(lower):
+        lower = f"/{name}" if name != "tmp" else f"/proc/self/fd/{host_tmp}"
+        if not os.path.isdir(lower) or os.path.islink(f"/{name}"):
             continue
         os.makedirs(f"/tmp/upper/{name}")
         os.makedirs(f"/tmp/work/{name}")
+        st = os.stat(lower)  # the overlay's root takes the upper dir's mode and owner
+        os.chmod(f"/tmp/upper/{name}", st.st_mode & 0o7777)
+        os.chown(f"/tmp/upper/{name}", st.st_uid, st.st_gid)
         try:
-            mount("overlay", lower, "overlay", 0,
+            mount("overlay", f"/{name}", "overlay", 0,
                   f"lowerdir={lower},upperdir=/tmp/upper/{name},workdir=/tmp/work/{name}")
         except OSError as exc:
-            raise OSError(exc.errno, f"cannot give the node a private {lower} with overlayfs "
+            raise OSError(exc.errno, f"cannot give the node a private /{name} with overlayfs "
                           f"(is CONFIG_OVERLAY_FS enabled?): {exc.strerror}") from None
+    os.close(host_tmp)
     for name in EMPTY:
         if os.path.isdir(f"/{name}"):
             mount("labbook", f"/{name}", "tmpfs", _SAFE, "mode=1777")
