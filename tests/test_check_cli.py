@@ -131,3 +131,15 @@ def test_lab_options_reach_the_provider(tmp_path, capsys):
     assert "the fake provider was told to fail" in capsys.readouterr().err
     doc.write_text(doc.read_text().replace("fail_up=yes", "fail_up"))
     assert main(["check", str(root)]) == 2
+
+
+def test_exitfirst_stops_the_whole_run(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-cache")
+    one = root / "one.rst"
+    one.write_text(one.read_text().replace("   $ echo one\n   one", "   $ echo one\n   uno"))
+    report = tmp_path / "r.json"
+    assert main(["check", str(root), "-x", "--json", str(report)]) == 1
+    labs = {lab["document"]: lab for lab in json.loads(report.read_text())["labs"]}
+    assert labs["one"]["status"] == "drift"
+    assert labs["two"]["status"] == "skipped"
+    assert "stopped after the first failure" in labs["two"]["message"]

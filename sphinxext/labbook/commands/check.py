@@ -41,7 +41,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--accept", action="store_true",
                    help="write the actual output back into drifted blocks")
     p.add_argument("-x", "--exitfirst", action="store_true",
-                   help="stop each lab at its first failing step")
+                   help="stop at the first failing step: the rest of its lab and the labs "
+                        "after it are reported as skipped")
     p.add_argument("--execute", choices=("force", "auto", "cache"), default="force",
                    help="force (default): run every lab; auto: reuse results of labs whose "
                         "inputs did not change; cache: only cached results")

@@ -128,12 +128,20 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
             return _skipped(plan, "not run: no cached result (labbook_execute is 'cache')")
     _die_with_the_build()
     stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
+    if stop and _FAILED:
+        return _skipped(plan, f"not run: stopped after the first failure ({_FAILED[0]})")
     logger.info(f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
                 f"({plan.provider}, {len(plan.steps)} steps)")
     result = run_plan(plan, stop_on_fail=stop)
     cache.put(key, result)
+    if result.status in (Status.DRIFT, Status.ERROR):
+        _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
     return result
 
+
+#: Labs of this build that failed, for ``labbook_stop_on_fail`` (-x) to stop at the first
+#: (per process: with -j, each worker stops at its own first failure).
+_FAILED: list[str] = []
 
 #: The process that set the extension up: sphinx-build itself, not a -j worker.
 _BUILD_PID = os.getpid()
@@ -299,6 +307,7 @@ def _add_static(app: Sphinx) -> None:
 def setup(app: Sphinx) -> None:
     global _BUILD_PID
     _BUILD_PID = os.getpid()
+    _FAILED.clear()
     app.connect("doctree-read", on_doctree_read)
     app.connect("env-purge-doc", on_purge)
     app.connect("env-merge-info", on_merge)
