@@ -19,13 +19,7 @@ def setup_all(app: Sphinx) -> dict[str, Any]:
     from .. import __version__
 
     for name in FEATURES:
-        try:
-            module = importlib.import_module(f".{name}", __package__)
-        except ModuleNotFoundError as exc:
-            if exc.name != f"{__package__}.{name}":
-                raise
-            continue
-        module.setup(app)
+        importlib.import_module(f".{name}", __package__).setup(app)
     return {
         "version": __version__,
         "env_version": ENV_VERSION,

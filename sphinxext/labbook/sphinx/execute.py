@@ -10,7 +10,7 @@ from docutils import nodes
 from sphinx.util import logging
 
 from ..errors import LabbookError
-from ..runner.model import FileStep, LabPlan, PlanResult, RunStep, Status, StepResult
+from ..runner.model import LabPlan, PlanResult, Status, StepResult
 from . import config as cfg
 from .steps import lab_marker, lab_step
 
@@ -25,19 +25,22 @@ PLANS_KEY = "labbook_plans"
 PROBLEMS_KEY = "labbook_problems"
 
 
+def _per_doc(env: BuildEnvironment, key: str) -> dict[str, Any]:
+    """The docname-keyed dict kept on env under ``key`` (made on first use)."""
+    if not hasattr(env, key):
+        setattr(env, key, {})
+    return getattr(env, key)  # type: ignore[no-any-return]
+
+
 def results_of(env: BuildEnvironment) -> dict[str, list[PlanResult]]:
     """docname -> results of the labs of that document (plain, picklable data)."""
-    if not hasattr(env, RESULTS_KEY):
-        setattr(env, RESULTS_KEY, {})
-    return getattr(env, RESULTS_KEY)  # type: ignore[no-any-return]
+    return _per_doc(env, RESULTS_KEY)
 
 
 def problems_of(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
     """docname -> bad directives and lab specs found while reading it (each a plain dict
     with ``file``, ``line``, ``message``): labs that never ran because of bad input."""
-    if not hasattr(env, PROBLEMS_KEY):
-        setattr(env, PROBLEMS_KEY, {})
-    return getattr(env, PROBLEMS_KEY)  # type: ignore[no-any-return]
+    return _per_doc(env, PROBLEMS_KEY)
 
 
 def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> None:
@@ -47,9 +50,7 @@ def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> N
 
 def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
     """docname -> the plans its labs ran (for accept mode, which rewrites their sources)."""
-    if not hasattr(env, PLANS_KEY):
-        setattr(env, PLANS_KEY, {})
-    return getattr(env, PLANS_KEY)  # type: ignore[no-any-return]
+    return _per_doc(env, PLANS_KEY)
 
 
 def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[str, Any],
@@ -314,5 +315,3 @@ def setup(app: Sphinx) -> None:
     app.connect("env-get-outdated", on_outdated)
     app.connect("builder-inited", _add_static)
 
-
-__all__ = ["FileStep", "RunStep", "collect_plans", "execute", "results_of"]
