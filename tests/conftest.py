@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from sphinxext.labbook.providers.labstate import state_root
+
 pytest_plugins = ["sphinx.testing.fixtures"]
 
 ROOTS = Path(__file__).parent / "roots"
@@ -18,9 +20,30 @@ IS_ROOT = os.geteuid() == 0
 #: How long teardown may take to finish after a test before what is left counts as leaked.
 LEAK_GRACE = 5.0
 
-#: Why kernel tests are skipped, printed in the skip reason (CI runs as root, so never there).
-NEEDS_ROOT = pytest.mark.skipif(
-    not IS_ROOT, reason="needs root to create network namespaces (CI runs as root)")
+
+
+def _userns_refused() -> str:
+    """Why this kernel refuses this user a user namespace ("" when it allows one)."""
+    from sphinxext.labbook.providers import userns
+    from sphinxext.labbook.providers.netns import nsutil
+
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - a throwaway child
+        code = 0
+        try:
+            nsutil.unshare(userns.CLONE_NEWUSER)
+        except OSError as exc:
+            code = exc.errno or 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    err = os.waitstatus_to_exitcode(status)
+    return userns.why_refused(OSError(err, os.strerror(err))) if err else ""
+
+
+#: Labs live in user namespaces, as root and as an ordinary user: their tests skip only
+#: where the kernel refuses those (and say which setting does).
+USERNS_REFUSED = _userns_refused()
+NEEDS_USERNS = pytest.mark.skipif(bool(USERNS_REFUSED), reason=USERNS_REFUSED or "-")
 
 
 def warnings_of(app) -> str:
@@ -41,7 +64,7 @@ def _host_state() -> dict[str, set[str]]:
     state["links"] = set(os.listdir("/sys/class/net"))
     with open("/proc/self/mountinfo") as f:
         state["mounts"] = {line.split()[4] for line in f if "labbook" in line}
-    labstate = Path("/run/labbook")
+    labstate = Path(state_root())
     state["state"] = ({str(p.relative_to(labstate)) for p in labstate.rglob("*")}
                       if labstate.is_dir() else set())
     out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True,

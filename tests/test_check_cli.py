@@ -6,11 +6,11 @@ import json
 import shutil
 from pathlib import Path
 
-from conftest import NEEDS_ROOT, ROOTS
+from conftest import NEEDS_USERNS, ROOTS
 
 from sphinxext.labbook.cli import main
 
-pytestmark = [NEEDS_ROOT]
+pytestmark = [NEEDS_USERNS]
 
 
 def copy_root(tmp_path: Path, name: str) -> Path:

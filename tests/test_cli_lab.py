@@ -6,13 +6,13 @@ import json
 import os
 
 import pytest
-from conftest import NEEDS_ROOT
+from conftest import NEEDS_USERNS
 from test_netns_support import REPO, lab_name, labbook, subreaper  # noqa: F401  (fixtures)
 
 from sphinxext.labbook import cli
 from sphinxext.labbook.providers.netns import state
 
-pytestmark = [NEEDS_ROOT, pytest.mark.root]
+pytestmark = [NEEDS_USERNS]
 
 
 def test_up_exec_ls_down_in_separate_processes(lab_name) -> None:  # noqa: F811

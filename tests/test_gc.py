@@ -10,7 +10,7 @@ import textwrap
 import time
 
 import pytest
-from conftest import NEEDS_ROOT
+from conftest import NEEDS_USERNS
 from test_netns_support import (  # noqa: F401  (fixtures)
     REPO,
     lab_name,
@@ -23,7 +23,7 @@ from test_netns_support import (  # noqa: F401  (fixtures)
 from sphinxext.labbook.errors import UsageError
 from sphinxext.labbook.providers.netns import NetnsProvider, state
 
-pytestmark = [NEEDS_ROOT, pytest.mark.root]
+pytestmark = [NEEDS_USERNS]
 
 #: Brings a lab up through the Python API inside ``with``, says so, and sleeps.
 SCRIPT = textwrap.dedent("""\

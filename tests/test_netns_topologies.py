@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import NEEDS_ROOT
+from conftest import NEEDS_USERNS
 from test_netns_support import (  # noqa: F401  (fixtures)
     lab_name,
     provider,
@@ -18,7 +18,7 @@ from sphinxext.labbook.errors import ProviderError
 from sphinxext.labbook.providers.netns import state
 from sphinxext.labbook.spec import parse_spec
 
-pytestmark = [NEEDS_ROOT, pytest.mark.root]
+pytestmark = [NEEDS_USERNS]
 
 HOST, GATEWAY, C1, C2 = "10.0.2.15", "10.0.2.2", "10.0.2.21", "10.0.2.22"
 

@@ -10,6 +10,7 @@ import pytest
 
 from sphinxext.labbook import cli
 from sphinxext.labbook.errors import SpecErrors
+from sphinxext.labbook.providers.labstate import state_root
 from sphinxext.labbook.spec import load_spec, parse_spec
 
 LABS = Path(__file__).parent / "labs"
@@ -156,7 +157,8 @@ def test_labbook_up_reports_spec_errors_with_exit_2(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: x\nnodes:\n  a: {interfaces: {eth0: {network: nowhere}}}\n"
                    "  b: {hostname: [1]}\n")
-    before = set(os.listdir("/run/labbook")) if os.path.isdir("/run/labbook") else set()
+    root = state_root()
+    before = set(os.listdir(root)) if os.path.isdir(root) else set()
     assert cli.main(["up", str(bad), "--name", "spec-errors"]) == 2
     out, err = capsys.readouterr()
     assert out == ""
@@ -164,5 +166,5 @@ def test_labbook_up_reports_spec_errors_with_exit_2(tmp_path, capsys) -> None:
         f"{bad}:3:36: unknown network 'nowhere'",
         f"{bad}:4:17: node 'b' 'hostname' must be a string, not list",
     ]
-    after = set(os.listdir("/run/labbook")) if os.path.isdir("/run/labbook") else set()
+    after = set(os.listdir(root)) if os.path.isdir(root) else set()
     assert "spec-errors" not in after - before

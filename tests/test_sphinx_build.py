@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import NEEDS_ROOT, warnings_of
+from conftest import NEEDS_USERNS, warnings_of
 
 from sphinxext.labbook.sphinx.execute import results_of
 
-pytestmark = [NEEDS_ROOT]
+pytestmark = [NEEDS_USERNS]
 
 
 def cached_by_doc(app) -> dict[str, bool]:

@@ -7,9 +7,9 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import NEEDS_ROOT, warnings_of
+from conftest import NEEDS_USERNS, warnings_of
 
-pytestmark = [NEEDS_ROOT]
+pytestmark = [NEEDS_USERNS]
 
 
 @pytest.mark.sphinx("html", testroot="lab-pass", freshenv=True)

@@ -12,6 +12,7 @@ import pytest
 
 from sphinxext.labbook.errors import UsageError
 from sphinxext.labbook.providers import get_provider
+from sphinxext.labbook.providers.labstate import lab_dir
 from sphinxext.labbook.providers.ssh.inventory import (
     InventoryError,
     is_ssh_config,
@@ -224,7 +225,7 @@ def test_provider_options_are_checked_when_a_lab_comes_up(tmp_path):
         with pytest.raises(UsageError, match=message.replace("(", r"\(")) as err:
             get_provider("ssh", **options).up(spec, "one-opts")
         assert err.value.exit_code == 2
-    assert not os.path.exists("/run/labbook/one-opts")
+    assert not os.path.exists(lab_dir("one-opts"))
 
 
 def test_settings_follow_the_inventory_text(tmp_path):

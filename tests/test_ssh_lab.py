@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import NEEDS_ROOT, ROOTS
+from conftest import NEEDS_USERNS, ROOTS
 
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.providers import get_provider
@@ -30,7 +30,7 @@ MISSING = [tool for tool in ("sshd", "ssh", "socat", "nsenter")
            if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
 
 pytestmark = [
-    NEEDS_ROOT,
+    NEEDS_USERNS,
     pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} "
                        "(bindep: openssh-server, openssh-client, socat, util-linux)"),
 ]

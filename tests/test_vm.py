@@ -13,7 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import NEEDS_ROOT, ROOTS
+from conftest import NEEDS_USERNS, ROOTS
 from test_netns_support import (  # noqa: F401  (subreaper: a fixture that reaps detached labs)
     REPO,
     labbook,
@@ -30,7 +30,7 @@ from sphinxext.labbook.spec import load_spec, parse_spec
 
 WHY_NOT = get_provider("vm").unavailable()
 
-pytestmark = [NEEDS_ROOT, pytest.mark.root, pytest.mark.slow,
+pytestmark = [NEEDS_USERNS, pytest.mark.slow,
               pytest.mark.skipif(bool(WHY_NOT), reason=f"the vm provider is not available: "
                                  f"{WHY_NOT} (CI installs bindep's vm profile)")]
 

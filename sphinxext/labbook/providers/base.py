@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ..spec import LabSpec
-    from .session import Session
+    from .session import PtySession as Session
 
 #: Names of running labs: short, so that prefixed interface names stay under 15 chars.
 LAB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")

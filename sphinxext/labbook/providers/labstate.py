@@ -10,16 +10,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-from collections.abc import Callable, Iterator
+import stat
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
+
+from .procs import Proc, alive, me  # noqa: F401  (me: what providers' state modules use)
 
 if TYPE_CHECKING:
     from ..spec import LabSpec, Node
 
-STATE_ROOT = "/run/labbook"
-
-Proc = tuple[int, int]  # (pid, start time): one process, safe against pid reuse
+#: Where root's labs keep their state; an ordinary user's are in :func:`state_root`.
+ROOT_STATE = "/run/labbook"
 T = TypeVar("T")
 S = TypeVar("S", bound="State")
 
@@ -44,13 +46,64 @@ class State:
         return replace(self, **changes)
 
 
-def lab_dir(name: str, root: str = STATE_ROOT) -> str:
-    return os.path.join(root, name)
+def state_root() -> str:
+    """Where this user's labs keep their state: /run/labbook for root (with the rights to
+    make namespaces; root of a container without them counts as an ordinary user); for an
+    ordinary user
+    ``$XDG_RUNTIME_DIR/labbook``, or /tmp/labbook-UID where that is unset. Each user
+    sees only their own labs."""
+    from .userns import privileged
+
+    uid = os.geteuid()
+    if privileged():
+        return ROOT_STATE
+    runtime = os.environ.get("XDG_RUNTIME_DIR")
+    if runtime and os.path.isabs(runtime) and _owned_dir(runtime, uid):
+        return os.path.join(runtime, "labbook")
+    return f"/tmp/labbook-{uid}"
 
 
-def claim(name: str, root: str = STATE_ROOT, mode: int = 0o755) -> bool:
+def _owned_dir(path: str, uid: int) -> bool:
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return False
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid
+
+
+def title(kind: str, lab: str, root: str | None = None) -> str:
+    """What ``ps`` shows for a process of ``lab``: ``KIND LAB ROOT``. The state root at the
+    end tells one user's labs from another's (also root's from those of root in a
+    container, which share a uid). Inside a lab's user namespace, pass the root."""
+    return f"{kind} {lab} {root or state_root()}"
+
+
+def lab_dir(name: str, root: str | None = None) -> str:
+    return os.path.join(root or state_root(), name)
+
+
+def ensure_root(root: str | None = None) -> str:
+    """Create the state root (0700: nothing of a lab is anybody else's business); refuse
+    one that is not this user's own directory (a link or a stranger's in /tmp)."""
+    root = root or state_root()
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+    except OSError as exc:
+        from ..errors import ProviderError
+
+        raise ProviderError(f"cannot create the labs' state directory {root}: "
+                            f"{exc.strerror}") from None
+    if not _owned_dir(root, os.geteuid()):
+        from ..errors import ProviderError
+
+        raise ProviderError(f"{root} is not a directory of this user's; remove it, or set "
+                            "XDG_RUNTIME_DIR to a directory of yours")
+    return root
+
+
+def claim(name: str, root: str | None = None, mode: int = 0o755) -> bool:
     """Create the lab's state directory; False when one of that name exists."""
-    os.makedirs(root, mode=0o755, exist_ok=True)
+    root = ensure_root(root)
     try:
         os.mkdir(lab_dir(name, root), mode)
     except FileExistsError:
@@ -67,7 +120,7 @@ def write(st: State) -> None:
     os.replace(tmp, path)
 
 
-def _raw(name: str, root: str) -> dict[str, Any] | None:
+def _raw(name: str, root: str | None) -> dict[str, Any] | None:
     try:
         with open(os.path.join(lab_dir(name, root), "state.json"), encoding="utf-8") as f:
             raw = json.load(f)
@@ -76,14 +129,14 @@ def _raw(name: str, root: str) -> dict[str, Any] | None:
     return raw if isinstance(raw, dict) else None
 
 
-def provider_of(name: str, root: str = STATE_ROOT) -> str | None:
+def provider_of(name: str, root: str | None = None) -> str | None:
     """Which provider's lab ``name`` is; None when its state is missing or unreadable."""
     raw = _raw(name, root)
     return str(raw.get("provider", "")) if raw is not None else None
 
 
 def load(name: str, provider: str, build: Callable[[dict[str, Any]], T],
-         root: str = STATE_ROOT) -> T | None:
+         root: str | None = None) -> T | None:
     """``build(raw state)`` for ``provider``'s lab ``name``; None when there is none, it is
     unreadable or another provider's."""
     raw = _raw(name, root)
@@ -95,15 +148,16 @@ def load(name: str, provider: str, build: Callable[[dict[str, Any]], T],
         return None
 
 
-def lab_names(root: str = STATE_ROOT) -> list[str]:
+def lab_names(root: str | None = None) -> list[str]:
     """Every lab directory under ``root``, of any provider, sorted."""
+    root = root or state_root()
     try:
         return sorted(d for d in os.listdir(root) if os.path.isdir(lab_dir(d, root)))
     except FileNotFoundError:
         return []
 
 
-def remove(name: str, root: str = STATE_ROOT) -> bool:
+def remove(name: str, root: str | None = None) -> bool:
     """Remove the lab's state directory; True if there was one."""
     path = lab_dir(name, root)
     existed = os.path.isdir(path)
@@ -124,35 +178,6 @@ def from_json(cls: Callable[..., T], node: Callable[..., Any], procs: tuple[str,
     nodes = {k: node(**v) for k, v in raw.pop("nodes", {}).items()}
     as_procs(raw, *procs)
     return cls(nodes=nodes, **raw)
-
-
-# -- processes -------------------------------------------------------------------------
-def processes() -> Iterator[tuple[int, bytes]]:
-    """Every process on this machine: its pid and its command line (NUL-separated)."""
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as f:
-                argv = f.read()
-        except OSError:
-            continue
-        yield int(entry), argv
-
-
-# nsutil is imported when used: importing it at the top would import the netns package,
-# whose state module imports this one.
-def me() -> Proc:
-    from .netns.nsutil import start_time
-
-    pid = os.getpid()
-    return (pid, start_time(pid) or 0)
-
-
-def alive(proc: Proc | None) -> bool:
-    from .netns.nsutil import is_running
-
-    return proc is not None and is_running(proc[0], proc[1])
 
 
 def owner_verdict(st: State) -> str | None:

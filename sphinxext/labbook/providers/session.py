@@ -8,7 +8,6 @@ import os
 import re
 import secrets
 import select
-import signal
 import struct
 import subprocess
 import termios
@@ -16,6 +15,7 @@ import time
 
 from ..errors import ProviderError
 from .base import ExecResult
+from .procs import kill_tree
 
 #: Environment every session starts with: no colours, no pagers, a stable locale.
 SESSION_ENV = {
@@ -29,51 +29,6 @@ SESSION_ENV = {
     "PS2": "",
     "HISTFILE": "/dev/null",
 }
-
-
-def descendants(pid: int) -> list[int]:
-    """Every process below ``pid`` (children first found, grandchildren after)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as f:
-                stat = f.read()
-        except OSError:
-            continue
-        ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
-        children.setdefault(ppid, []).append(int(entry))
-    out: list[int] = []
-    todo = [pid]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            out.append(child)
-            todo.append(child)
-    return out
-
-
-def kill_tree(pid: int, grace: float = 1.0) -> None:
-    """SIGKILL ``pid``'s descendants, then ``pid``'s process group and ``pid`` itself.
-
-    Descendants go first, and their parents get ``grace`` seconds to reap them: a shell
-    entered into a node through ``nsenter`` must be reaped by ``nsenter``. Killed
-    together, the shell would be orphaned to the host's init, and the node's PID
-    namespace could not finish dying until that init reaped it (late, on some machines).
-    """
-    victims = descendants(pid)
-    for p in victims:
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(p, signal.SIGKILL)
-    deadline = time.monotonic() + grace
-    while victims and time.monotonic() < deadline:
-        victims = [p for p in victims if os.path.exists(f"/proc/{p}")]
-        if victims:
-            time.sleep(0.005)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.kill(pid, signal.SIGKILL)
 
 
 class PtySession:
@@ -177,8 +132,6 @@ class PtySession:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-
-Session = PtySession
 
 
 def _decode(data: bytes) -> str:

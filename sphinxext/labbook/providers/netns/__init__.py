@@ -12,14 +12,17 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from ...errors import LabNotFound, ProviderError, UsageError
-from .. import labstate
+from .. import labstate, procs, userns
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
-from ..session import SESSION_ENV, descendants, kill_tree
+from ..holder import stop
+from ..procs import descendants, is_running, kill_tree, start_time
+from ..session import SESSION_ENV
 from . import nsutil, state
 from .state import LabState, NodeState
 
 if TYPE_CHECKING:
     from ...spec import LabSpec
+    from . import holder
 
 __all__ = ["NetnsLab", "NetnsProvider", "node_env"]
 
@@ -52,32 +55,26 @@ class NetnsLab(Lab):
         """The pid (as seen from the host) of ``node``'s init process."""
         self.check_node(node)
         info = self.state.nodes.get(node)
-        if info is None or not nsutil.is_running(info.pid, info.start):
+        if info is None or not is_running(info.pid, info.start):
             raise ProviderError(f"node '{node}' of lab '{self.name}' is not running "
                                 f"(run 'labbook down {self.name}' and bring it up again)")
         return info.pid
 
     def processes(self, node: str) -> list[int]:
         """Host pids of the live processes in ``node`` but its init (e.g. started in background)."""
-        init = self.init_pid(node)
-        ns = os.readlink(f"/proc/{init}/ns/pid")
-        found = []
-        for entry in os.listdir("/proc"):
-            if entry.isdigit() and int(entry) != init:
-                try:
-                    if os.readlink(f"/proc/{entry}/ns/pid") == ns and \
-                            nsutil.is_running(int(entry), None):
-                        found.append(int(entry))
-                except OSError:
-                    continue
-        return sorted(found)
+        return procs.in_pid_namespace(self.init_pid(node))
 
     def shell_argv(self, node: str) -> list[str]:
         return [*self._enter(node), "bash", "--noprofile", "--norc"]
 
     def _enter(self, node: str) -> list[str]:
-        return ["nsenter", "-t", str(self.init_pid(node)), "-m", "-u", "-i", "-n", "-p",
-                "--wd=/root", "--"]
+        # -U: the node's user namespace, where its root is root (nsenter enters it first
+        # when that is what gives the rights to enter the others, as for ordinary users).
+        # No --wd: nsenter opens that directory before it enters the node, and a relative
+        # path would then lead to the host's own /root. Entering the mount namespace puts
+        # the command at the node's /; env -C takes it to the node's /root.
+        return ["nsenter", "-t", str(self.init_pid(node)), "-U", "-m", "-u", "-i", "-n", "-p",
+                "--", "env", "-C", "/root", "--"]
 
     def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
              input: bytes | None = None) -> ExecResult:
@@ -119,12 +116,19 @@ class NetnsLab(Lab):
                 if mode is not None:
                     os.fchmod(fd, mode)
                 if owner:
-                    os.fchown(fd, *_ids(root, owner))
+                    ids = _ids(root, owner)
         except OSError as exc:
             raise ProviderError(f"cannot write {path} on node '{node}': {exc.strerror}") \
                 from None
         finally:
             os.close(root)
+        if owner:
+            # Inside the node: its ids are not this process's (an ordinary user's lab maps
+            # them to a subordinate range only the node's root may hand out).
+            res = self.exec(node, ["chown", f"{ids[0]}:{ids[1]}", "--", path], timeout=30)
+            if res.rc != 0:
+                raise ProviderError(f"cannot give {path} on node '{node}' to {owner}: "
+                                    f"{res.output.strip() or f'chown exit status {res.rc}'}")
 
     def get(self, node: str, path: str) -> bytes:
         root = self._root(node)
@@ -132,6 +136,15 @@ class NetnsLab(Lab):
             fd = nsutil.open_in_root(root, path, os.O_RDONLY)
         except FileNotFoundError:
             raise
+        except PermissionError:
+            # A file of one of the node's own users, which this process is not (a lab of
+            # an ordinary user): the node's root reads it.
+            os.close(root)
+            res = self.exec(node, ["cat", "--", path], timeout=30)
+            if res.rc == 0:
+                return res.stdout.encode("utf-8", "surrogateescape")
+            raise ProviderError(f"cannot read {path} on node '{node}': "
+                                f"{res.stderr.strip()}") from None
         except OSError as exc:
             raise ProviderError(f"cannot read {path} on node '{node}': {exc.strerror}") \
                 from None
@@ -147,8 +160,6 @@ class NetnsLab(Lab):
         state.write(self.state)
 
     def down(self) -> None:
-        from .holder import stop
-
         self.close_sessions()
         nodes = [(n.pid, n.start) for n in self.state.nodes.values()]
         stop(self.state.init, nodes, self._child)
@@ -156,7 +167,7 @@ class NetnsLab(Lab):
 
 
 class NetnsProvider(Provider):
-    """Options: none yet; labs need root (CAP_SYS_ADMIN and CAP_NET_ADMIN)."""
+    """Options: none yet. Runs as root or as an ordinary user (in user namespaces)."""
 
     name = "netns"
 
@@ -165,35 +176,39 @@ class NetnsProvider(Provider):
         if not LAB_NAME_RE.match(name):
             raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
                              "and '-', for example 'pair2'")
-        _check_privileges()
         try:
             from . import holder
             from .plan import make_plan
         except ImportError as exc:
             raise ProviderError(f"the netns provider needs pyroute2: {exc}") from None
+        from ..holder import wait_report
+
         plan = make_plan(spec)  # plan errors come before anything is created
         nodes = [holder.NodeSpec(n.name, n.hostname, n.shares_root) for n in spec.nodes]
+        ids = userns.plan()
         claimed = False
         started: list[tuple[int, int]] = []
         try:
             st = self._claim(name, spec)
             claimed = True
-            holder.start(name, nodes, plan, started)
+            holder.start(name, nodes, plan, _layout(st, ids), started)
             pid, report = started[0]
-            st = st.with_(init=(pid, nsutil.start_time(pid) or 0))
+            st = st.with_(init=(pid, start_time(pid) or 0))
             state.write(st)
-            got = holder.wait_report(report, pid, UP_TIMEOUT + UP_TIMEOUT_PER_NODE * len(nodes))
+            started[0] = (pid, -1)  # wait_report closes it, whatever happens
+            got = wait_report(report, pid, UP_TIMEOUT + UP_TIMEOUT_PER_NODE * len(nodes), ids)
             st = st.with_(status="up", nodes={
                 n.name: NodeState(got[n.name][0], got[n.name][1], n.hostname, n.network_mode)
                 for n in spec.nodes})
             state.write(st)
         except BaseException as exc:  # also Ctrl-C and SIGTERM: nothing may stay behind
             for pid, report in started:
-                _close(report)
+                if report >= 0:
+                    _close(report)
                 # A holder that reported an error is already stopping its nodes; any other
                 # is told to (and stops them before it exits). Either way: wait for it.
                 if not isinstance(exc, holder.LabFailed):
-                    holder.stop((pid, nsutil.start_time(pid) or 0), [], child=True)
+                    stop((pid, start_time(pid) or 0), [], child=True)
                 _reap(pid)
             if claimed:
                 state.remove(name)
@@ -259,15 +274,13 @@ class NetnsProvider(Provider):
 
     @staticmethod
     def _remove(name: str, st: LabState | None, extra: list[int] | None = None) -> int:
-        from .holder import stop
-
-        procs = [(p, nsutil.start_time(p) or 0) for p in extra or []]
+        found = [(p, start_time(p) or 0) for p in extra or []]
         if st is not None:
-            procs += [(n.pid, n.start) for n in st.nodes.values()]
+            found += [(n.pid, n.start) for n in st.nodes.values()]
         init = st.init if st is not None else None
-        alive = sum(1 for p in {*procs, *([init] if init else [])} if nsutil.is_running(*p))
-        inits = [p for p in procs if _is_init(p[0])]
-        stop(init or (inits[0] if inits else None), procs, child=False)
+        alive = sum(1 for p in {*found, *([init] if init else [])} if is_running(*p))
+        inits = [p for p in found if _is_init(p[0])]
+        stop(init or (inits[0] if inits else None), found, child=False)
         state.remove(name)
         return alive
 
@@ -302,11 +315,17 @@ def _is_init(pid: int) -> bool:
         return False
 
 
-def _check_privileges() -> None:
-    if not nsutil.has_admin_caps():
-        raise ProviderError("the netns provider needs root (or the capabilities "
-                            "CAP_SYS_ADMIN and CAP_NET_ADMIN); run labbook as root, "
-                            "or use another provider (--provider ssh)")
+def _layout(st: LabState, ids: userns.IdMap) -> holder.Layout:
+    """Root's labs lock the host's view under their nodes; an ordinary user's labs lie on
+    a private copy of what the user's namespace cannot take over (see Layout)."""
+    hidden = []
+    root = labstate.state_root()
+    if root != labstate.ROOT_STATE:  # an ordinary user's labs, maybe under /tmp
+        hidden.append(root.lstrip("/"))
+    from .holder import Layout
+
+    return Layout(locked=ids.privileged, shim=None if ids.privileged else st.directory,
+                  hidden=tuple(hidden), ids=ids, root=root)
 
 
 def _spec_of(st: LabState) -> LabSpec:

@@ -1,8 +1,10 @@
 """``labbook exec``: run a command inside a node, its exit code and signals passed through.
 
 The lean path: no YAML, no JSON Schema, no pyroute2; the state file and a few
-system calls. The calling process only borrows the node's PID namespace for the
-fork (and gives it back); the child enters the other namespaces and execs.
+system calls. The calling process forks a child that joins the node's PID namespace
+(from the node's user namespace where that is what grants the right, as for an
+ordinary user's labs) and forks the command there; the command joins the node's
+other namespaces, its user namespace first, and execs.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ import signal
 import sys
 
 from ...errors import LabNotFound, NodeNotFound, ProviderError
+from ..procs import is_running
 from . import nsutil, state
 
 #: Signals the caller receives and hands on to the command.
 FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
              signal.SIGUSR2, signal.SIGWINCH)
+CLONE_NEWUSER = 0x10000000
 
 
 def node_pid(lab: str, node: str) -> int:
@@ -31,7 +35,7 @@ def node_pid(lab: str, node: str) -> int:
     if info is None:
         raise NodeNotFound(f"lab '{lab}' has no node '{node}'; its nodes: "
                            f"{', '.join(st.nodes) or '(none)'}")
-    if not nsutil.is_running(info.pid, info.start):
+    if not is_running(info.pid, info.start):
         raise ProviderError(f"node '{node}' of lab '{lab}' is not running; "
                             f"run 'labbook down {lab}' and bring it up again")
     return info.pid
@@ -40,11 +44,10 @@ def node_pid(lab: str, node: str) -> int:
 def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
     """Run ``argv`` in the node and wait; return its exit code (128+N if killed by signal N)."""
     pid = node_pid(lab, node)
-    fds = []
+    fds: list[tuple[int, int]] = []
     try:
         fds = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY), flag)
-               for name, flag in nsutil.NAMESPACES]
-        own_pid_ns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+               for name, flag in (("user", CLONE_NEWUSER), *nsutil.NAMESPACES)]
     except OSError as exc:
         for fd, _ in fds:
             os.close(fd)
@@ -52,17 +55,11 @@ def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
     child: list[int] = []
     previous = {sig: signal.signal(sig, lambda s, f: _forward(child, s)) for sig in FORWARDED}
     try:
-        pid_fd = next(fd for fd, flag in fds if flag == nsutil.CLONE_NEWPID)
-        nsutil.setns(pid_fd, nsutil.CLONE_NEWPID)  # affects only the children of this process
-        try:
-            child.append(os.fork())
-            if child[0] == 0:  # pragma: no cover - replaced by the command
-                _exec_in(fds, argv, env)
-        finally:
-            nsutil.setns(own_pid_ns, nsutil.CLONE_NEWPID)
-            for fd, _ in fds:
-                os.close(fd)
-            os.close(own_pid_ns)
+        child.append(os.fork())
+        if child[0] == 0:  # pragma: no cover - joins the node, then waits for the command
+            _join(fds, argv, env)
+        for fd, _ in fds:
+            os.close(fd)
         _, status = os.waitpid(child[0], 0)
     finally:
         for sig, handler in previous.items():
@@ -71,14 +68,46 @@ def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
     return code if code >= 0 else 128 - code
 
 
+def _join(fds: list[tuple[int, int]], argv: list[str], env: dict[str, str]) -> None:
+    """In the first child: join the node's PID namespace, fork the command, pass its exit
+    status and the signals this process gets on."""
+    code = 125
+    try:
+        pid_fd = next(fd for fd, flag in fds if flag == nsutil.CLONE_NEWPID)
+        user_fd = next(fd for fd, flag in fds if flag == CLONE_NEWUSER)
+        try:
+            nsutil.setns(pid_fd, nsutil.CLONE_NEWPID)  # root may, from here
+        except PermissionError:
+            nsutil.setns(user_fd, CLONE_NEWUSER)  # an ordinary user's lab: from inside it
+            nsutil.setns(pid_fd, nsutil.CLONE_NEWPID)
+        command: list[int] = []
+        for sig in FORWARDED:
+            signal.signal(sig, lambda s, f: _forward(command, s))
+        command.append(os.fork())
+        if command[0] == 0:
+            _exec_in(fds, argv, env)
+        _, status = os.waitpid(command[0], 0)
+        code = os.waitstatus_to_exitcode(status)
+        code = code if code >= 0 else 128 - code
+    except BaseException as exc:
+        sys.stderr.write(f"labbook: cannot enter the node: {exc}\n")
+    finally:
+        sys.stderr.flush()
+        os._exit(code)
+
+
 def _exec_in(fds: list[tuple[int, int]], argv: list[str], env: dict[str, str]) -> None:
     code = 127
     try:
         for sig in FORWARDED:
             signal.signal(sig, signal.SIG_DFL)
+        own_user = os.stat("/proc/self/ns/user").st_ino
         for fd, flag in fds:
-            if flag != nsutil.CLONE_NEWPID:
-                nsutil.setns(fd, flag)
+            if flag == nsutil.CLONE_NEWPID:
+                continue
+            if flag == CLONE_NEWUSER and os.fstat(fd).st_ino == own_user:
+                continue  # joined already (to join the PID namespace)
+            nsutil.setns(fd, flag)
         try:
             os.chdir(env.get("HOME", "/"))
         except OSError:

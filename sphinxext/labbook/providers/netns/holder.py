@@ -13,17 +13,28 @@ from __future__ import annotations
 
 import contextlib
 import gc
-import json
 import os
-import select
 import signal
-import time
-from collections.abc import Callable
+import socket
 from dataclasses import dataclass
 from itertools import groupby
 from typing import Any
 
 from ...errors import ProviderError
+from .. import userns
+from ..holder import (
+    LabFailed,
+    close_fds_but,
+    detach,
+    enter_userns,
+    fork,
+    reap,
+    send_error,
+    send_report,
+    serve,
+    stopped,
+)
+from ..procs import parent_pid
 from . import nsutil, rootfs
 from .nsutil import (
     CLONE_NEWIPC,
@@ -31,19 +42,14 @@ from .nsutil import (
     CLONE_NEWNS,
     CLONE_NEWPID,
     CLONE_NEWUTS,
-    is_running,
 )
 from .plan import ROOT, Plan
-from .state import INIT_TITLE, NODE_TITLE, Proc, wait_gone
+from .state import INIT_TITLE, NODE_TITLE, title
 
-#: Signals a holder waits for (blocked, taken with sigwait) instead of dying of them.
-_WAITED = {signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGHUP}
-#: How long a lab holder gets to stop its nodes before it is killed outright.
-STOP_GRACE = 5.0
+__all__ = ["LabFailed", "NodeSpec", "start"]
 
-
-class LabFailed(ProviderError):
-    """The lab holder could not create the lab; it stops what it made and exits by itself."""
+#: File descriptors one message may carry (the kernel's SCM_MAX_FD is 253).
+_FDS_PER_MESSAGE = 200
 
 
 @dataclass(frozen=True)
@@ -53,173 +59,174 @@ class NodeSpec:
     shares_root: bool = False
 
 
-def start(lab: str, nodes: list[NodeSpec], plan: Plan, started: list[tuple[int, int]]) -> None:
-    """Fork the lab holder; append (its pid, the read end of its report pipe) to ``started``."""
+@dataclass(frozen=True)
+class Layout:
+    """How the lab's namespaces are arranged (decided by the process bringing it up)."""
+
+    #: Lock the host's view under every node: each node's mounts are made, then the node
+    #: moves into a user namespace below the one they were made in, so the kernel refuses
+    #: to unmount or remount them from inside (a lab run by root, whose ids are the host's).
+    locked: bool
+    #: A private copy of /etc and of the directories of /var, /run, ... that the nodes'
+    #: overlays lie on, owned by ids the lab maps (a lab run by an ordinary user, whose
+    #: namespace cannot take over files that the host's root owns).
+    shim: str | None
+    #: Paths (relative to /) each node sees as empty: other labs' state, /run/netns.
+    hidden: tuple[str, ...]
+    ids: userns.IdMap
+    #: The state root of the lab's user (in the processes' titles).
+    root: str
+
+
+def start(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
+          started: list[tuple[int, int]]) -> None:
+    """Fork the lab holder; append (its pid, this end of its socket) to ``started``."""
     from . import netlink  # noqa: F401  (imported before the fork, never in the child)
 
-    fork(lambda report: _lab_holder(lab, nodes, plan, report), started)
-
-
-def fork(holder: Callable[[int], int], started: list[tuple[int, int]]) -> None:
-    """Fork a process that runs ``holder(write end of its report pipe)`` and exits with what
-    it returns; append (its pid, the read end of the pipe) to ``started``.
-
-    Ctrl-C and SIGTERM are held back until the pid is recorded, so the caller's cleanup
-    always knows what to stop.
-    """
-    r, w = os.pipe()
-    held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
-    try:
-        pid = os.fork()
-        if pid == 0:  # pragma: no cover - runs in the forked holder (tested through the lab)
-            code = 1
-            try:
-                os.close(r)
-                code = holder(w)
-            finally:
-                os._exit(code)
-        started.append((pid, r))
-        os.close(w)
-    finally:
-        if not started:
-            os.close(r)
-            os.close(w)
-        signal.pthread_sigmask(signal.SIG_SETMASK, held)
-
-
-def send_report(report: int, nodes: dict[str, int]) -> None:
-    """From a holder: each node's process, for :func:`wait_report`; closes the pipe."""
-    out = {n: [pid, nsutil.start_time(pid) or 0] for n, pid in nodes.items()}
-    os.write(report, (json.dumps({"nodes": out}) + "\n").encode())
-    os.close(report)
-
-
-def send_error(report: int, exc: BaseException) -> None:
-    """From a holder: why the lab could not be made, for :func:`wait_report`."""
-    known = (ProviderError, OSError, _Stopped)
-    message = str(exc) if isinstance(exc, known) else repr(exc)
-    with contextlib.suppress(OSError):  # nobody may be waiting for this lab any more
-        os.write(report, (json.dumps({"error": message}) + "\n").encode())
-
-
-def wait_report(fd: int, pid: int, timeout: float) -> dict[str, list[int]]:
-    """The lab holder's report: node -> [pid, start]; ProviderError with its reason."""
-    deadline = time.monotonic() + timeout
-    data = b""
-    try:
-        while not data.endswith(b"\n"):
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
-            if not ready:
-                raise ProviderError(f"the lab was not up after {timeout:.0f} s")
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    try:
-        report = json.loads(data)
-    except ValueError:
-        raise ProviderError(f"the lab's holder process {pid} ended before the lab was up")\
-            from None
-    if "error" in report:
-        raise LabFailed(report["error"])
-    return {k: list(v) for k, v in report["nodes"].items()}
-
-
-def stop(init: Proc | None, nodes: list[Proc], child: bool) -> None:
-    """Stop a lab: ask its holder, then kill whatever is left; never raises for the gone."""
-    if init is not None and is_running(*init):
-        _signal(init, signal.SIGTERM)
-        wait_gone([init[0]], time.monotonic() + STOP_GRACE)
-    left = [p for p in ([init] if init else []) + nodes if is_running(*p)]
-    for p in left:
-        _signal(p, signal.SIGKILL)
-    wait_gone([p[0] for p in left], time.monotonic() + STOP_GRACE)
-    if child and init is not None:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(init[0], 0)
-
-
-def _signal(proc: Proc, sig: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(proc[0], sig)
+    fork(lambda chan: _lab_holder(lab, nodes, plan, layout, chan), started)
 
 
 # -- inside the lab holder -------------------------------------------------------------------
-def _detach(keep: int) -> None:
-    """Leave the caller's session, signals and files behind: the lab outlives the caller."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.signal(signal.SIGPIPE, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_SETMASK, set())
-    os.setsid()
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    _close_fds_but(keep)
+@dataclass(frozen=True)
+class _Nested:
+    """The user namespace nodes move into (see :attr:`Layout.locked`), the lab's root
+    network namespace and one network namespace per node, all owned by it."""
+
+    user: int
+    root_net: int
+    nets: dict[str, int]
 
 
-def _close_fds_but(keep: int) -> None:
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 1 << 20)
-
-
-class _Stopped(BaseException):
-    """SIGTERM while the lab is being created: stop the nodes made so far, then exit."""
-
-
-def _stopped(signum: int, frame: object) -> None:
-    raise _Stopped(f"the lab was stopped (signal {signum}) while it was being created")
-
-
-def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, report: int) -> int:
-    _detach(report)
-    signal.signal(signal.SIGTERM, _stopped)
-    nsutil.set_title(f"{INIT_TITLE} {lab}")
+def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
+                chan: int) -> int:
+    detach(chan)
+    signal.signal(signal.SIGTERM, stopped)
+    nsutil.set_title(title(INIT_TITLE, lab, layout.root))
+    nsutil.set_child_subreaper()  # each node's init is handed to it (see _spawn_nodes)
     kids: dict[str, int] = {}
     try:
-        nsutil.unshare(CLONE_NEWNET)  # the lab's root namespace: bridges live here
-        pipes = _spawn_nodes(lab, nodes, plan, kids)
+        shim = rootfs.shim_plan(layout.ids) if layout.shim else None
+        nested = None
+        if not layout.locked:
+            # An ordinary user's lab: the holder and the nodes live in a user namespace
+            # of their own. Root's lab holder stays in the host's, so that each node's
+            # view of the host is built with root's rights (overlays of directories with
+            # mounts below them) before the node moves into the lab's namespace.
+            enter_userns(chan)
+        if layout.locked:
+            nested = _nested(layout.ids, [n.name for n in nodes if not n.shares_root])
+            nsutil.setns(nested.root_net, CLONE_NEWNET)  # the lab's root namespace
+        else:
+            nsutil.unshare(CLONE_NEWNET | CLONE_NEWNS)  # the lab's root namespace
+        if shim is not None and layout.shim:  # both set together; mypy sees only one
+            rootfs.build_shim(layout.shim, shim)
+        pipes = _spawn_nodes(lab, nodes, plan, layout, nested, kids)
         requests = _encode(plan, kids)
         _wait_nodes(pipes)
         _configure(plan, kids, requests)
-        send_report(report, kids)
+        send_report(chan, kids)
     except BaseException as exc:
-        send_error(report, exc)
+        send_error(chan, exc)
         _kill_nodes(kids)
         return 1
-    _serve(kids)
+    serve(lambda: _kill_nodes(kids))
     return 0
 
 
-def _spawn_nodes(lab: str, nodes: list[NodeSpec], plan: Plan,
-                 kids: dict[str, int]) -> dict[str, int]:
+def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
+    """Make the nodes' user namespace and the network namespaces it owns (in a child:
+    a process cannot map its own new namespace's ids)."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the short-lived child
+        code = 1
+        try:
+            ours.close()
+            nsutil.unshare(userns.CLONE_NEWUSER)
+            theirs.send(b"U")
+            if theirs.recv(1) == b"G":
+                fds = []
+                for _ in range(len(nodes) + 1):
+                    nsutil.unshare(CLONE_NEWNET)
+                    fds.append(os.open("/proc/self/ns/net", os.O_RDONLY))
+                fds.append(os.open("/proc/self/ns/user", os.O_RDONLY))
+                for i in range(0, len(fds), _FDS_PER_MESSAGE):
+                    socket.send_fds(theirs, [b"F"], fds[i:i + _FDS_PER_MESSAGE])
+                code = 0
+        finally:
+            os._exit(code)
+    theirs.close()
+    try:
+        if ours.recv(1) != b"U":
+            raise ProviderError("could not make the nodes' user namespace")
+        userns.map_ids(pid, ids)  # the holder is in the host's namespace: the same ids
+        ours.send(b"G")
+        fds: list[int] = []
+        while len(fds) < len(nodes) + 2:
+            _, got, _, _ = socket.recv_fds(ours, 1, _FDS_PER_MESSAGE)
+            if not got:
+                raise ProviderError("could not make the nodes' network namespaces")
+            fds += got
+    finally:
+        ours.close()
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+    return _Nested(fds[-1], fds[0], dict(zip(nodes, fds[1:-1], strict=True)))
+
+
+def _spawn_nodes(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
+                 nested: _Nested | None, kids: dict[str, int]) -> dict[str, int]:
     """Fork each node's init into ``kids`` (node -> pid, filled as they are made, so an
-    interruption knows what to stop); return node -> read end of its ready pipe."""
-    own_pidns = os.open("/proc/self/ns/pid", os.O_RDONLY)
+    interruption knows what to stop); return node -> read end of its ready pipe.
+
+    Each init is PID 1 of a new PID namespace, made by a short-lived child that forks
+    the init and exits: the init is then handed to this process (a subreaper). A process
+    cannot go back to its own PID namespace once it has made one for its children,
+    unless it may enter namespaces of the host's, which a lab's user namespace may not.
+    """
     gc.freeze()  # keep the shared pages shared: the inits never touch these objects
     pipes: dict[str, int] = {}
     me = os.getpid()
     for node in nodes:
         r, w = os.pipe()
-        nsutil.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new PID namespace
+        gate_r, gate_w = os.pipe()  # closed by this process once the child is reaped
         held = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGTERM})
         try:
-            pid = os.fork()
-            if pid == 0:  # pragma: no cover - runs in the node's init
+            middle = os.fork()
+            if middle == 0:  # pragma: no cover - the short-lived child
                 code = 1
                 try:
-                    code = _node_init(lab, node, plan.hosts, w, me)
+                    os.close(r)
+                    os.close(gate_w)
+                    nsutil.unshare(CLONE_NEWPID)  # the next child is PID 1 of a new one
+                    pid = os.fork()
+                    if pid == 0:
+                        try:
+                            code = _node_init(lab, node, plan.hosts, layout, nested, w,
+                                              gate_r, me)
+                        finally:
+                            os._exit(code)
+                    os.write(w, f"{pid}\n".encode())
+                    code = 0
                 finally:
                     os._exit(code)
-            kids[node.name] = pid  # recorded before a SIGTERM can interrupt
+            os.close(gate_r)
+            os.waitpid(middle, 0)  # once reaped, its child (the init) is this process's
+            os.close(gate_w)
+            line = b""
+            while not line.endswith(b"\n"):
+                chunk = os.read(r, 1)
+                if not chunk:
+                    raise ProviderError(f"node '{node.name}': its init could not be started")
+                line += chunk
+            kids[node.name] = int(line)  # recorded before a SIGTERM can interrupt
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        nsutil.setns(own_pidns, CLONE_NEWPID)
         os.close(w)
         pipes[node.name] = r
-    os.close(own_pidns)
+    if nested is not None:
+        for fd in [nested.user, nested.root_net, *nested.nets.values()]:
+            os.close(fd)
     return pipes
 
 
@@ -243,43 +250,41 @@ def _kill_nodes(kids: dict[str, int]) -> None:
             os.waitpid(pid, 0)
 
 
-def _serve(kids: dict[str, int]) -> None:
-    """Reap children until told to stop; then stop every node and return."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, _WAITED)
-    _reap()  # children that ended before SIGCHLD was blocked
-    while signal.sigwait(_WAITED) == signal.SIGCHLD:
-        _reap()
-    _kill_nodes(kids)
-
-
-def _reap() -> None:
-    try:
-        while os.waitpid(-1, os.WNOHANG)[0] > 0:
-            pass
-    except ChildProcessError:
-        pass
-
-
 # -- inside a node's init -------------------------------------------------------------------
-def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], ready: int,
-               parent: int) -> int:
+def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], layout: Layout,
+               nested: _Nested | None, ready: int, gate: int, parent: int) -> int:
     """Become the node: namespaces, filesystem, hostname; then reap orphans as PID 1."""
+    while os.read(gate, 1):  # until the lab holder has reaped the child that forked this one
+        pass
+    os.close(gate)
     nsutil.set_pdeathsig(signal.SIGKILL)  # the lab holder's death is the node's
     # getppid() is 0 in a new PID namespace; the host's /proc still shows the real parent.
-    if nsutil.parent_pid() != parent:
+    if parent_pid() != parent:
         return 1  # the lab holder died before the parent-death signal was armed
-    _close_fds_but(ready)
+    keep = [ready]
+    if nested is not None:
+        keep += [nested.user] + ([nested.nets[node.name]] if not node.shares_root else [])
+    close_fds_but(*keep)
     # As PID 1 the kernel drops signals it has no handler for: `kill 1` or `kill -HUP 1`
     # in a step must not end the node (the lab holder ends it with SIGKILL).
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, signal.SIG_DFL)
     gc.disable()
     try:
-        nsutil.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC |
-                       (0 if node.shares_root else CLONE_NEWNET))
+        own = CLONE_NEWUTS | CLONE_NEWIPC | (0 if node.shares_root else CLONE_NEWNET)
+        if nested is not None:
+            if not node.shares_root:
+                nsutil.setns(nested.nets[node.name], CLONE_NEWNET)
+            nsutil.unshare(CLONE_NEWNS)
+        else:
+            nsutil.unshare(CLONE_NEWNS | own)
+        rootfs.setup(node.hostname, hosts, layout.hidden, layout.shim)
+        if nested is not None:
+            # Below the namespace the mounts were made in: they are locked from here on.
+            nsutil.setns(nested.user, userns.CLONE_NEWUSER)
+            nsutil.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)
         nsutil.sethostname(node.hostname)
-        rootfs.setup(node.hostname, hosts)
-        nsutil.set_title(f"{NODE_TITLE} {lab}/{node.name}")
+        nsutil.set_title(title(NODE_TITLE, f"{lab}/{node.name}", layout.root))
         signal.pthread_sigmask(signal.SIG_SETMASK, {signal.SIGCHLD})  # taken by sigwait
         os.write(ready, b"ok")
     except Exception as exc:
@@ -290,7 +295,7 @@ def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], rea
         os.close(ready)
     while True:
         signal.sigwait({signal.SIGCHLD})
-        _reap()
+        reap()
 
 
 # -- networks -----------------------------------------------------------------------------------

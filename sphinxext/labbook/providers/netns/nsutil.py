@@ -6,6 +6,8 @@ import ctypes
 import errno
 import os
 
+from ..procs import _stat_fields
+
 _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
@@ -37,8 +39,11 @@ _RESOLVE_IN_ROOT = 0x10
 _PR_SET_PDEATHSIG = 1
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
-_CAP_NET_ADMIN = 12
-_CAP_SYS_ADMIN = 21
+
+
+def set_child_subreaper() -> None:
+    """Orphaned descendants are re-parented to this process instead of to PID 1."""
+    _check(_libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
 
 
 def _check(rc: int, what: str) -> int:
@@ -53,7 +58,8 @@ def unshare(flags: int) -> None:
 
 
 def setns(fd: int, flags: int) -> None:
-    _check(_libc.setns(fd, flags), "setns")
+    kind = {flag: name for name, flag in NAMESPACES}.get(flags, "user")
+    _check(_libc.setns(fd, flags), f"entering a {kind} namespace")
 
 
 def mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
@@ -95,45 +101,6 @@ def set_pdeathsig(sig: int) -> None:
     _check(_libc.prctl(_PR_SET_PDEATHSIG, sig, 0, 0, 0), "prctl(PR_SET_PDEATHSIG)")
 
 
-def set_child_subreaper() -> None:
-    """Orphaned descendants are re-parented to this process instead of to PID 1."""
-    _check(_libc.prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0), "prctl(PR_SET_CHILD_SUBREAPER)")
-
-
-def _stat_fields(pid: int | str) -> list[str]:
-    with open(f"/proc/{pid}/stat", "rb") as f:
-        raw = f.read()
-    # comm may hold spaces and parentheses: the fields start after the last ')'.
-    return [raw[:raw.index(b"(")].strip().decode(), *raw[raw.rindex(b")") + 2:].decode().split()]
-
-
-def start_time(pid: int) -> int | None:
-    """When ``pid`` started (clock ticks since boot), or None when there is no such process.
-
-    A pid and its start time together name one process: pids are reused, the pair is not.
-    """
-    try:
-        return int(_stat_fields(pid)[20])
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def parent_pid() -> int:
-    """This process's parent as the mounted /proc sees it (also across PID namespaces)."""
-    return int(_stat_fields("self")[2])
-
-
-def is_running(pid: int | None, started: int | None) -> bool:
-    """True when the process ``(pid, started)`` still exists and has not exited."""
-    if not pid:
-        return False
-    try:
-        fields = _stat_fields(pid)
-    except OSError:
-        return False
-    return fields[1] not in ("Z", "X") and (started is None or int(fields[20]) == started)
-
-
 def set_title(title: str) -> None:
     """Set what ``ps`` shows for this process (comm and the command line).
 
@@ -173,14 +140,3 @@ def open_in_root(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), path)
     return int(rc)
-
-
-def has_admin_caps() -> bool:
-    """True when this process may create namespaces and configure networks."""
-    try:
-        with open("/proc/self/status") as f:
-            caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
-    except (OSError, StopIteration, ValueError):
-        return os.geteuid() == 0
-    need = (1 << _CAP_SYS_ADMIN) | (1 << _CAP_NET_ADMIN)
-    return caps & need == need

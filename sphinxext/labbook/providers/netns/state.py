@@ -1,4 +1,4 @@
-"""Running labs on this machine: /run/labbook/<lab>/state.json and the processes behind it.
+"""Running netns labs of this user: <state root>/<lab>/state.json and the processes behind them.
 
 Kept free of heavy imports: ``labbook exec`` reads it on every call.
 """
@@ -7,14 +7,12 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import time
 from dataclasses import dataclass, field
 from functools import partial
 
 from .. import labstate
 from ..labstate import (  # the netns lab's state as other modules and tests use it
-    STATE_ROOT,
     Proc,
     alive,
     claim,
@@ -22,19 +20,26 @@ from ..labstate import (  # the netns lab's state as other modules and tests use
     me,
     provider_of,
     remove,
+    state_root,
+    title,
     write,
 )
+from ..procs import cmdlines, wait_gone
 
-__all__ = ["STATE_ROOT", "LabState", "NodeState", "Proc", "age", "alive", "claim", "lab_dir",
-           "me", "names", "provider_of", "read", "remove", "scan", "wait_gone", "why_stale",
-           "write"]
+__all__ = ["LabState", "NodeState", "Proc", "age", "alive", "claim", "lab_dir",
+           "me", "names", "provider_of", "read", "remove", "scan", "state_root", "title",
+           "wait_gone", "why_stale", "write"]
 
 #: What ``ps`` shows for the processes of a lab (tests and ``gc`` look for these).
 INIT_TITLE = "labbook-init"
 NODE_TITLE = "labbook-node"
 #: How old a state directory without readable state must be before gc takes it for junk.
 CLAIM_GRACE = 10.0
-_TITLE_RE = re.compile(rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/(\S+))?")
+#: The titles end with the state root of the lab's user: one user's ``gc`` never takes
+#: another's labs (also root's and those of root in a container, which share a uid).
+_TITLE_RE = re.compile(rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/([^\s\0]+))? "
+                       rb"(/[^\s\0]*)")
+
 
 
 @dataclass(frozen=True)
@@ -77,9 +82,10 @@ def unreadable_since(name: str) -> float:
 def scan() -> dict[str, dict[str, list[int]]]:
     """Processes titled ``labbook-init LAB`` / ``labbook-node LAB/NODE``, by lab and kind."""
     found: dict[str, dict[str, list[int]]] = {}
-    for pid, argv in labstate.processes():
+    root = state_root()
+    for pid, argv in cmdlines():
         m = _TITLE_RE.match(argv)
-        if m:
+        if m and m.group(4).decode(errors="replace") == root:
             lab = found.setdefault(m.group(2).decode(), {"init": [], "node": []})
             lab["init" if m.group(1) == b"labbook-init" else "node"].append(pid)
     return found
@@ -105,22 +111,3 @@ def why_stale(st: LabState | None, everything: bool = False, name: str = "") -> 
     if not alive(st.init):
         return "its processes are gone"
     return "--all" if everything else ""
-
-
-def wait_gone(pids: list[int], deadline: float) -> list[int]:
-    """Wait until every pid has exited (or ``deadline``); return those still running."""
-    left = []
-    for pid in pids:
-        try:
-            fd = os.pidfd_open(pid)
-        except OSError:
-            continue  # already gone
-        try:
-            # A pidfd becomes readable when its process exits (zombies count as exited).
-            poll = select.poll()
-            poll.register(fd, select.POLLIN)
-            if not poll.poll(max(0.0, deadline - time.monotonic()) * 1000):
-                left.append(pid)
-        finally:
-            os.close(fd)
-    return left

@@ -9,25 +9,12 @@ import signal
 from dataclasses import dataclass, field
 from typing import Any
 
-from .. import labstate
-from ..labstate import alive, me, write
+from .. import labstate, procs
+from ..labstate import alive, me, state_root, write
 from .inventory import HostEntry
 
 __all__ = ["SshState", "alive", "claim", "kill", "lab_dir", "master_labs", "masters", "me",
            "names", "read", "remove", "state_root", "write"]
-
-
-def state_root() -> str:
-    """The netns provider's root, so that ``labbook ls`` and ``gc`` see every lab in one place.
-
-    Users other than root (the ssh provider needs no privileges) use their runtime directory.
-    """
-    if os.geteuid() == 0:
-        return labstate.STATE_ROOT
-    runtime = os.environ.get("XDG_RUNTIME_DIR")
-    if runtime and os.path.isdir(runtime):
-        return os.path.join(runtime, "labbook")
-    return f"/tmp/labbook-{os.geteuid()}"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -110,7 +97,7 @@ def master_labs() -> set[str]:
 
 
 def _ssh_processes() -> list[tuple[int, bytes]]:
-    return [(pid, b"\0" + argv) for pid, argv in labstate.processes()
+    return [(pid, b"\0" + argv) for pid, argv in procs.cmdlines()
             if argv.startswith(b"ssh\0")]
 
 

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ...errors import LabNotFound, ProviderError, UsageError
-from .. import labstate
+from .. import labstate, userns
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
-from ..netns import nsutil
+from ..holder import stop
+from ..procs import is_running, start_time
 from . import images, state
 from .channel import Channel, VmSession, console_tail, run_exec
 from .state import VmNode, VmState
@@ -65,13 +66,13 @@ class VmLab(Lab):
         if chan is not None and chan.sock is not None:
             return chan
         info = self.state.nodes.get(node)
-        if info is None or not nsutil.is_running(info.pid, info.start):
+        if info is None or not is_running(info.pid, info.start):
             raise ProviderError(f"node '{node}' of lab '{self.name}' is not running (run "
                                 f"'labbook down {self.name}' and bring it up again)")
         chan = Channel(info.ctl, f"node '{node}' of lab '{self.name}'",
                        lambda: console_tail(info.console, info.log))
         chan.connect(deadline or time.monotonic() + ATTACH_TIMEOUT,
-                     lambda: nsutil.is_running(info.pid, info.start))
+                     lambda: is_running(info.pid, info.start))
         self._channels[node] = chan
         return chan
 
@@ -145,11 +146,9 @@ class VmLab(Lab):
 def _stop(st: VmState, child: bool = False, extra: builtins.list[int] | None = None) -> int:
     """Stop the holder (which kills the VMs), kill what is left, remove the directory;
     return how many processes were still running."""
-    from ..netns.holder import stop
-
-    procs = st.procs() + [(p, nsutil.start_time(p) or 0) for p in extra or []]
+    procs = st.procs() + [(p, start_time(p) or 0) for p in extra or []]
     running = sum(1 for p in {*procs, *([st.holder] if st.holder else [])}
-                  if nsutil.is_running(*p))
+                  if is_running(*p))
     stop(st.holder, procs, child)
     labstate.remove(st.name)
     return running
@@ -212,9 +211,6 @@ class VmProvider(Provider):
                              "and '-', for example 'pair2'")
         opts = self._options()
         kver = self.available()
-        if not nsutil.has_admin_caps():
-            raise ProviderError("the vm provider needs root (for the lab's network "
-                                "namespace and its taps); run labbook as root")
         plan = make_plan(spec)  # what a VM cannot do is said before anything is made
         try:
             imgs = images.ensure(opts.cache_dir, kver)
@@ -276,9 +272,7 @@ class VmProvider(Provider):
                              f"{st.directory}")
         for name, pids in sorted(procs.items()):
             if labstate.provider_of(name) is None or not os.path.isdir(labstate.lab_dir(name)):
-                from ..netns.holder import stop
-
-                stop(None, [(p, nsutil.start_time(p) or 0) for p in pids], False)
+                stop(None, [(p, start_time(p) or 0) for p in pids], False)
                 lines.append(f"removed {len(pids)} processes of vm lab '{name}', which has "
                              "no state")
         return lines
@@ -300,25 +294,30 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
               opts: Options) -> VmLab:
     """Start the holder and its VMs, wait for every agent; on any failure (also Ctrl-C and
     SIGTERM) remove everything made so far and raise."""
-    from ..netns.holder import wait_report
+    from ..holder import wait_report
     from . import holder
-    from .qemu import guest_python, machine
+    from .qemu import guest_python, hub_addresses, machine
 
     python = guest_python()
+    ids = userns.plan()
+    hubs = None if _taps_allowed() else hub_addresses([b.name for b in plan.bridges])
+    if hubs is not None:
+        _check_hubs(plan)
     machines = [machine(st.name, n.name, i, st.directory, imgs, list(plan.nics_of(n.name)),
                         accel=st.accel, memory=opts.memory, cpus=opts.cpus,
-                        scratch=opts.scratch > 0, python=python)
+                        scratch=opts.scratch > 0, python=python, hubs=hubs)
                 for i, n in enumerate(spec.nodes)]
     started: list[tuple[int, int]] = []
     lab: VmLab | None = None
     try:
         _scratch_disks(machines, opts.scratch)
-        holder.start(st.name, plan, machines, started)
+        holder.start(st.name, plan, machines, own_userns=not ids.privileged,
+                     hubs=hubs is not None, root=labstate.state_root(), started=started)
         pid, report = started[0]
-        st = st.with_(holder=(pid, nsutil.start_time(pid) or 0))
+        st = st.with_(holder=(pid, start_time(pid) or 0))
         state.write(st)
-        started[0] = (pid, -1)  # wait_report closes the pipe, whatever happens
-        got = wait_report(report, pid, START_TIMEOUT)
+        started[0] = (pid, -1)  # wait_report closes the socket, whatever happens
+        got = wait_report(report, pid, START_TIMEOUT, ids)
         st = st.with_(nodes={m.node: VmNode(got[m.node][0], got[m.node][1],
                                             spec.node(m.node).hostname,  # type: ignore[union-attr]
                                             m.ctl, m.console, m.log) for m in machines})
@@ -334,12 +333,40 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
             if fd >= 0:
                 os.close(fd)
             if st.holder is None:
-                st = st.with_(holder=(pid, nsutil.start_time(pid) or 0))
+                st = st.with_(holder=(pid, start_time(pid) or 0))
         _stop(st, child=bool(started))
         if isinstance(exc, OSError):
             raise ProviderError(f"lab '{st.name}' could not be brought up: {exc}") from None
         raise
     return lab
+
+
+def _taps_allowed() -> bool:
+    """Whether this process may make the taps of a lab (root may; an ordinary user where
+    /dev/net/tun is open to all, as udev's rules make it on most machines)."""
+    if userns.privileged():
+        return True
+    try:
+        os.close(os.open("/dev/net/tun", os.O_RDWR))
+    except OSError:
+        return False
+    return True
+
+
+def _check_hubs(plan: VmPlan) -> None:
+    """What a lab on hubs cannot have: an address on the lab's side of a network (there is
+    no device there), and a bridge's own features."""
+    for b in plan.bridges:
+        if b.address is not None or b.hairpin or b.vlan_filtering:
+            what = "an address" if b.address is not None else \
+                "hairpin" if b.hairpin else "vlan_filtering"
+            raise ProviderError(
+                f"network '{b.name}' has {what}, which needs a bridge on the lab's side: "
+                "this user may not open /dev/net/tun to make its taps (ask for it: "
+                "chmod 0666 /dev/net/tun, as udev does on most machines), or run as root")
+    if any(n.access_vlan for n in plan.nics):
+        raise ProviderError("an access VLAN on a network needs a bridge on the lab's side: "
+                            "this user may not open /dev/net/tun; run as root")
 
 
 def _scratch_disks(machines: builtins.list[Machine], size_mib: int) -> None:

@@ -44,9 +44,12 @@ class Images:
 def default_cache_dir() -> str:
     if os.environ.get("LABBOOK_VM_CACHE"):
         return os.environ["LABBOOK_VM_CACHE"]
-    if os.geteuid() == 0:
+    from ..userns import privileged
+
+    if privileged():
         return "/var/cache/labbook/vm"
-    return os.path.join(os.path.expanduser("~"), ".cache", "labbook", "vm")
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "labbook", "vm")
 
 
 def kernels() -> list[str]:

@@ -38,9 +38,11 @@ class Machine:
 
 
 def machine(lab: str, node: str, index: int, directory: str, images: Images, nics: list[Nic],
-            *, accel: str, memory: int, cpus: int, scratch: bool, python: str) -> Machine:
+            *, accel: str, memory: int, cpus: int, scratch: bool, python: str,
+            hubs: dict[str, str] | None = None) -> Machine:
     """The QEMU command line of ``node``; its control socket is ``<index>.ctl`` (short:
-    a unix socket path has at most 107 bytes)."""
+    a unix socket path has at most 107 bytes). With ``hubs`` (network -> multicast group
+    and port), NICs join those instead of taps (see :func:`hub_addresses`)."""
     ctl = os.path.join(directory, f"{index}.ctl")
     console = os.path.join(directory, f"{node}.console")
     disk = os.path.join(directory, f"{node}.scratch") if scratch else None
@@ -58,10 +60,24 @@ def machine(lab: str, node: str, index: int, directory: str, images: Images, nic
         argv += ["-drive", f"file={disk},if=none,id=scratch,format=raw,cache=unsafe,"
                  "discard=unmap", "-device", "virtio-blk-pci,drive=scratch"]
     for i, nic in enumerate(nics):
-        argv += ["-netdev", f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no",
-                 "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
+        if hubs is None:
+            netdev = f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no"
+        elif nic.bridge is not None:
+            netdev = f"socket,id=n{i},mcast={hubs[nic.bridge]},localaddr=127.0.0.1"
+        else:
+            continue  # a NIC on no network: nothing to plug it into
+        argv += ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
     return Machine(node, tuple(argv), ctl, console, os.path.join(directory, f"{node}.qemu.log"),
                    disk)
+
+
+def hub_addresses(bridges: list[str]) -> dict[str, str]:
+    """A multicast group and port per network, for labs whose user may not make taps.
+
+    Every QEMU on a network sends its frames to the group and receives everyone else's:
+    a hub, on the loopback device of the lab's own network namespace, so no frame leaves
+    the lab (and no two labs share a group)."""
+    return {name: f"239.255.0.{i + 1}:{5000 + i}" for i, name in enumerate(bridges)}
 
 
 def guest_python() -> str:

@@ -1,4 +1,4 @@
-"""Running VM labs: /run/labbook/<lab>/state.json (beside the netns provider's labs), the
+"""Running VM labs: <state root>/<lab>/state.json (beside the netns provider's labs), the
 VMs' sockets, consoles and scratch disks in the same directory, and the processes."""
 
 from __future__ import annotations
@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .. import labstate
-from ..labstate import STATE_ROOT, Proc, alive, write
-from ..netns.nsutil import is_running
+from ..labstate import Proc, alive, state_root, write
+from ..procs import cmdlines, is_running
 
 __all__ = ["HOLDER_TITLE", "VmNode", "VmState", "names", "read", "scan", "why_stale", "write"]
 
 #: What ``ps`` shows for the process that holds a VM lab's network namespace.
 HOLDER_TITLE = "labbook-holder"
-_QEMU_LAB = re.compile(rb"path=" + re.escape(STATE_ROOT.encode()) + rb"/([a-z0-9][a-z0-9-]*)/")
 
 
 @dataclass(frozen=True)
@@ -65,12 +64,15 @@ def scan() -> dict[str, list[int]]:
     lab directory their sockets are in)."""
     found: dict[str, list[int]] = {}
     holder = HOLDER_TITLE.encode() + b" "
-    for pid, argv in labstate.processes():
+    root = state_root()
+    qemu_lab = re.compile(rb"path=" + re.escape(root.encode()) + rb"/([a-z0-9][a-z0-9-]*)/")
+    for pid, argv in cmdlines():
         lab = None
         if argv.startswith(holder):
-            lab = argv[len(holder):].split(b"\0")[0].split()[0].decode(errors="replace")
+            words = argv[len(holder):].split(b"\0")[0].decode(errors="replace").split()
+            lab = words[0] if words[1:2] == [root] else None
         elif b"qemu-system" in argv.split(b"\0")[0]:
-            m = _QEMU_LAB.search(argv)
+            m = qemu_lab.search(argv)
             lab = m.group(1).decode() if m else None
         if lab:
             found.setdefault(lab, []).append(pid)
