@@ -121,3 +121,31 @@ def test_check_exit_codes_of_labs_that_did_not_run(tmp_path, capsys):
     assert main(["check", str(root)]) == 3  # the other lab could not be brought up
     err = capsys.readouterr().err
     assert len(warning_lines(err)) == 2 and "[labbook.error]" in err
+
+
+@pytest.mark.sphinx("html", testroot="lab-notrun", freshenv=True,
+                    confoverrides={**ONLY_NOT_RUN, "labbook_execute": "cache"})
+def test_cache_mode_without_a_recorded_result_is_not_run(app):
+    app.build()
+    (warning,) = warning_lines(warnings_of(app))
+    assert warning.endswith("pair.yaml was not run: no recorded result (labbook_execute is "
+                            "'cache') [labbook.not-run]"), warning
+
+
+@pytest.mark.sphinx("html", testroot="lab-notrun", freshenv=True,
+                    confoverrides={**ONLY_NOT_RUN, "labbook_provider_options": {}})
+def test_cache_mode_shows_a_result_recorded_where_the_lab_could_run(app, make_app,
+                                                                   monkeypatch):
+    from sphinxext.labbook.providers.fake import FakeProvider
+
+    app.build()  # runs the lab (on the host: it drifts, which is recorded all the same)
+    (recorded,) = results_of(app.env)["index"]
+    assert not recorded.not_run
+    monkeypatch.setattr(FakeProvider, "unavailable", lambda self: "it needs QEMU")
+    again = make_app("html", srcdir=app.srcdir, freshenv=True,
+                     confoverrides={**ONLY_NOT_RUN, "labbook_provider_options": {},
+                                    "labbook_execute": "cache"})
+    again.build()
+    assert "[labbook.not-run]" not in warnings_of(again)
+    (shown,) = results_of(again.env)["index"]
+    assert shown.cached and shown.started == recorded.started

@@ -122,18 +122,18 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         settings = provider.settings()
     except LabbookError as exc:  # bad provider options: an error, never a silent skip
         return _failed(plan, f"{UP_FAILED}: {exc.message}")
-    why_not = provider.unavailable()
-    if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
-        return _could_not_run(plan, f"the {plan.provider} provider is not available here: "
-                                    f"{why_not}")
     cache = ResultCache(cache_dir(app))
     key = plan_key(plan, settings)
-    if mode in ("auto", "cache"):
+    if mode in ("auto", "cache"):  # showing a recorded result needs no provider
         hit = cache.get(key)
         if hit is not None and (mode == "cache" or hit.status is Status.PASSED):
             return replace(hit, cached=True, document=plan.document)
         if mode == "cache":
             return _could_not_run(plan, "no recorded result (labbook_execute is 'cache')")
+    why_not = provider.unavailable()
+    if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
+        return _could_not_run(plan, f"the {plan.provider} provider is not available here: "
+                                    f"{why_not}")
     _die_with_the_build()
     stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
     if stop and _FAILED:
