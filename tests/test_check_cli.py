@@ -53,7 +53,9 @@ def test_check_lab_that_cannot_come_up_exit_3(tmp_path, capsys):
                                   'labbook_provider = "fake"\n'
                                   'labbook_provider_options = {"fail_up": "yes"}\n')
     assert main(["check", str(root)]) == 3
-    assert "lab could not be brought up" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "pair.yaml could not be brought up" in err
+    assert err.count("[labbook.error]") == 1  # once for the lab, not once per step
 
 
 def test_accept_round_trip(tmp_path, capsys):

@@ -42,15 +42,6 @@ def test_cache_clean_rebuild_runs_no_lab_and_a_changed_step_reruns_one(app, make
     assert cached_by_doc(fourth) == {"one": False, "two": True}
 
 
-@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True,
-                    confoverrides={"labbook_execute": "off"})
-def test_execution_off_renders_not_run(app):
-    app.build()
-    assert warnings_of(app) == ""
-    html = (Path(app.outdir) / "one.html").read_text()
-    assert "labbook-skipped" in html and "labbook_execute is off" in html
-
-
 @pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True, parallel=2,
                     confoverrides={"labbook_execute": "force"})
 def test_parallel_build_runs_labs_of_documents_side_by_side(app):

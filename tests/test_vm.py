@@ -275,6 +275,8 @@ def test_a_provider_unavailable_here_is_reported_as_not_run_with_the_reason(app)
     from conftest import warnings_of
 
     app.build()
-    assert warnings_of(app) == ""
+    warnings = warnings_of(app)
+    assert warnings.count("WARNING") == 1 and warnings.count("[labbook.not-run]") == 1
+    assert "the vm provider is not available here: no kernel 0.0.0-missing" in warnings
     html = (Path(app.outdir) / "index.html").read_text()
     assert "not run: the vm provider is not available here: no kernel 0.0.0-missing" in html

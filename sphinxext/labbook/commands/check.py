@@ -250,8 +250,7 @@ def _finish(args: argparse.Namespace, results: list[Any], bad_input: int,
             print(note, file=sys.stderr)
     if bad_input:
         return 2
-    if any(r.status is Status.ERROR and r.message.startswith("lab could not be brought up")
-           for r in results):
+    if any(r.up_failed for r in results):
         return 3
     if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
         return 1

@@ -95,7 +95,9 @@ class FakeLab(Lab):
 
 
 class FakeProvider(Provider):
-    """Options: ``fail_up`` (any true value) makes ``up`` fail, to test error paths."""
+    """Options: ``fail_up`` (any true value) makes ``up`` fail, to test error paths;
+    ``unavailable=REASON`` makes the provider say this machine cannot run it, as the vm
+    provider does without QEMU (without needing a machine that lacks QEMU)."""
 
     name = "fake"
 
@@ -123,6 +125,9 @@ class FakeProvider(Provider):
     def list(self) -> list[LabInfo]:
         return [LabInfo(lab.name, "fake", lab.spec.path, lab.spec.node_names, lab.created)
                 for lab in _RUNNING.values()]
+
+    def unavailable(self) -> str | None:
+        return str(self.options.get("unavailable") or "") or None
 
     def settings(self) -> dict[str, Any]:
         return {"provider": "fake"}

@@ -12,6 +12,7 @@ from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
 from ..spec import LabSpec, load_spec
 from .model import (
+    UP_FAILED,
     CommandResult,
     CommandSpec,
     FileStep,
@@ -57,7 +58,7 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
         try:
             lab = provider.up(spec, name)
         except ProviderError as exc:
-            message = f"lab could not be brought up: {exc.message}"
+            message = f"{UP_FAILED}: {exc.message}"
             steps = tuple(_not_run(i, s, Status.ERROR, message) for i, s in
                           enumerate(plan.steps))
             return PlanResult(plan.spec_path, name, plan.document, plan.provider, Status.ERROR,

@@ -6,6 +6,9 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+#: How the message of a lab that could not be brought up begins (``labbook check`` exit 3).
+UP_FAILED = "lab could not be brought up"
+
 
 class Status(enum.StrEnum):
     """How a step (or a whole lab) ended."""
@@ -134,6 +137,14 @@ class PlanResult:
     message: str = ""
     cached: bool = False
     extra: dict[str, Any] = field(default_factory=dict, compare=False)
+    #: Why a lab meant to run could not run on this machine (its provider is unavailable
+    #: here, or there is no recorded result to show); "" when it ran, or was not meant to.
+    not_run: str = ""
+
+    @property
+    def up_failed(self) -> bool:
+        """The lab should have run here, but could not be brought up."""
+        return self.status is Status.ERROR and self.message.startswith(UP_FAILED)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

@@ -10,7 +10,7 @@ from docutils import nodes
 from sphinx.util import logging
 
 from ..errors import LabbookError
-from ..runner.model import LabPlan, PlanResult, Status, StepResult
+from ..runner.model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
 from . import config as cfg
 from .steps import lab_marker, lab_step
 
@@ -54,16 +54,18 @@ def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
 
 
 def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[str, Any],
-                  env: dict[str, str] | None = None) -> list[tuple[LabPlan, list[lab_step]]]:
+                  env: dict[str, str] | None = None,
+                  ) -> list[tuple[LabPlan, lab_marker, list[lab_step]]]:
     """Group the document's steps under the lab directive above them, in order."""
-    plans: list[tuple[dict[str, Any], list[lab_step]]] = []
+    plans: list[tuple[lab_marker, list[lab_step]]] = []
     for node in doctree.findall(lambda n: isinstance(n, lab_marker | lab_step)):
         if isinstance(node, lab_marker):
-            plans.append((dict(node.attributes), []))
+            plans.append((node, []))
         elif plans:
             plans[-1][1].append(node)
     out = []
-    for data, steps in plans:
+    for marker, steps in plans:
+        data = marker.attributes
         options = {**provider_options, **data.get("options", {})}  # the lab's own win
         plan = LabPlan(spec_path=data["spec_path"], steps=tuple(n["step"] for n in steps),
                        document=docname, provider=data["provider"],
@@ -71,15 +73,20 @@ def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[
                                                      options.items())),
                        env=tuple(sorted((env or {}).items())),
                        depends=tuple(data.get("depends", ())))
-        out.append((plan, steps))
+        out.append((plan, marker, steps))
     return out
 
 
-def _skipped(plan: LabPlan, message: str) -> PlanResult:
+def _skipped(plan: LabPlan, message: str, not_run: str = "") -> PlanResult:
     steps = tuple(StepResult(i, s.kind, s.node, Status.SKIPPED, s.source.line, message=message)
                   for i, s in enumerate(plan.steps))
     return PlanResult(plan.spec_path, "", plan.document, plan.provider, Status.SKIPPED, steps,
-                      0.0, time.time(), message=message)
+                      0.0, time.time(), message=message, not_run=not_run)
+
+
+def _could_not_run(plan: LabPlan, reason: str) -> PlanResult:
+    """A lab meant to run that this machine cannot run (one ``labbook.not-run`` warning)."""
+    return _skipped(plan, f"not run: {reason}", not_run=reason)
 
 
 def _failed(plan: LabPlan, message: str) -> PlanResult:
@@ -114,19 +121,19 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         provider = get_provider(plan.provider, **dict(plan.provider_options))
         settings = provider.settings()
     except LabbookError as exc:  # bad provider options: an error, never a silent skip
-        return _failed(plan, f"lab could not be brought up: {exc.message}")
-    why_not = provider.unavailable()
-    if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
-        return _skipped(plan, f"not run: the {plan.provider} provider is not available "
-                              f"here: {why_not}")
+        return _failed(plan, f"{UP_FAILED}: {exc.message}")
     cache = ResultCache(cache_dir(app))
     key = plan_key(plan, settings)
-    if mode in ("auto", "cache"):
+    if mode in ("auto", "cache"):  # showing a recorded result needs no provider
         hit = cache.get(key)
         if hit is not None and (mode == "cache" or hit.status is Status.PASSED):
             return replace(hit, cached=True, document=plan.document)
         if mode == "cache":
-            return _skipped(plan, "not run: no cached result (labbook_execute is 'cache')")
+            return _could_not_run(plan, "no recorded result (labbook_execute is 'cache')")
+    why_not = provider.unavailable()
+    if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
+        return _could_not_run(plan, f"the {plan.provider} provider is not available here: "
+                                    f"{why_not}")
     _die_with_the_build()
     stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
     if stop and _FAILED:
@@ -162,8 +169,25 @@ def _die_with_the_build() -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def warn_result(r: PlanResult) -> None:
-    """One warning per step that did not pass, at the line of the failing command."""
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it is below it (as typed in a shell)."""
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def warn_result(r: PlanResult, lab: nodes.Element) -> None:
+    """A lab that did not run, or did not come up: one warning at its ``lab`` directive
+    (``labbook.not-run``, or ``labbook.error`` when this machine should have run it).
+    Otherwise one warning per step that did not pass, at the line of the failing command."""
+    if r.not_run:
+        logger.warning(f"lab {_shown(r.spec_path)} was not run: {r.not_run}", location=lab,
+                       type="labbook", subtype="not-run")
+        return
+    if r.up_failed:
+        why = r.message.removeprefix(f"{UP_FAILED}: ")
+        logger.warning(f"lab {_shown(r.spec_path)} could not be brought up: {why}",
+                       location=lab, type="labbook", subtype="error")
+        return
     for line in r.extra.get("topology_drift", ()):  # the machines differ from the lab spec
         logger.warning(f"topology drift: {line}", location=r.document, type="labbook",
                        subtype="drift")
@@ -179,13 +203,28 @@ def warn_result(r: PlanResult) -> None:
         logger.warning(text, location=f"{file}:{s.line}", type="labbook", subtype=subtype)
 
 
-def _mark(r: PlanResult, s: StepResult) -> nodes.Node:
+def _said_once(r: PlanResult) -> bool:
+    """No step of the lab ran, for one reason of the lab's own: the reason is said once, at
+    the lab, and each step is only marked "not run"."""
+    return (r.status in (Status.SKIPPED, Status.ERROR) and bool(r.steps) and bool(r.message)
+            and all(s.message == r.message for s in r.steps))
+
+
+def _notice(r: PlanResult) -> nodes.Node:
+    """Where the lab directive was: why none of its steps ran."""
+    text = r.message if r.status is Status.SKIPPED else f"! not run: {r.message}"
+    para = nodes.paragraph("", "", classes=["labbook-notice", f"labbook-{r.status.value}"])
+    para += nodes.inline(text, text)
+    return para
+
+
+def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
     day = time.strftime("%Y-%m-%d", time.gmtime(r.started))
     words = {
         Status.PASSED: f"✓ verified on {r.provider}, {day}" + (" (cached)" if r.cached else ""),
         Status.DRIFT: f"✗ drift on {r.provider}, {day}",
-        Status.ERROR: f"! error on {r.provider}: {s.message}",
-        Status.SKIPPED: s.message or "not run",
+        Status.ERROR: "! not run" if brief else f"! error on {r.provider}: {s.message}",
+        Status.SKIPPED: "not run" if brief else s.message or "not run",
     }
     text = words[s.status]
     para = nodes.paragraph("", "", classes=["labbook-mark", f"labbook-{s.status.value}"])
@@ -194,7 +233,7 @@ def _mark(r: PlanResult, s: StepResult) -> nodes.Node:
 
 
 def _decorate(doctree: nodes.document, node: lab_step, r: PlanResult, s: StepResult,
-              show_drift: bool) -> nodes.Node:
+              show_drift: bool, brief: bool) -> nodes.Node:
     step = node["step"]
     box = nodes.container(classes=["labbook-step", f"labbook-{s.status.value}",
                                    f"labbook-{step.kind}"])
@@ -202,7 +241,7 @@ def _decorate(doctree: nodes.document, node: lab_step, r: PlanResult, s: StepRes
     if getattr(step, "hide", False):
         return box
     box.extend(node.children)
-    box += _mark(r, s)
+    box += _mark(r, s, brief)
     if show_drift and s.status in (Status.DRIFT, Status.ERROR) and s.diff:
         title = ("What the lab really did (diff: page → lab)" if s.status is Status.DRIFT
                  else "What the lab printed before the error")
@@ -248,23 +287,26 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     options = provider_options(app)
     plans = collect_plans(doctree, docname, options, session_env(app))
     results: list[PlanResult] = []
-    for plan, step_nodes in plans:
+    for plan, marker, step_nodes in plans:
         result = execute(app, plan)
         results.append(result)
         if result.status is not Status.SKIPPED or result.cached:
             from ..report import status_line
 
             logger.info(f"labbook: {status_line(result)}")
-        warn_result(result)
+        warn_result(result, marker)
+        brief = _said_once(result)
         for i, n in enumerate(step_nodes):
-            n.replace_self(_decorate(doctree, n, result, result.steps[i], show))
+            n.replace_self(_decorate(doctree, n, result, result.steps[i], show, brief))
+        if brief:
+            marker.replace_self(_notice(result))
     for marker in list(doctree.findall(lab_marker)):
         marker.parent.remove(marker)
     for orphan in list(doctree.findall(lab_step)):  # steps with no lab (already warned)
         orphan.parent.remove(orphan)
     if results:
         results_of(env)[docname] = results
-        plans_of(env)[docname] = [p for p, _ in plans]
+        plans_of(env)[docname] = [p for p, _, _ in plans]
     else:
         results_of(env).pop(docname, None)
         plans_of(env).pop(docname, None)
@@ -287,15 +329,15 @@ def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
 
 def on_outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
                 removed: set[str]) -> list[str]:
-    """Re-read documents whose labs did not pass, so their drift is reported again, and
-    with ``force`` every document that has a lab."""
+    """Re-read documents whose labs did not pass or could not run, so their drift (or that
+    they did not run) is reported again, and with ``force`` every document that has a lab."""
     mode = cfg.value(app.config, "labbook_execute")
     if mode == "off":
         return []
     return sorted(d for d, rs in results_of(env).items()
                   if d not in changed and d not in removed and
                   (mode == "force" or
-                   any(r.status in (Status.DRIFT, Status.ERROR) for r in rs)))
+                   any(r.status in (Status.DRIFT, Status.ERROR) or r.not_run for r in rs)))
 
 
 def _add_static(app: Sphinx) -> None:
