@@ -82,7 +82,8 @@ def test_sigkill_then_gc_removes_everything(lab_name) -> None:  # noqa: F811
     assert state.alive(st.init)
     r = labbook("gc")
     assert r.returncode == 0, r.stderr
-    assert f"netns: removed lab '{lab_name}' (its owner process {proc.pid} is gone)" in r.stdout
+    assert f"netns: removed netns lab '{lab_name}' (its owner process {proc.pid} is gone)" \
+        in r.stdout
     _nothing_left(lab_name)
     assert not any(os.path.exists(f"/proc/{p}") for p in sleepers)
     assert f"'{lab_name}'" not in labbook("gc").stdout  # nothing left to remove
@@ -93,7 +94,7 @@ def test_gc_keeps_labs_brought_up_by_hand_unless_all(lab_name) -> None:  # noqa:
     assert f"'{lab_name}'" not in labbook("gc").stdout
     assert state.read(lab_name) is not None
     r = labbook("gc", "--all", lab_name)  # (only this test's lab: others may be running)
-    assert f"removed lab '{lab_name}' (--all)" in r.stdout
+    assert f"removed netns lab '{lab_name}' (--all)" in r.stdout
     _nothing_left(lab_name)
 
 
@@ -102,7 +103,7 @@ def test_gc_removes_processes_without_state(provider, lab_name) -> None:  # noqa
     try:
         state.remove(lab_name)  # as if someone deleted /run/labbook/<lab>
         lines = provider.gc(names=[lab_name])
-        assert f"removed 3 processes of lab '{lab_name}', which has no state" in lines
+        assert f"removed 3 processes of netns lab '{lab_name}', which has no state" in lines
         _nothing_left(lab_name)
     finally:
         lab.down()
@@ -115,7 +116,7 @@ def test_gc_removes_a_half_created_lab(lab_name) -> None:  # noqa: F811
     state.write(state.LabState(name=lab_name, spec_path="x.yaml", spec_digest="",
                                created=time.time(), owner=(gone.pid, 1)))
     lines = NetnsProvider().gc(names=[lab_name])
-    assert f"removed lab '{lab_name}' (it was half-created by a process that is gone): " \
+    assert f"removed netns lab '{lab_name}' (it was half-created by a process that is gone): " \
            f"0 processes, {state.lab_dir(lab_name)}" in lines
     _nothing_left(lab_name)
 

@@ -186,7 +186,7 @@ def test_two_labs_of_one_spec_run_side_by_side(provider, lab_name) -> None:  # n
         assert reaches(one, "alpha", "10.0.0.2") and reaches(two, "alpha", "10.0.0.2")
         assert sh(one, "alpha", "touch /tmp/only-in-one")[0] == 0
         assert sh(two, "alpha", "test -e /tmp/only-in-one")[0] == 1
-        assert {i.name for i in provider.list()} >= {lab_name, f"{lab_name}-b"}
+        assert {i.name for i in provider.labs()} >= {lab_name, f"{lab_name}-b"}
 
 
 def test_a_running_name_cannot_be_taken_again(pair, provider) -> None:  # noqa: F811

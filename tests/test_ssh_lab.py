@@ -177,7 +177,7 @@ def test_list_attach_and_gc_of_a_run_that_died(up, nodes):
     lab = up("gc")
     provider = get_provider("ssh")
     try:
-        info = next(i for i in provider.list() if i.name == lab.name)
+        info = next(i for i in provider.labs() if i.name == lab.name)
         assert info.provider == "ssh" and info.nodes == ("alpha", "beta")
         assert info.extra["hosts"]["alpha"].endswith("@10.10.0.1")
         other = provider.attach(lab.name)  # e.g. `labbook exec` from another process

@@ -151,7 +151,7 @@ def test_background_commands_keep_running_and_sessions_keep_state(pair) -> None:
 
 
 def test_ls_and_exec_from_another_process(pair) -> None:
-    info = next(i for i in get_provider("vm").list() if i.name == pair.name)
+    info = next(i for i in get_provider("vm").labs() if i.name == pair.name)
     assert info.nodes == ("alpha", "beta") and info.extra["status"] == "up"
     pair.close_sessions()
     pair._close_channels()  # one process at a time on a VM's control channel

@@ -115,16 +115,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         return exc.exit_code
     provider = _provider(args.provider, **_options(args))
     lab = provider.up(spec, args.name)
-    detach = getattr(lab, "detach", None)
-    if detach is None:
-        lab.down()
-        raise UsageError(f"the {provider.name} provider cannot keep a lab running after "
-                         "'labbook up' returns; use 'labbook check' instead")
     try:
-        detach()
+        lab.detach()
     except BaseException:
         lab.down()
         raise
+    if provider.name in ("netns", "vm"):
+        from ..providers.userns import limits
+
+        if limits():
+            print(f"labbook: note: {limits()}", file=sys.stderr)
     print(lab.name, flush=True)
     return 0
 
@@ -162,7 +162,7 @@ def _attach(name: str):  # type: ignore[no-untyped-def]
     for pname in provider_names():
         try:
             provider = _provider(pname)
-            if any(info.name == name for info in provider.list()):
+            if any(info.name == name for info in provider.labs()):
                 return provider.attach(name)
         except (LabbookError, NotImplementedError):
             continue
@@ -181,7 +181,7 @@ def _all_labs() -> list:  # type: ignore[type-arg]
     labs = []
     for pname in provider_names():
         try:
-            labs += _provider(pname).list()
+            labs += _provider(pname).labs()
         except (LabbookError, NotImplementedError):
             continue
     return sorted(labs, key=lambda i: i.name)
@@ -218,8 +218,7 @@ def cmd_gc(args: argparse.Namespace) -> int:
             provider = _provider(pname)
         except LabbookError:
             continue
-        lines = provider.gc(everything=args.all, names=args.names or None) \
-            if pname in ("netns", "vm") else provider.gc()
+        lines = provider.gc(everything=args.all, names=args.names or None)
         for line in lines:
             print(f"{pname}: {line}")
     return 0

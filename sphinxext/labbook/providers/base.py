@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +100,19 @@ class Lab(abc.ABC):
     def down(self) -> None:
         """Tear everything down. Idempotent; never raises for what is already gone."""
 
+    #: Whether the lab can outlive the process that brought it up (``labbook up``).
+    detachable: bool = False
+    #: How the machines differ from the spec, found at ``up`` (providers of existing
+    #: machines fill it; each line is reported as drift).
+    topology_drift: list[str] = []
+
+    def detach(self) -> None:
+        """Let the lab outlive this process: it stays until ``labbook down NAME``."""
+        from ..errors import UsageError
+
+        raise UsageError(f"the {self.provider_name} provider cannot keep a lab running after "
+                         "'labbook up' returns; use 'labbook check' instead")
+
     def check_node(self, node: str) -> None:
         from ..errors import NodeNotFound
 
@@ -136,12 +150,13 @@ class Provider(abc.ABC):
         """A handle on a lab that another process brought up (for ``exec`` and ``down``)."""
         raise NotImplementedError(f"the {self.name} provider cannot attach to running labs")
 
-    def list(self) -> list[LabInfo]:
-        """The labs of this provider running on this machine."""
+    def labs(self) -> list[LabInfo]:
+        """The labs of this provider running on this machine (of this user)."""
         return []
 
-    def gc(self) -> list[str]:
-        """Remove what killed runs left behind; return a line per thing removed."""
+    def gc(self, everything: bool = False, names: Iterable[str] | None = None) -> list[str]:
+        """Remove what killed runs left behind (with ``everything``, every lab; ``names``
+        limits the sweep to those labs); return a line per thing removed."""
         return []
 
     def unavailable(self) -> str | None:

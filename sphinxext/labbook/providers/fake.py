@@ -122,7 +122,7 @@ class FakeProvider(Provider):
         except KeyError:
             raise LabNotFound(f"no running fake lab named '{name}'") from None
 
-    def list(self) -> list[LabInfo]:
+    def labs(self) -> list[LabInfo]:
         return [LabInfo(lab.name, "fake", lab.spec.path, lab.spec.node_names, lab.created)
                 for lab in _RUNNING.values()]
 

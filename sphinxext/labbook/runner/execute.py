@@ -66,7 +66,7 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
         lab.session_env.update(dict(plan.env))
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
-            topology = [str(x) for x in getattr(lab, "topology_drift", None) or ()]
+            topology = [str(x) for x in lab.topology_drift]
             results = _run_steps(lab, plan, stop_on_fail, say)
             results = _recheck_files(lab, plan, results)
         say("down", lab=name)

@@ -8,15 +8,15 @@ import os
 import shlex
 import subprocess
 import time
-from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ...errors import LabNotFound, ProviderError, UsageError
+from ...errors import ProviderError, UsageError
 from .. import labstate, procs, userns
-from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
+from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
 from ..holder import stop
 from ..procs import descendants, is_running, kill_tree, start_time
 from ..session import SESSION_ENV
+from ..stateful import StatefulProvider
 from . import nsutil, state
 from .state import LabState, NodeState
 
@@ -44,6 +44,7 @@ class NetnsLab(Lab):
     """A running netns lab: a handle on its state, usable from any process."""
 
     provider_name = "netns"
+    detachable = True
 
     def __init__(self, name: str, spec: LabSpec, st: LabState, *, child: bool = False) -> None:
         super().__init__(name, spec)
@@ -166,7 +167,7 @@ class NetnsLab(Lab):
         state.remove(self.name)
 
 
-class NetnsProvider(Provider):
+class NetnsProvider(StatefulProvider[LabState]):
     """Options: none yet. Runs as root or as an ordinary user (in user namespaces)."""
 
     name = "netns"
@@ -218,63 +219,32 @@ class NetnsProvider(Provider):
         return NetnsLab(name, spec, st, child=True)
 
     def _claim(self, name: str, spec: LabSpec) -> LabState:
-        for _ in range(2):
-            if state.claim(name):
-                st = LabState(name=name, spec_path=os.path.abspath(spec.path),
-                              spec_digest=spec.digest, created=time.time(), owner=state.me())
-                try:
-                    state.write(st)
-                except BaseException:
-                    state.remove(name)
-                    raise
-                return st
-            other = state.provider_of(name)
-            old = state.read(name)
-            if other not in ("netns", None) or not state.why_stale(old, name=name):
-                by = f" (provider {other})" if other not in ("netns", None) else ""
-                raise UsageError(f"a lab named '{name}' is already running{by}; bring this "
-                                 f"one up under another name (--name), or run "
-                                 f"'labbook down {name}'")
-            self._remove(name, old)
-        raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
+        return self.claim(name, lambda: LabState(
+            name=name, spec_path=os.path.abspath(spec.path), spec_digest=spec.digest,
+            created=time.time(), owner=state.me()))
 
-    def attach(self, name: str) -> NetnsLab:
-        st = state.read(name)
-        if st is None or st.status != "up":
-            running = ", ".join(i.name for i in self.list()) or "none"
-            raise LabNotFound(f"no running netns lab named '{name}' (running: {running})")
-        return NetnsLab(name, _spec_of(st), st)
+    # -- the labs on this machine (see StatefulProvider) ------------------------------------
+    def read(self, name: str) -> LabState | None:
+        return state.read(name)
 
-    def gc(self, everything: bool = False, names: Iterable[str] | None = None) -> list[str]:
-        """Remove dead, orphaned and half-created labs (with ``everything``, all labs).
+    def names(self) -> list[str]:
+        return state.names()
 
-        ``names`` limits the sweep to those labs.
-        """
-        lines = []
-        only = set(names) if names is not None else None
-        procs = {k: v for k, v in state.scan().items() if only is None or k in only}
-        for name in state.names():
-            if only is not None and name not in only:
-                continue
-            st = state.read(name)
-            if st is not None and st.status != "up" and state.alive(st.owner):
-                procs.pop(name, None)  # being brought up right now
-                continue
-            why = state.why_stale(st, everything, name)
-            found = procs.pop(name, {"init": [], "node": []})
-            if not why:
-                continue
-            count = self._remove(name, st, found["init"] + found["node"])
-            lines.append(f"removed lab '{name}' ({why}): {count} processes, "
-                         f"{state.lab_dir(name)}")
-        for name, found in sorted(procs.items()):
-            count = self._remove(name, None, found["init"] + found["node"])
-            lines.append(f"removed {count} processes of lab '{name}', which has no state")
-        return lines
+    def handle(self, st: LabState) -> NetnsLab:
+        return NetnsLab(st.name, _spec_of(st), st)
 
-    @staticmethod
-    def _remove(name: str, st: LabState | None, extra: list[int] | None = None) -> int:
-        found = [(p, start_time(p) or 0) for p in extra or []]
+    def running(self, st: LabState) -> bool:
+        return state.alive(st.init)
+
+    def info(self, st: LabState, status: str) -> LabInfo:
+        return LabInfo(st.name, "netns", st.spec_path, tuple(st.nodes), st.created,
+                       st.owner[0] if st.owner else None, {"status": status})
+
+    def orphans(self) -> dict[str, list[int]]:
+        return {lab: found["init"] + found["node"] for lab, found in state.scan().items()}
+
+    def remove(self, name: str, st: LabState | None, pids: list[int]) -> int:
+        found = [(p, start_time(p) or 0) for p in pids]
         if st is not None:
             found += [(n.pid, n.start) for n in st.nodes.values()]
         init = st.init if st is not None else None
@@ -283,18 +253,6 @@ class NetnsProvider(Provider):
         stop(init or (inits[0] if inits else None), found, child=False)
         state.remove(name)
         return alive
-
-    # Last in the class: below it, 'list' in annotations would name this method.
-    def list(self) -> list[LabInfo]:
-        out = []
-        for name in state.names():
-            st = state.read(name)
-            if st is None:
-                continue
-            out.append(LabInfo(name, "netns", st.spec_path, tuple(st.nodes), st.created,
-                               st.owner[0] if st.owner else None,
-                               {"status": st.status if state.alive(st.init) else "dead"}))
-        return out
 
 
 def _reap(pid: int) -> None:

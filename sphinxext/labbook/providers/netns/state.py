@@ -5,7 +5,6 @@ Kept free of heavy imports: ``labbook exec`` reads it on every call.
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -28,13 +27,11 @@ from ..procs import cmdlines, wait_gone
 
 __all__ = ["LabState", "NodeState", "Proc", "age", "alive", "claim", "lab_dir",
            "me", "names", "provider_of", "read", "remove", "scan", "state_root", "title",
-           "wait_gone", "why_stale", "write"]
+           "wait_gone", "write"]
 
 #: What ``ps`` shows for the processes of a lab (tests and ``gc`` look for these).
 INIT_TITLE = "labbook-init"
 NODE_TITLE = "labbook-node"
-#: How old a state directory without readable state must be before gc takes it for junk.
-CLAIM_GRACE = 10.0
 #: The titles end with the state root of the lab's user: one user's ``gc`` never takes
 #: another's labs (also root's and those of root in a container, which share a uid).
 _TITLE_RE = re.compile(rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/([^\s\0]+))? "
@@ -71,14 +68,6 @@ def names() -> list[str]:
     return [d for d in labstate.lab_names() if provider_of(d) in ("netns", None)]
 
 
-def unreadable_since(name: str) -> float:
-    """Seconds since the state directory of a lab with unreadable state last changed."""
-    try:
-        return time.time() - os.stat(lab_dir(name)).st_mtime
-    except OSError:
-        return 0.0
-
-
 def scan() -> dict[str, dict[str, list[int]]]:
     """Processes titled ``labbook-init LAB`` / ``labbook-node LAB/NODE``, by lab and kind."""
     found: dict[str, dict[str, list[int]]] = {}
@@ -98,16 +87,3 @@ def age(created: float) -> str:
         if secs >= size:
             return f"{secs // size}{unit}"
     return f"{secs}s"
-
-
-def why_stale(st: LabState | None, everything: bool = False, name: str = "") -> str:
-    """Why ``gc`` should remove this lab, or "" to keep it."""
-    if st is None:
-        # A directory is briefly without state while a lab is being claimed.
-        return "its state file is unreadable" if unreadable_since(name) > CLAIM_GRACE else ""
-    verdict = labstate.owner_verdict(st)
-    if verdict is not None:
-        return verdict
-    if not alive(st.init):
-        return "its processes are gone"
-    return "--all" if everything else ""

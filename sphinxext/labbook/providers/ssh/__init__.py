@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import contextlib
 import os
 import secrets
@@ -11,9 +10,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
-from ...errors import LabNotFound, ProviderError, UsageError
-from .. import labstate
-from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
+from ...errors import ProviderError, UsageError
+from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
+from ..stateful import StatefulProvider
 from . import remote, state, topology, transport
 from .inventory import inventory_digest, load_inventory
 from .session import SshSession
@@ -37,6 +36,7 @@ class SshLab(Lab):
     """A running ssh lab: its nodes' master connections, usable from any process."""
 
     provider_name = "ssh"
+    detachable = True
 
     def __init__(self, st: SshState, spec: LabSpec) -> None:
         super().__init__(st.name, spec)
@@ -138,7 +138,7 @@ def _err(stderr: bytes) -> str:
     return text.splitlines()[-1] if text else "the command failed"
 
 
-class SshProvider(Provider):
+class SshProvider(StatefulProvider[SshState]):
     """Nodes reached with the OpenSSH client, one multiplexed master connection per node.
 
     Nothing is created on the machines but the lab's processes: ``up`` checks that their
@@ -201,73 +201,43 @@ class SshProvider(Provider):
         return lab
 
     def _claim(self, name: str, spec: LabSpec, insecure: bool, timeout: int) -> SshState:
-        for _ in range(2):
-            if state.claim(name):
-                st = SshState(name=name, spec_path=os.path.abspath(spec.path),
-                              spec_digest=spec.digest, created=time.time(),
-                              token=secrets.token_hex(8), owner=state.me(), insecure=insecure,
-                              connect_timeout=timeout)
-                state.write(st)
-                return st
-            old = state.read(name)
-            if old is None or not _why_stale(old):
-                raise UsageError(f"a lab named '{name}' is already running; bring this one up "
-                                 f"under another name, or run 'labbook down {name}'")
-            _teardown(old, _targets(old))
-        raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
+        return self.claim(name, lambda: SshState(
+            name=name, spec_path=os.path.abspath(spec.path), spec_digest=spec.digest,
+            created=time.time(), token=secrets.token_hex(8), owner=state.me(),
+            insecure=insecure, connect_timeout=timeout))
 
-    def attach(self, name: str) -> SshLab:
-        st = state.read(name)
-        if st is None or st.status != "up":
-            running = ", ".join(i.name for i in self.list()) or "none"
-            raise LabNotFound(f"no running ssh lab named '{name}' (running: {running})")
+    # -- the labs on this machine (see StatefulProvider) ------------------------------------
+    parts = "master connections"
+    gone = "its connections are gone"
+    dir_mode = 0o700  # the control sockets are there
+
+    def read(self, name: str) -> SshState | None:
+        return state.read(name)
+
+    def names(self) -> list[str]:
+        return state.names()
+
+    def handle(self, st: SshState) -> SshLab:
         return SshLab(st, _spec_of(st))
 
-    def list(self) -> list[LabInfo]:
-        out = []
-        for name in state.names():
-            st = state.read(name)
-            if st is None:
-                continue
-            status = st.status if state.masters(name) else "dead"
-            out.append(LabInfo(name, "ssh", st.spec_path, tuple(st.entries), st.created,
-                               st.owner[0] if st.owner else None,
-                               {"status": status,
-                                "hosts": {n: e.address for n, e in st.entries.items()}}))
-        return out
+    def running(self, st: SshState) -> bool:
+        return bool(state.masters(st.name))
 
-    def gc(self, everything: bool = False) -> builtins.list[str]:  # `list` is a method here
-        """Remove ssh labs whose run died (with ``everything``, all of them)."""
-        lines = []
-        for name in state.names():
-            st = state.read(name)
-            why = _why_stale(st, everything) if st else "its state file is unreadable"
-            if not why:
-                continue
-            count = len(state.masters(name))
-            if st is not None:
-                _teardown(st, _targets(st))
-            state.kill(state.masters(name))
-            state.remove(name)
-            lines.append(f"removed ssh lab '{name}' ({why}): {count} master connections, "
-                         f"{state.lab_dir(name)}")
-        known = set(state.names())
-        for name in sorted(state.master_labs() - known):
-            pids = state.masters(name)
-            state.kill(pids)
-            lines.append(f"removed {len(pids)} ssh master connections of lab '{name}', "
-                         "which has no state")
-        return lines
+    def info(self, st: SshState, status: str) -> LabInfo:
+        return LabInfo(st.name, "ssh", st.spec_path, tuple(st.entries), st.created,
+                       st.owner[0] if st.owner else None,
+                       {"status": status, "hosts": {n: e.address for n, e in st.entries.items()}})
 
+    def orphans(self) -> dict[str, list[int]]:
+        return {name: state.masters(name) for name in state.master_labs()}
 
-def _why_stale(st: SshState, everything: bool = False) -> str:
-    """Why ``gc`` should remove this lab, or "" to keep it."""
-    verdict = labstate.owner_verdict(st)
-    if verdict is not None:
-        return verdict
-    if not state.masters(st.name):
-        return "its connections are gone"
-    return "--all" if everything else ""
+    def remove(self, name: str, st: SshState | None, pids: list[int]) -> int:
+        masters = sorted({*state.masters(name), *pids})
+        if st is not None:
+            _teardown(st, _targets(st))
+        state.kill(masters)
+        state.remove(name)
+        return len(masters)
 
 
 def _targets(st: SshState) -> list[Target]:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import builtins
 import os
 import subprocess
 import time
@@ -10,11 +9,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ...errors import LabNotFound, ProviderError, UsageError
+from ...errors import ProviderError, UsageError
 from .. import labstate, userns
-from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo, Provider
+from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
 from ..holder import stop
 from ..procs import is_running, start_time
+from ..stateful import StatefulProvider
 from . import images, state
 from .channel import Channel, VmSession, console_tail, run_exec
 from .state import VmNode, VmState
@@ -52,6 +52,7 @@ class VmLab(Lab):
     """A running VM lab: a handle on its state, usable from any process."""
 
     provider_name = "vm"
+    detachable = True
 
     def __init__(self, spec: LabSpec, st: VmState, *, child: bool = False) -> None:
         super().__init__(st.name, spec)
@@ -143,7 +144,7 @@ class VmLab(Lab):
         _stop(self.state, self._child)
 
 
-def _stop(st: VmState, child: bool = False, extra: builtins.list[int] | None = None) -> int:
+def _stop(st: VmState, child: bool = False, extra: list[int] | None = None) -> int:
     """Stop the holder (which kills the VMs), kill what is left, remove the directory;
     return how many processes were still running."""
     procs = st.procs() + [(p, start_time(p) or 0) for p in extra or []]
@@ -154,7 +155,7 @@ def _stop(st: VmState, child: bool = False, extra: builtins.list[int] | None = N
     return running
 
 
-class VmProvider(Provider):
+class VmProvider(StatefulProvider[VmState]):
     """Options (all strings, as in ``labbook_provider_options``): ``kernel`` (a version in
     /boot; default the newest), ``memory`` (MiB per VM, 512), ``cpus`` (1), ``accel``
     (auto, kvm or tcg), ``scratch`` (MiB of the scratch disk at /scratch, 1024; 0 for
@@ -224,70 +225,38 @@ class VmProvider(Provider):
         return _bring_up(spec, st, plan, imgs, opts)
 
     def _claim(self, name: str, spec: LabSpec, kver: str, accel: str) -> VmState:
-        for _ in range(2):
-            if labstate.claim(name):
-                st = VmState(name=name, spec_path=os.path.abspath(spec.path),
-                             spec_digest=spec.digest, created=time.time(), owner=labstate.me(),
-                             kernel=kver, accel=accel)
-                try:
-                    state.write(st)
-                except BaseException:
-                    labstate.remove(name)
-                    raise
-                return st
-            old = state.read(name)
-            if old is None or not state.why_stale(old):
-                other = labstate.provider_of(name)
-                by = f" (provider {other})" if other not in ("vm", None) else ""
-                raise UsageError(f"a lab named '{name}' is already running{by}; bring this "
-                                 f"one up under another name (--name), or run "
-                                 f"'labbook down {name}'")
-            _stop(old)
-        raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
+        return self.claim(name, lambda: VmState(
+            name=name, spec_path=os.path.abspath(spec.path), spec_digest=spec.digest,
+            created=time.time(), owner=labstate.me(), kernel=kver, accel=accel))
 
-    def attach(self, name: str) -> VmLab:
-        st = state.read(name)
-        if st is None or st.status != "up":
-            running = ", ".join(i.name for i in self.list()) or "none"
-            raise LabNotFound(f"no running vm lab named '{name}' (running: {running})")
+    # -- the labs on this machine (see StatefulProvider) ------------------------------------
+    def read(self, name: str) -> VmState | None:
+        return state.read(name)
+
+    def names(self) -> list[str]:
+        return state.names()
+
+    def handle(self, st: VmState) -> VmLab:
         return VmLab(_spec_of(st), st)
 
-    def gc(self, everything: bool = False, names: Any = None) -> builtins.list[str]:
-        """Remove VM labs whose run died, half-created ones and VMs without a lab (with
-        ``everything``, all VM labs); ``names`` limits the sweep to those labs."""
-        only = set(names) if names is not None else None
-        procs = {k: v for k, v in state.scan().items() if only is None or k in only}
-        lines = []
-        for name in state.names():
-            if only is not None and name not in only:
-                continue
-            st = state.read(name)
-            if st is None:
-                continue
-            found = procs.pop(name, [])
-            why = state.why_stale(st, everything)
-            if why:
-                count = _stop(st, extra=found)
-                lines.append(f"removed vm lab '{name}' ({why}): {count} processes, "
-                             f"{st.directory}")
-        for name, pids in sorted(procs.items()):
-            if labstate.provider_of(name) is None or not os.path.isdir(labstate.lab_dir(name)):
-                stop(None, [(p, start_time(p) or 0) for p in pids], False)
-                lines.append(f"removed {len(pids)} processes of vm lab '{name}', which has "
-                             "no state")
-        return lines
+    def running(self, st: VmState) -> bool:
+        return labstate.alive(st.holder) and any(is_running(*p) for p in st.procs())
 
-    def list(self) -> builtins.list[LabInfo]:
-        out = []
-        for name in state.names():
-            st = state.read(name)
-            if st is None:
-                continue
-            status = st.status if labstate.alive(st.holder) else "dead"
-            out.append(LabInfo(name, "vm", st.spec_path, tuple(st.nodes), st.created,
-                               st.owner[0] if st.owner else None,
-                               {"status": status, "kernel": st.kernel, "accel": st.accel}))
-        return out
+    def info(self, st: VmState, status: str) -> LabInfo:
+        return LabInfo(st.name, "vm", st.spec_path, tuple(st.nodes), st.created,
+                       st.owner[0] if st.owner else None,
+                       {"status": status, "kernel": st.kernel, "accel": st.accel})
+
+    def orphans(self) -> dict[str, list[int]]:
+        return state.scan()
+
+    def remove(self, name: str, st: VmState | None, pids: list[int]) -> int:
+        if st is not None:
+            return _stop(st, extra=pids)
+        procs = [(p, start_time(p) or 0) for p in pids]
+        running = sum(1 for p in procs if is_running(*p))
+        stop(None, procs, False)
+        return running
 
 
 def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
@@ -300,7 +269,11 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
 
     python = guest_python()
     ids = userns.plan()
-    hubs = None if _taps_allowed() else hub_addresses([b.name for b in plan.bridges])
+    # Root's VMs are on bridges, through taps, in the lab's own network namespace. An
+    # ordinary user's QEMUs stay in the user's own namespaces (in a user namespace of the
+    # lab's, 9p would show the guest every file of the host's root as nobody's) and meet
+    # on multicast hubs on the loopback device.
+    hubs = None if ids.privileged else hub_addresses(st.name, [b.name for b in plan.bridges])
     if hubs is not None:
         _check_hubs(plan)
     machines = [machine(st.name, n.name, i, st.directory, imgs, list(plan.nics_of(n.name)),
@@ -311,8 +284,8 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
     lab: VmLab | None = None
     try:
         _scratch_disks(machines, opts.scratch)
-        holder.start(st.name, plan, machines, own_userns=not ids.privileged,
-                     hubs=hubs is not None, root=labstate.state_root(), started=started)
+        holder.start(st.name, plan, machines, hubs=hubs is not None,
+                     root=labstate.state_root(), started=started)
         pid, report = started[0]
         st = st.with_(holder=(pid, start_time(pid) or 0))
         state.write(st)
@@ -341,18 +314,6 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
     return lab
 
 
-def _taps_allowed() -> bool:
-    """Whether this process may make the taps of a lab (root may; an ordinary user where
-    /dev/net/tun is open to all, as udev's rules make it on most machines)."""
-    if userns.privileged():
-        return True
-    try:
-        os.close(os.open("/dev/net/tun", os.O_RDWR))
-    except OSError:
-        return False
-    return True
-
-
 def _check_hubs(plan: VmPlan) -> None:
     """What a lab on hubs cannot have: an address on the lab's side of a network (there is
     no device there), and a bridge's own features."""
@@ -362,14 +323,14 @@ def _check_hubs(plan: VmPlan) -> None:
                 "hairpin" if b.hairpin else "vlan_filtering"
             raise ProviderError(
                 f"network '{b.name}' has {what}, which needs a bridge on the lab's side: "
-                "this user may not open /dev/net/tun to make its taps (ask for it: "
-                "chmod 0666 /dev/net/tun, as udev does on most machines), or run as root")
+                "the VMs of an ordinary user's lab meet on a hub instead; run as root for "
+                "bridges")
     if any(n.access_vlan for n in plan.nics):
         raise ProviderError("an access VLAN on a network needs a bridge on the lab's side: "
-                            "this user may not open /dev/net/tun; run as root")
+                            "the VMs of an ordinary user's lab meet on a hub; run as root")
 
 
-def _scratch_disks(machines: builtins.list[Machine], size_mib: int) -> None:
+def _scratch_disks(machines: list[Machine], size_mib: int) -> None:
     """A sparse, ext4-formatted disk per VM (formatting on the host is quicker than in an
     emulated guest); the guest mounts it at /scratch."""
     procs = []

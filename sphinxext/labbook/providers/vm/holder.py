@@ -18,7 +18,7 @@ import socket
 import struct
 import subprocess
 
-from ..holder import detach, enter_userns, fork, send_error, send_report, serve, stopped
+from ..holder import detach, fork, send_error, send_report, serve, stopped
 from ..labstate import title
 from ..netns import netlink, nsutil
 from ..netns.plan import ROOT, Addr, Bridge, Dev, PortOp
@@ -32,38 +32,28 @@ _IFF_TAP = 0x0002
 _IFF_NO_PI = 0x1000
 _IFF_VNET_HDR = 0x4000
 _IFF_UP = 0x1
-_IFF_MULTICAST = 0x1000
 
 
-def start(lab: str, plan: VmPlan, machines: list[Machine], *, own_userns: bool, hubs: bool,
-          root: str, started: list[tuple[int, int]]) -> None:
+def start(lab: str, plan: VmPlan, machines: list[Machine], *, hubs: bool, root: str,
+          started: list[tuple[int, int]]) -> None:
     """Fork the holder; append (its pid, this end of its socket) to ``started``.
 
-    ``own_userns``: the holder makes a user namespace (an ordinary user's lab); ``hubs``:
-    the VMs' NICs meet on multicast hubs instead of taps on bridges (for a user who may
-    not open /dev/net/tun); ``root``: the user's state root, for the holder's title."""
-    fork(lambda chan: _holder(lab, plan, machines, own_userns, hubs, root, chan), started)
+    ``hubs``: the VMs' NICs meet on multicast hubs on the loopback device (an ordinary
+    user's lab), not on bridges in a network namespace of the lab's (root's); ``root``:
+    the user's state root, for the holder's title."""
+    fork(lambda chan: _holder(lab, plan, machines, hubs, root, chan), started)
 
 
-def _holder(lab: str, plan: VmPlan, machines: list[Machine], own_userns: bool, hubs: bool,
-            root: str, chan: int) -> int:
+def _holder(lab: str, plan: VmPlan, machines: list[Machine], hubs: bool, root: str,
+            chan: int) -> int:
     # Detached as the netns provider's lab holder is, and stopped the same way.
     detach(chan)
     signal.signal(signal.SIGTERM, stopped)  # SIGTERM while the VMs start: stop them
     nsutil.set_title(title(HOLDER_TITLE, lab, root))
     vms: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        if own_userns:
-            enter_userns(chan)
-        nsutil.unshare(nsutil.CLONE_NEWNET)  # the lab's own namespace: bridges and taps
-        if hubs:
-            sock = netlink.open_socket()
-            try:
-                netlink.send(sock, [_link(netlink.LOOPBACK.index, None, None,
-                                          "the lab's loopback device", _IFF_MULTICAST)])
-            finally:
-                sock.close()
-        else:
+        if not hubs:
+            nsutil.unshare(nsutil.CLONE_NEWNET)  # the lab's own namespace: bridges and taps
             build_network(plan)
         for m in machines:
             vms[m.node] = _start_vm(m)
@@ -139,19 +129,13 @@ def _tap(name: str) -> int:
 
 def _plug(index: int, master: int | None, mtu: int | None, what: str) -> netlink.Request:
     """Bring a tap up, on its bridge when it has one."""
-    return _link(index, master, mtu, f"connecting {what} to its network")
-
-
-def _link(index: int, master: int | None, mtu: int | None, what: str,
-          flags: int = 0) -> netlink.Request:
-    """Bring a device up (with ``flags`` set too), on a master and with an MTU if given."""
     from pyroute2.netlink import NLM_F_ACK, NLM_F_REQUEST
     from pyroute2.netlink.rtnl import RTM_NEWLINK
     from pyroute2.netlink.rtnl.ifinfmsg import ifinfmsg
 
     msg = ifinfmsg()
     msg["index"] = index
-    msg["flags"] = msg["change"] = _IFF_UP | flags
+    msg["flags"] = msg["change"] = _IFF_UP
     attrs: list[tuple[str, object]] = []
     if master is not None:
         attrs.append(("IFLA_MASTER", master))
@@ -161,4 +145,4 @@ def _link(index: int, master: int | None, mtu: int | None, what: str,
     msg["header"]["type"] = RTM_NEWLINK
     msg["header"]["flags"] = NLM_F_REQUEST | NLM_F_ACK
     msg.encode()
-    return netlink.Request(bytes(msg.data), what)
+    return netlink.Request(bytes(msg.data), f"connecting {what} to its network")

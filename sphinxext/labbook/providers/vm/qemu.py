@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
+from ..userns import privileged
 from .images import QEMU, Images
 from .plan import Nic
 
@@ -50,7 +51,8 @@ def machine(lab: str, node: str, index: int, directory: str, images: Images, nic
             "-cpu", "host" if accel == "kvm" else "max", "-smp", str(cpus), "-m", str(memory),
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-kernel", images.vmlinux, "-initrd", images.initrd,
-            "-append", f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else ""),
+            "-append", f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else "")
+            + ("" if privileged() else " lb_closed"),
             "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con",
             "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=root,mount_tag=root",
@@ -71,13 +73,17 @@ def machine(lab: str, node: str, index: int, directory: str, images: Images, nic
                    disk)
 
 
-def hub_addresses(bridges: list[str]) -> dict[str, str]:
-    """A multicast group and port per network, for labs whose user may not make taps.
+def hub_addresses(lab: str, bridges: list[str]) -> dict[str, str]:
+    """A multicast group and port per network, for the labs of ordinary users.
 
     Every QEMU on a network sends its frames to the group and receives everyone else's:
-    a hub, on the loopback device of the lab's own network namespace, so no frame leaves
-    the lab (and no two labs share a group)."""
-    return {name: f"239.255.0.{i + 1}:{5000 + i}" for i, name in enumerate(bridges)}
+    a hub on this machine's loopback device (frames never leave it). Group and port come
+    from a hash of the user, the lab and the network, so labs side by side do not meet."""
+    out = {}
+    for name in bridges:
+        h = hashlib.sha256(f"{os.geteuid()}:{lab}:{name}".encode()).digest()
+        out[name] = f"239.255.{h[0]}.{h[1] or 1}:{20000 + int.from_bytes(h[2:4], 'big') % 40000}"
+    return out
 
 
 def guest_python() -> str:

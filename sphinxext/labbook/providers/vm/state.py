@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from .. import labstate
-from ..labstate import Proc, alive, state_root, write
-from ..procs import cmdlines, is_running
+from ..labstate import Proc, state_root, write
+from ..procs import cmdlines
 
-__all__ = ["HOLDER_TITLE", "VmNode", "VmState", "names", "read", "scan", "why_stale", "write"]
+__all__ = ["HOLDER_TITLE", "VmNode", "VmState", "names", "read", "scan", "write"]
 
 #: What ``ps`` shows for the process that holds a VM lab's network namespace.
 HOLDER_TITLE = "labbook-holder"
@@ -47,16 +47,6 @@ def read(name: str) -> VmState | None:
 
 def names() -> list[str]:
     return [n for n in labstate.lab_names() if read(n) is not None]
-
-
-def why_stale(st: VmState, everything: bool = False) -> str:
-    """Why ``gc`` should remove this lab, or "" to keep it."""
-    verdict = labstate.owner_verdict(st)
-    if verdict is not None:
-        return verdict
-    if not alive(st.holder) or not any(is_running(*p) for p in st.procs()):
-        return "its processes are gone"
-    return "--all" if everything else ""
 
 
 def scan() -> dict[str, list[int]]:
