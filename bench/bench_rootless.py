@@ -25,14 +25,9 @@ import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-
-def spec_text(n: int) -> str:
-    lines = ["name: bench", "networks:", "  lan: {cidr: 10.99.0.0/16}", "nodes:"]
-    for i in range(1, n + 1):
-        lines.append(f"  n{i}: {{interfaces: {{eth0: {{network: lan, "
-                     f"address: 10.99.{i // 250}.{i % 250 + 1}/16}}}}}}")
-    return "\n".join(lines) + "\n"
+from bench_netns import spec_text  # noqa: E402  (the same lab as the netns benchmark)
 
 
 def worker(nodes: int, commands: int) -> dict[str, float]:
