@@ -1,4 +1,5 @@
-"""Shared fixtures: Sphinx's testing fixtures and a check that no test leaves anything behind."""
+"""Shared fixtures: Sphinx's testing fixtures, database servers (dbservers.py) and a check
+that no test leaves anything behind."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["sphinx.testing.fixtures"]
+pytest_plugins = ["sphinx.testing.fixtures", "dbservers"]
 
 ROOTS = Path(__file__).parent / "roots"
 IS_ROOT = os.geteuid() == 0
