@@ -39,6 +39,9 @@ class LabcheckBuilder(Builder):
     def get_target_uri(self, docname: str, typ: str | None = None) -> str:
         return ""
 
+    def prepare_writing(self, docnames: set[str]) -> None:
+        pass  # Sphinx 7.3's Builder raises NotImplementedError here
+
     def write_doc(self, docname: str, doctree: nodes.document) -> None:
         pass
 
