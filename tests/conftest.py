@@ -16,6 +16,10 @@ pytest_plugins = ["sphinx.testing.fixtures", "dbservers"]
 ROOTS = Path(__file__).parent / "roots"
 IS_ROOT = os.geteuid() == 0
 
+#: A mermaid diagram in a page: sphinxcontrib-mermaid writes it in a <pre>, older releases
+#: in a <div>.
+MERMAID = re.compile(r'<(pre|div)\s+class="mermaid">(?P<code>.*?)</\1>', re.S)
+
 #: How long teardown may take to finish after a test before what is left counts as leaked.
 LEAK_GRACE = 5.0
 
