@@ -6,7 +6,12 @@ bridge up and down, and run ``true`` C times through a node's shell session. The
 medians and the ratios user/root are printed (machines are noisy: compare ratios).
 
     sudo python bench/bench_rootless.py [--user NAME] [--nodes 50] [--rounds 5]
-                                        [--commands 1000]
+                                        [--commands 1000] [--handbook]
+
+With --handbook, each round builds the handbook instead (sphinx-build -E with every lab
+executed, LABBOOK_EXECUTE=force), as root and as the user, into directories of their
+own. The user must be able to read this checkout and run this Python (a virtual
+environment made with /usr/bin/python3 outside /root).
 
 Leaves nothing behind (each worker tears its labs down; labs are named lbbench-*).
 """
@@ -54,10 +59,22 @@ def worker(nodes: int, commands: int) -> dict[str, float]:
     return {"up": up, "down": down, "command": per_command}
 
 
+def handbook(out: str) -> dict[str, float]:
+    """Build the handbook, every lab executed, in a new process; its time."""
+    t = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "sphinx", "-E", "-q", "-b", "html",
+                    os.path.join(ROOT, "doc", "source"), out], check=True,
+                   env={**os.environ, "LABBOOK_EXECUTE": "force"})
+    return {"build": time.perf_counter() - t}
+
+
 def run_worker(user: pwd.struct_passwd | None, args: argparse.Namespace,
                runtime: str) -> dict[str, float]:
     argv = [sys.executable, os.path.abspath(__file__), "--worker", "--nodes", str(args.nodes),
             "--commands", str(args.commands)]
+    if args.handbook:
+        argv += ["--handbook", "--out", os.path.join(runtime, "root" if user is None
+                                                     else user.pw_name)]
     env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C.UTF-8",
            "PYTHONDONTWRITEBYTECODE": "1"}
     if user is not None:
@@ -78,10 +95,14 @@ def main() -> int:
     ap.add_argument("--nodes", type=int, default=50)
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--commands", type=int, default=1000)
+    ap.add_argument("--handbook", action="store_true",
+                    help="build the handbook in each round instead")
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
-        print(json.dumps(worker(args.nodes, args.commands)))
+        print(json.dumps(handbook(args.out) if args.handbook
+                         else worker(args.nodes, args.commands)))
         return 0
     if os.geteuid() != 0:
         print("bench_rootless runs as root (it runs its ordinary user's rounds through "
@@ -92,12 +113,18 @@ def main() -> int:
     runs: dict[str, list[dict[str, float]]] = {"root": [], name: []}
     with tempfile.TemporaryDirectory() as runtime:
         os.chown(runtime, user.pw_uid, user.pw_gid)
-        os.chmod(runtime, 0o700)
+        os.chmod(runtime, 0o711)  # the user's runtime directory; root's output goes in too
         for _ in range(args.rounds):
             runs["root"].append(run_worker(None, args, runtime))
             runs[name].append(run_worker(user, args, runtime))
     med = {who: {k: statistics.median(r[k] for r in rs) for k in rs[0]}
            for who, rs in runs.items()}
+    if args.handbook:
+        print(f"the handbook, every lab executed, median of {args.rounds} rounds:")
+        for who, m in med.items():
+            print(f"  {who:12} {m['build']:7.1f} s")
+        print(f"  ratio {name}/root: {med[name]['build'] / med['root']['build']:.2f}")
+        return 0
     print(f"{args.nodes} nodes on one bridge, {args.commands} commands through a session, "
           f"median of {args.rounds} rounds:")
     for who, m in med.items():

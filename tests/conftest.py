@@ -1,4 +1,5 @@
-"""Shared fixtures: Sphinx's testing fixtures and a check that no test leaves anything behind."""
+"""Shared fixtures: Sphinx's testing fixtures, database servers (dbservers.py) and a check
+that no test leaves anything behind."""
 
 from __future__ import annotations
 
@@ -12,10 +13,14 @@ import pytest
 
 from sphinxext.labbook.providers.labstate import state_root
 
-pytest_plugins = ["sphinx.testing.fixtures"]
+pytest_plugins = ["sphinx.testing.fixtures", "dbservers"]
 
 ROOTS = Path(__file__).parent / "roots"
 IS_ROOT = os.geteuid() == 0
+
+#: A mermaid diagram in a page: sphinxcontrib-mermaid writes it in a <pre>, older releases
+#: in a <div>.
+MERMAID = re.compile(r'<(pre|div)\s+class="mermaid">(?P<code>.*?)</\1>', re.S)
 
 #: How long teardown may take to finish after a test before what is left counts as leaked.
 LEAK_GRACE = 5.0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -26,7 +27,8 @@ def test_check_passes_with_progress_and_reports(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "index: lab pair.yaml (netns) passed: passed 6" in out
-    assert "1 labs: 6 passed, 0 drift, 0 errors, 0 skipped" in out
+    assert out.count("1 lab: 6 passed, 0 drift, 0 errors, 0 skipped\n") == 1
+    assert len(re.findall(r"^\d+ labs?\b", out, re.M)) == 1  # one summary, not two
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["summary"]["passed"] == 6
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")
@@ -79,12 +81,15 @@ def test_shards_split_documents_and_reports_merge(tmp_path, capsys):
     for k in (1, 2):
         path = tmp_path / f"shard{k}.json"
         assert main(["check", str(root), "--shard", f"{k}/2", "--json", str(path)]) == 0
+        assert "1 lab: 1 passed, 0 drift, 0 errors, 0 skipped" in capsys.readouterr().out
         reports.append(path)
     docs = [json.loads(p.read_text())["labs"][0]["document"] for p in reports]
     assert sorted(docs) == ["one", "two"]
     merged = tmp_path / "all.json"
     assert main(["report", "merge", *map(str, reports), "-o", str(merged),
                  "--junit", str(tmp_path / "all.xml")]) == 0
+    assert capsys.readouterr().out == \
+        "2 labs: 2 passed, 0 drift, 0 errors, 0 skipped (from 2 reports)\n"
     data = json.loads(merged.read_text())
     assert data["summary"]["passed"] == 2
     assert main(["check", str(root), "--shard", "3/2"]) == 2

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sphinxext.labbook.errors import SpecErrors, UsageError
-from sphinxext.labbook.report import from_json, summary, to_json, to_junit
+from sphinxext.labbook.report import from_json, summary, summary_line, to_json, to_junit
 from sphinxext.labbook.runner import (
     CommandSpec,
     FileStep,
@@ -136,6 +136,17 @@ def test_reports_round_trip_and_junit(spec):
     assert summary(from_json(data)) == data["summary"]
     xml = to_junit([r]).decode()
     assert 'tests="2"' in xml and 'failures="1"' in xml and "<failure" in xml
+
+
+def test_summary_line_counts_in_the_right_number(spec):
+    one = run_plan(plan(spec, run("alpha", ("echo a", ["b"])), run("beta", ("true", []))))
+    assert summary_line([one]) == "1 lab: 1 passed, 1 drift, 0 errors, 0 skipped"
+    broken = run_plan(LabPlan(spec, (run("alpha", ("true", [])),), "doc", provider="fake",
+                              provider_options=(("fail_up", "1"),)))
+    assert summary_line([one, broken], bad_input=1) == \
+        "2 labs: 1 passed, 1 drift, 1 error, 0 skipped; 1 bad directive or spec"
+    assert summary_line([], bad_input=2) == \
+        "0 labs: 0 passed, 0 drift, 0 errors, 0 skipped; 2 bad directives or specs"
 
 
 def test_shards_are_balanced_and_deterministic():

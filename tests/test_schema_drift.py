@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
-from conftest import IS_ROOT
 
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import DatabaseUnreachable, SchemaError
@@ -22,57 +21,27 @@ from sphinxext.labbook.schema.models import import_file
 from sphinxext.labbook.schema.source import load_schema
 
 REPO = Path(__file__).parent.parent
-SERVICES = REPO / ".ci" / "services"
 NOVA = "schemas/nova_api.py:Base"
 KEYSTONE = "schemas/keystone.py:Base"
-#: The servers .ci/services starts; override to test against others.
-SERVER_URLS = {
-    "postgresql": os.environ.get("LABBOOK_TEST_POSTGRESQL_URL",
-                                 "postgresql+psycopg2://labbook:labbook@127.0.0.1:5432/"
-                                 "labbook_test"),
-    "mariadb": os.environ.get("LABBOOK_TEST_MARIADB_URL",
-                              "mysql+pymysql://labbook:labbook@127.0.0.1:3306/labbook_test"),
-}
+#: Set one to test against a server of your own instead of the one the tests start.
+SERVER_URL_VARIABLES = {"postgresql": "LABBOOK_TEST_POSTGRESQL_URL",
+               "mariadb": "LABBOOK_TEST_MARIADB_URL"}
 
 
-def _unreachable(url: str) -> str | None:
-    """Why ``url`` cannot be reached, or None."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args={
-        "connect_timeout": 3})
-    try:
-        with engine.connect():
-            return None
-    except sa.exc.SQLAlchemyError as exc:
-        return " ".join(str(getattr(exc, "orig", exc)).split())[:200]
-    finally:
-        engine.dispose()
+def _server_url(request: pytest.FixtureRequest, name: str) -> str:
+    return (os.environ.get(SERVER_URL_VARIABLES[name])
+            or request.getfixturevalue(f"{name}_server"))
 
 
-@pytest.fixture(scope="session", params=sorted(SERVER_URLS))
-def server(request: pytest.FixtureRequest) -> Iterator[str]:
-    """A running server (started with .ci/services if it is not, and stopped again)."""
-    name, url = request.param, SERVER_URLS[request.param]
-    why = _unreachable(url)
-    started = False
-    if why:
-        if not (IS_ROOT and os.access(SERVICES, os.X_OK)):
-            pytest.skip(f"{name} is not running ({why}) and starting it needs root and "
-                        ".ci/services")
-        proc = subprocess.run([str(SERVICES), "start", name], capture_output=True, text=True,
-                              timeout=180)
-        if proc.returncode != 0:
-            pytest.skip(f".ci/services could not start {name}: {proc.stderr.strip()[-300:]}")
-        started = True
-        why = _unreachable(url)
-        if why:
-            pytest.skip(f"{name} started but is unreachable: {why}")
-    yield url
-    if started:
-        subprocess.run([str(SERVICES), "stop", name], capture_output=True, timeout=120)
+@pytest.fixture(scope="session", params=sorted(SERVER_URL_VARIABLES))
+def server(request: pytest.FixtureRequest) -> str:
+    """URL of the test database on a server: a throwaway one (tests/dbservers.py), or the
+    one the environment names."""
+    return _server_url(request, request.param)
 
 
-@pytest.fixture
-def database(server: str) -> Iterator[str]:
+@contextmanager
+def fresh_database(server: str) -> Iterator[str]:
     """A fresh, empty database on ``server``, dropped afterwards; yields its URL."""
     name = f"labbook_t_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
@@ -86,6 +55,20 @@ def database(server: str) -> Iterator[str]:
         with admin.connect() as conn:
             conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
         admin.dispose()
+
+
+@pytest.fixture
+def database(server: str) -> Iterator[str]:
+    with fresh_database(server) as url:
+        yield url
+
+
+@pytest.fixture
+def postgresql_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh database on PostgreSQL alone: named schemas inside a database are its own
+    (MariaDB's schema is its database, tested with the others)."""
+    with fresh_database(_server_url(request, "postgresql")) as url:
+        yield url
 
 
 def create_from(models: str, url: str) -> None:
@@ -173,10 +156,8 @@ def test_cli_against_a_server_exit_codes_and_json(database, capsys, monkeypatch)
     assert f":{password}@" not in data["live"] and ":*****@" in data["live"]
 
 
-def test_postgres_schema_name_in_the_url(server, database):
-    if "postgresql" not in server:
-        pytest.skip("named schemas inside one database are PostgreSQL's (MariaDB's schema "
-                    "is its database, tested above)")
+def test_postgres_schema_name_in_the_url(postgresql_database):
+    database = postgresql_database
     execute(database, "CREATE SCHEMA nova")
     base = import_file(str(REPO / "schemas/nova_api.py")).Base
     engine = sa.create_engine(database, poolclass=sa.pool.NullPool)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import MERMAID
 
 from sphinxext.labbook import cli
 from sphinxext.labbook.render.topology import diagram, to_dot, to_mermaid
@@ -404,9 +405,9 @@ def test_directive_graphviz_and_mermaid(app):
     assert ">alpha</text>" in svg and ">address 10.0.0.254/24</text>" in svg
     assert '<figure class="labbook-topology-figure align-center" id="fig-pair">' in page
     assert "Two nodes on a bridge" in page and "Fig. 1" in page
-    mermaid = re.search(r'<pre\s+class="mermaid">(.*?)</pre>', page, re.S)
+    mermaid = MERMAID.search(page)
     assert mermaid is not None
-    code = html.unescape(mermaid.group(1))
+    code = html.unescape(mermaid.group("code"))
     assert "flowchart TB" in code
     assert 'n_c2__p0 -.-|"macvlan private"| n_host__p0' in code
 
@@ -418,7 +419,7 @@ def test_directive_project_default_format(app):
     assert app.warning.getvalue() == ""
     page = (app.outdir / "index.html").read_text()
     assert "graphviz-" not in page
-    assert len(re.findall(r'<pre\s+class="mermaid">', page)) == 2
+    assert len(MERMAID.findall(page)) == 2
 
 
 @pytest.mark.sphinx("html", testroot="topology-broken")

@@ -140,9 +140,21 @@ def test_options_are_checked() -> None:
         get_provider("vm", accel="xen").settings()
 
 
-def test_a_missing_tool_or_kernel_names_the_debian_package(monkeypatch) -> None:
+def test_a_missing_tool_or_kernel_names_the_debian_package(monkeypatch, tmp_path) -> None:
+    # the host's tools as stand-ins, whatever this machine has installed
+    for tool in (images.QEMU, "cpio", "mkfs.ext4", "modprobe"):
+        (tmp_path / tool).write_text("#!/bin/sh\n")
+        (tmp_path / tool).chmod(0o755)
+    busybox = tmp_path / "busybox"
+    busybox.write_bytes(b"\x7fELF" + bytes(60))  # an ELF file without an interpreter
+    monkeypatch.setattr(images, "BUSYBOX", str(busybox))
+    monkeypatch.setenv("PATH", str(tmp_path))
     assert get_provider("vm", kernel="0.0.0-none").unavailable().startswith(
         "no kernel 0.0.0-none for VMs (need /boot/vmlinuz-0.0.0-none")
+    (tmp_path / "mkfs.ext4").unlink()
+    assert get_provider("vm").unavailable() == (
+        "the vm provider needs mkfs.ext4: install the Debian package e2fsprogs (it is in "
+        "bindep.txt, profile vm)")
     monkeypatch.setenv("PATH", "/nonexistent")
     why = get_provider("vm").unavailable()
     assert why == ("the vm provider needs qemu-system-x86_64: install the Debian package "

@@ -316,7 +316,9 @@ def _merge_yaml(shown: _Shown, old: str) -> str:
         data = page
     else:
         _load_yaml(old, _yaml_safe(), None)  # a clear error for a broken file
-        data, indent, dash = load_yaml_guess_indent(old, yaml=yaml)
+        # only the indentation: its yaml= (to load with ours) is ruamel.yaml 0.18.11's
+        _, indent, dash = load_yaml_guess_indent(old)
+        data = yaml.load(old)
         mapping = _yaml_mapping_indent(old)
         yaml.explicit_start = _starts_with_marker(old)
         yaml.indent(mapping=mapping, sequence=indent if dash is not None else mapping,

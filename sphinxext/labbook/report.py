@@ -37,6 +37,21 @@ def summary(results: Iterable[PlanResult]) -> dict[str, int]:
             "skipped": out["skipped"]}
 
 
+def counted(n: int, noun: str, plural: str = "") -> str:
+    """``1 lab``, ``2 labs``: ``n`` and the noun in its number."""
+    return f"{n} {noun if n == 1 else plural or noun + 's'}"
+
+
+def summary_line(results: list[PlanResult], bad_input: int = 0) -> str:
+    """``1 lab: 5 passed, 1 drift, 0 errors, 0 skipped``, and the bad input if there was."""
+    s = summary(results)
+    line = (f"{counted(len(results), 'lab')}: {s['passed']} passed, {s['drift']} drift, "
+            f"{counted(s['errors'], 'error')}, {s['skipped']} skipped")
+    if bad_input:
+        line += f"; {counted(bad_input, 'bad directive or spec', 'bad directives or specs')}"
+    return line
+
+
 def step_rows(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
     """One flat row per step: what labcheck.json lists under "steps"."""
     rows = []

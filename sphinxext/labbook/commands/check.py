@@ -175,7 +175,10 @@ def run(args: argparse.Namespace) -> int:
     if args.shard:
         docs = _select_shard(args, src, docs)
         print(f"shard {args.shard}: {len(docs)} documents", flush=True)
-        if not docs:
+        if not docs:  # no build, so no summary from the labcheck builder
+            from ..report import summary_line
+
+            print(summary_line([]))
             return _finish(args, [], 0, [])
     overrides: dict[str, Any] = {"labbook_execute": args.execute,
                                  "labbook_stop_on_fail": args.exitfirst}
@@ -233,13 +236,10 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
 
 def _finish(args: argparse.Namespace, results: list[Any], bad_input: int,
             plans: list[Any], problems: list[dict[str, Any]] | None = None) -> int:
-    from ..report import summary, write_reports
+    from ..report import write_reports
     from ..runner.model import Status
 
     write_reports(results, args.json, args.junit, problems)
-    sums = summary(results)
-    print(f"{len(results)} labs: {sums['passed']} passed, {sums['drift']} drift, "
-          f"{sums['errors']} errors, {sums['skipped']} skipped")
     if args.accept and any(r.status is not Status.PASSED for r in results):
         from ..rewrite import apply_edits, plan_edits
 

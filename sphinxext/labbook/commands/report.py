@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def merge(args: argparse.Namespace) -> int:
-    from ..report import from_json, summary, write_reports
+    from ..report import counted, from_json, summary_line, write_reports
     from ..runner.model import Status
 
     results = []
@@ -39,7 +39,5 @@ def merge(args: argparse.Namespace) -> int:
                              "by labbook check --json or the labcheck builder") from None
     results.sort(key=lambda r: (r.document, r.spec_path, r.started))
     write_reports(results, args.output, args.junit)
-    s = summary(results)
-    print(f"{len(results)} labs from {len(args.reports)} reports: {s['passed']} passed, "
-          f"{s['drift']} drift, {s['errors']} errors, {s['skipped']} skipped")
+    print(f"{summary_line(results)} (from {counted(len(args.reports), 'report')})")
     return 1 if any(r.status in (Status.DRIFT, Status.ERROR) for r in results) else 0

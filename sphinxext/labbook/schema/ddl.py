@@ -26,6 +26,9 @@ DIALECTS = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres"
 #: Statements that carry data or session state, not schema: skipped without a note.
 _DATA = (exp.Insert, exp.Update, exp.Delete, exp.Set, exp.Use, exp.Transaction, exp.Commit,
          exp.Rollback, exp.Drop, exp.Comment, exp.Select)
+#: ALTER statements: exp.Alter (its kind says what is altered) in newer sqlglot, exp.AlterTable
+#: in 25.0, the oldest we support.
+_ALTER = getattr(exp, "Alter", None) or exp.AlterTable
 _SESSION_COMMANDS = ("LOCK", "UNLOCK", "BEGIN", "START", "SET", "USE", "SELECT PG_CATALOG")
 
 
@@ -133,7 +136,7 @@ class _Reader:
             self.create_table(stmt.this, line)
         elif isinstance(stmt, exp.Create) and stmt.kind == "INDEX":
             self.create_index(stmt, line)
-        elif isinstance(stmt, exp.Alter) and stmt.kind == "TABLE":
+        elif isinstance(stmt, _ALTER) and stmt.args.get("kind", "TABLE") == "TABLE":
             self.alter_table(stmt, line)
         elif isinstance(stmt, _DATA) or (
                 isinstance(stmt, exp.Command) and str(stmt.this).upper().startswith(
@@ -170,7 +173,7 @@ class _Reader:
                      for o in (params.args.get("columns") or [] if params else []))
         tb.indexes.append(Index(index.name or None, cols, bool(stmt.args.get("unique"))))
 
-    def alter_table(self, stmt: exp.Alter, line: int) -> None:
+    def alter_table(self, stmt: exp.Expression, line: int) -> None:
         tb = self.table_for(stmt.this, line, "ALTER TABLE")
         for action in stmt.args.get("actions") or []:
             if tb is None:

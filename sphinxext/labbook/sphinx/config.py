@@ -98,9 +98,19 @@ def _copybutton_prompts(app: Sphinx, config: Config) -> None:
         config.copybutton_only_copy_prompt_lines = True
 
 
+def add_config_value(app: Sphinx, name: str, default: Any, types: Any,
+                     description: str) -> None:
+    """``app.add_config_value`` with ``rebuild="env"``; the description goes where Sphinx
+    takes one (7.4 and later), so older releases still load the extension."""
+    import inspect
+
+    extra = ({"description": description}
+             if "description" in inspect.signature(app.add_config_value).parameters else {})
+    app.add_config_value(name, default, "env", types=types, **extra)
+
+
 def setup(app: Sphinx) -> None:
     for opt in OPTIONS:
-        app.add_config_value(opt.name, opt.default, "env", types=opt.types,
-                             description=opt.help)
+        add_config_value(app, opt.name, opt.default, opt.types, opt.help)
     app.connect("config-inited", _check)
     app.connect("config-inited", _copybutton_prompts)

@@ -10,6 +10,7 @@ from docutils import nodes
 from sphinx.util import logging
 
 from ..errors import LabbookError
+from ..report import counted
 from ..runner.model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
 from . import config as cfg
 from .steps import lab_marker, lab_step
@@ -139,7 +140,7 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     if stop and _FAILED:
         return _skipped(plan, f"not run: stopped after the first failure ({_FAILED[0]})")
     logger.info(f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
-                f"({plan.provider}, {len(plan.steps)} steps)")
+                f"({plan.provider}, {counted(len(plan.steps), 'step')})")
     result = run_plan(plan, stop_on_fail=stop)
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):

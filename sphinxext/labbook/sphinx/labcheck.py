@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from sphinx.builders import Builder
 from sphinx.util import logging
 
-from ..report import summary, write_reports
+from ..report import summary_line, write_reports
 from ..runner.model import PlanResult, Status
 from .execute import problems_of, results_of
 
@@ -39,6 +39,9 @@ class LabcheckBuilder(Builder):
     def get_target_uri(self, docname: str, typ: str | None = None) -> str:
         return ""
 
+    def prepare_writing(self, docnames: set[str]) -> None:
+        pass  # Sphinx 7.3's Builder raises NotImplementedError here
+
     def write_doc(self, docname: str, doctree: nodes.document) -> None:
         pass
 
@@ -57,10 +60,8 @@ class LabcheckBuilder(Builder):
         problems = self.all_problems()
         write_reports(results, os.path.join(self.outdir, JSON_NAME),
                       os.path.join(self.outdir, JUNIT_NAME), problems)
-        sums = summary(results)
-        logger.info(f"labbook: {len(results)} labs; passed {sums['passed']}, drift "
-                    f"{sums['drift']}, errors {sums['errors']}, skipped {sums['skipped']}"
-                    + (f"; {len(problems)} bad directives or specs" if problems else ""))
+        # labbook check passes this line through as its summary
+        logger.info(f"labbook: {summary_line(results, len(problems))}")
         if problems or any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
             # Sphinx 9 deprecates Builder.app in favour of _app (as linkcheck uses)
             app = getattr(self, "_app", None) or self.app

@@ -28,6 +28,7 @@ from ..render.schema import (
 )
 from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
+from .config import add_config_value
 from .paths import _confdir
 from .topology import FORMATS, _choice
 
@@ -259,14 +260,14 @@ def merge_checks(app: Sphinx, env: BuildEnvironment, docnames: set[str],
 def setup(app: Sphinx) -> None:
     app.setup_extension("sphinx.ext.graphviz")
     app.setup_extension("sphinxcontrib.mermaid")
-    app.add_config_value("labbook_schema_format", "graphviz", "env", types=ENUM(*FORMATS),
-                         description="how `.. schema-diagram::` draws: graphviz or mermaid")
-    app.add_config_value("labbook_schema_check", {}, "env", types=(dict,),
-                         description="schema source -> database URL to check it against "
-                                     "(${VAR} is read from the environment)")
-    app.add_config_value("labbook_schema_dir", ".", "env", types=(str,),
-                         description="where schema sources not found next to the document "
-                                     "are looked up, relative to conf.py")
+    add_config_value(app, "labbook_schema_format", "graphviz", ENUM(*FORMATS),
+                     "how `.. schema-diagram::` draws: graphviz or mermaid")
+    add_config_value(app, "labbook_schema_check", {}, (dict,),
+                     "schema source -> database URL to check it against (${VAR} is read "
+                     "from the environment)")
+    add_config_value(app, "labbook_schema_dir", ".", (str,),
+                     "where schema sources not found next to the document are looked up, "
+                     "relative to conf.py")
     app.add_node(schema_check)
     app.add_directive("schema-diagram", SchemaDiagramDirective)
     app.connect("doctree-read", check_schemas)

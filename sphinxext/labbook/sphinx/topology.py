@@ -15,6 +15,7 @@ from sphinxcontrib.mermaid import mermaid
 from ..errors import DirectiveError, SpecErrors
 from ..render.topology import DIRECTIONS, to_dot, to_mermaid
 from ..spec import LabSpec, load_spec
+from .config import add_config_value
 from .paths import resolve_lab_path
 
 if TYPE_CHECKING:
@@ -138,7 +139,7 @@ class TopologyDirective(SphinxDirective):
 def setup(app: Sphinx) -> None:
     app.setup_extension("sphinx.ext.graphviz")
     app.setup_extension("sphinxcontrib.mermaid")
-    app.add_config_value("labbook_topology_format", "graphviz", "env", types=ENUM(*FORMATS),
-                         description="how `.. topology::` draws: graphviz (images by dot) "
-                                     "or mermaid (drawn in the browser)")
+    add_config_value(app, "labbook_topology_format", "graphviz", ENUM(*FORMATS),
+                     "how `.. topology::` draws: graphviz (images by dot) or mermaid (drawn "
+                     "in the browser)")
     app.add_directive("topology", TopologyDirective)

@@ -1,1 +1,2 @@
 extensions = ["sphinxext.labbook"]
+show_warning_types = True  # [labbook.drift] after each warning, as Sphinx 8 does by default
