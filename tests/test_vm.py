@@ -25,6 +25,7 @@ from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import ProviderError
 from sphinxext.labbook.providers import get_provider
 from sphinxext.labbook.providers.netns.state import lab_dir
+from sphinxext.labbook.providers.userns import privileged
 from sphinxext.labbook.providers.vm import VmLab, state
 from sphinxext.labbook.spec import load_spec, parse_spec
 
@@ -198,10 +199,13 @@ ROUTED = ROUTED_VMS.replace("      lonely: {}\n", "")
 
 def test_routes_sysctls_mtus_macs_and_vlans_are_set_inside_the_guests(tmp_path) -> None:
     path = tmp_path / "routed.yaml"
-    path.write_text(textwrap.dedent(ROUTED))
+    bridges = privileged()  # an ordinary user's VMs meet on hubs: no address of their own
+    text = ROUTED if bridges else ROUTED.replace(", address: 10.1.0.254/24, hairpin: true", "")
+    path.write_text(textwrap.dedent(text))
     with get_provider("vm").up(parse_spec(path.read_text(), str(path)), f"vmr-{RUN}") as lab:
         assert sh(lab, "client", "ping -c 1 -W 10 10.2.0.10")[0] == 0  # through the router
-        assert sh(lab, "client", "ping -c 1 -W 10 10.1.0.254")[0] == 0  # the bridge itself
+        if bridges:
+            assert sh(lab, "client", "ping -c 1 -W 10 10.1.0.254")[0] == 0  # the bridge
         assert sh(lab, "router", "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
         assert sh(lab, "server", "cat /sys/class/net/eth0/mtu") == (0, "1400\n")
         assert sh(lab, "client", "cat /sys/class/net/eth0/address") == (0, "02:00:00:00:01:10\n")

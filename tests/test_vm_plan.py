@@ -177,3 +177,22 @@ def test_boot_images_are_built_once_under_hashed_names(tmp_path: Path) -> None:
     names = [os.path.basename(m) for m in images.module_files(kver)]
     assert names.index("virtio.ko") < names.index("virtio_net.ko")  # dependencies first
     assert {"9p.ko", "overlay.ko", "virtio_console.ko", "ext4.ko"} <= set(names)
+
+
+def test_an_ordinary_users_vm_networks_meet_on_hubs_that_have_no_address() -> None:
+    from sphinxext.labbook.errors import ProviderError
+    from sphinxext.labbook.providers.vm import check_hubs
+    from sphinxext.labbook.providers.vm.qemu import hub_addresses
+
+    plan = make_plan(parse_spec(textwrap.dedent(ROUTED_VMS), "routed.yaml"))
+    with pytest.raises(ProviderError, match="network 'left' has an address, which needs a "
+                                            "bridge on the lab's side"):
+        check_hubs(plan)
+    plain = ROUTED_VMS.replace(", address: 10.1.0.254/24, hairpin: true", "")
+    check_hubs(make_plan(parse_spec(textwrap.dedent(plain), "routed.yaml")))
+    hubs = hub_addresses("routed", ["left", "right"])
+    assert hubs == hub_addresses("routed", ["left", "right"])  # stable
+    assert len(set(hubs.values())) == 2 and hubs != hub_addresses("other", ["left", "right"])
+    for group_port in hubs.values():
+        group, port = group_port.split(":")
+        assert group.startswith("239.255.") and 20000 <= int(port) < 60000

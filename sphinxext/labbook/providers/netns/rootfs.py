@@ -232,23 +232,47 @@ def _entry(rel: str, kind: str, st: os.stat_result, ids: IdMap, link: str = "") 
 def build_shim(dest: str, entries: list[Entry]) -> None:
     """Mount a tmpfs on ``dest`` (in the lab holder's own mount namespace) and fill it."""
     mount("labbook", dest, "tmpfs", _SAFE, "mode=0755")
+    closed = []
     for e in entries:
         path = os.path.join(dest, e.path)
         if e.kind == "d":
             os.makedirs(path, exist_ok=True)
         elif e.kind == "l":
             os.symlink(e.link, path)
-        else:
-            _copy(f"/{e.path}", path)
+        elif not _copy(f"/{e.path}", path):
+            closed.append(e.path)
         os.lchown(path, e.uid, e.gid)
         if e.kind != "l":
             os.chmod(path, e.mode)  # after chown, which clears set-id bits
+    for rel in closed:
+        if rel in SHADOWS:
+            names, fields = SHADOWS[rel]
+            _shadow(os.path.join(dest, names), os.path.join(dest, rel), fields)
 
 
-def _copy(src: str, dst: str) -> None:
-    """Copy a file's bytes; one this user may not read is left empty (its mode says so)."""
-    with open(dst, "wb") as out, contextlib.suppress(OSError), open(src, "rb") as f:
-        shutil.copyfileobj(f, out, 1 << 20)
+#: Files this user may not read that the node gets anyway, made from what it may: every
+#: account with no password ("*", as in a fresh container image), not locked ("!"): sshd
+#: and su refuse locked accounts, and an empty shadow file locks them all.
+SHADOWS = {"etc/shadow": ("etc/passwd", ":*:19000:0:99999:7:::"),
+           "etc/gshadow": ("etc/group", ":*::")}
+
+
+def _shadow(names: str, path: str, fields: str) -> None:
+    with open(names, encoding="utf-8", errors="replace") as f:
+        accounts = [line.split(":", 1)[0] for line in f if ":" in line]
+    with open(path, "w", encoding="utf-8") as f:
+        f.writelines(f"{name}{fields}\n" for name in accounts)
+
+
+def _copy(src: str, dst: str) -> bool:
+    """Copy a file's bytes; one this user may not read is left empty (False)."""
+    with open(dst, "wb") as out:
+        try:
+            with open(src, "rb") as f:
+                shutil.copyfileobj(f, out, 1 << 20)
+        except OSError:
+            return False
+    return True
 
 
 def _write_identity(hostname: str, hosts: Iterable[tuple[str, str]]) -> None:

@@ -28,6 +28,7 @@ UsePAM no
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
+StrictModes no
 PrintMotd no
 PrintLastLog no
 UseDNS no
@@ -76,8 +77,11 @@ def serve(lab: Lab, directory: str, *, port: int = 22, user: str = "root") -> Se
             pub = " ".join(f.read().split()[:2])
         known += [f"{ip if port == 22 else f'[{ip}]:{port}'} {pub}" for ip in ips]
         pid = lab.init_pid(node.name)  # type: ignore[attr-defined]
+        # the node's user namespace first: it is what lets an ordinary user enter the
+        # node's network namespace (root may either way)
         nodes[node.name] = {"host": ips[0], "proxy_command":
-                            f"nsenter --net=/proc/{pid}/ns/net socat STDIO TCP:%h:%p"}
+                            f"nsenter -t {pid} -U -n --preserve-credentials "
+                            "socat STDIO TCP:%h:%p"}
         addresses[node.name] = ips[0]
     known_hosts = os.path.join(directory, "known_hosts")
     with open(known_hosts, "w", encoding="utf-8") as f:
@@ -104,7 +108,9 @@ def _start(lab: Lab, node: str, host_key: str, client_pub: str, ips: list[str],
     listen = "\n".join(f"ListenAddress {ip if ':' not in ip else f'[{ip}]'}" for ip in ips)
     config = SSHD_CONFIG.format(listen=listen, port=port, dir=CONFIG_DIR, pid=PID_FILE)
     lab.put(node, f"{CONFIG_DIR}/sshd_config", config.encode(), mode=0o644)
-    # sshd wants its privilege separation directory; systemd makes it on a host.
+    # sshd wants its privilege separation directory; systemd makes it on a host. (It
+    # reads the keys with StrictModes off: in an ordinary user's lab, / belongs to the
+    # host's root, whom the lab's namespace does not map, so / looks like nobody's.)
     lab.exec(node, ["mkdir", "-p", "/run/sshd"])
     res = lab.exec(node, [SSHD, "-f", f"{CONFIG_DIR}/sshd_config"], timeout=START_TIMEOUT)
     if res.rc != 0:

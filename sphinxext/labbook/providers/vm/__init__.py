@@ -213,8 +213,12 @@ class VmProvider(StatefulProvider[VmState]):
         opts = self._options()
         kver = self.available()
         plan = make_plan(spec)  # what a VM cannot do is said before anything is made
+        if not userns.privileged():
+            check_hubs(plan)
         try:
             imgs = images.ensure(opts.cache_dir, kver)
+            if not userns.privileged():
+                imgs = images.with_closed(imgs, opts.cache_dir)
         except OSError as exc:
             raise ProviderError(f"cannot build the VMs' boot images in {opts.cache_dir}: "
                                 f"{exc}") from None
@@ -272,10 +276,8 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
     # Root's VMs are on bridges, through taps, in the lab's own network namespace. An
     # ordinary user's QEMUs stay in the user's own namespaces (in a user namespace of the
     # lab's, 9p would show the guest every file of the host's root as nobody's) and meet
-    # on multicast hubs on the loopback device.
+    # on multicast hubs on the loopback device (see check_hubs).
     hubs = None if ids.privileged else hub_addresses(st.name, [b.name for b in plan.bridges])
-    if hubs is not None:
-        _check_hubs(plan)
     machines = [machine(st.name, n.name, i, st.directory, imgs, list(plan.nics_of(n.name)),
                         accel=st.accel, memory=opts.memory, cpus=opts.cpus,
                         scratch=opts.scratch > 0, python=python, hubs=hubs)
@@ -314,7 +316,7 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
     return lab
 
 
-def _check_hubs(plan: VmPlan) -> None:
+def check_hubs(plan: VmPlan) -> None:
     """What a lab on hubs cannot have: an address on the lab's side of a network (there is
     no device there), and a bridge's own features."""
     for b in plan.bridges:

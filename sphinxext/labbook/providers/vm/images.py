@@ -7,6 +7,7 @@ renamed into place, so parallel builds never see half a file.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import lzma
 import os
@@ -119,6 +120,62 @@ def ensure(cache_dir: str, kver: str) -> Images:
     if not os.path.exists(initrd):
         _atomic(initrd, lambda tmp: _build_initrd(mods, tmp))
     return Images(kver, vmlinux, initrd)
+
+
+#: Where the host's files that QEMU of an ordinary user may not read matter to a guest:
+#: (top, how deep directories are looked at, whether files are too).
+CLOSED_WHERE = (("etc", 8, True), ("var", 6, False), ("var/log", 4, True), ("root", 0, False),
+                ("home", 1, False), ("srv", 2, False), ("opt", 2, False))
+
+
+def closed() -> list[str]:
+    """What this user may not read where it matters to a guest: ``d /path`` for a
+    directory, ``f /path`` for a file (only files others may not read are tried)."""
+    out: set[str] = set()
+    for top, depth, files in CLOSED_WHERE:
+        todo = [(f"/{top}", 0)]
+        while todo:
+            path, level = todo.pop()
+            if os.path.islink(path) or not os.path.isdir(path):
+                continue
+            if not os.access(path, os.R_OK | os.X_OK):
+                out.add(f"d {path}\n")
+                continue
+            try:
+                entries = list(os.scandir(path))
+            except OSError:
+                continue
+            for e in entries:
+                with contextlib.suppress(OSError):
+                    if e.is_dir(follow_symlinks=False):
+                        if level < depth:
+                            todo.append((e.path, level + 1))
+                    elif files and e.is_file(follow_symlinks=False) and \
+                            not e.stat(follow_symlinks=False).st_mode & 0o004 and \
+                            not os.access(e.path, os.R_OK):
+                        out.add(f"f {e.path}\n")
+    return sorted(out)
+
+
+def with_closed(imgs: Images, cache_dir: str) -> Images:
+    """The images with what this user may not read handed to the guest's init (as a
+    second archive after the initramfs: it finds a list, no slow search over 9p). Built
+    once for each list, beside the initramfs."""
+    listing = "".join(closed())
+    name = os.path.basename(imgs.initrd).removesuffix(".cpio")
+    initrd = os.path.join(cache_dir, imgs.kernel_version,
+                          f"{name}-{_digest([listing])[:12]}.cpio")
+    if not os.path.exists(initrd):
+        def build(tmp: str) -> None:
+            with tempfile.TemporaryDirectory(prefix="labbook-closed-") as root:
+                Path(root, "closed").write_text(listing)
+                with open(tmp, "wb") as f:
+                    f.write(Path(imgs.initrd).read_bytes())
+                    f.flush()
+                    subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
+                                   stdout=f, input=b"closed\n", check=True)
+        _atomic(initrd, build)
+    return Images(imgs.kernel_version, imgs.vmlinux, initrd)
 
 
 def module_files(kver: str) -> list[str]:

@@ -9,7 +9,6 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
-from ..userns import privileged
 from .images import QEMU, Images
 from .plan import Nic
 
@@ -51,8 +50,7 @@ def machine(lab: str, node: str, index: int, directory: str, images: Images, nic
             "-cpu", "host" if accel == "kvm" else "max", "-smp", str(cpus), "-m", str(memory),
             "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
             "-kernel", images.vmlinux, "-initrd", images.initrd,
-            "-append", f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else "")
-            + ("" if privileged() else " lb_closed"),
+            "-append", f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else ""),
             "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con",
             "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
             "-device", "virtio-9p-pci,fsdev=root,mount_tag=root",
