@@ -53,7 +53,8 @@ def test_check_lab_that_cannot_come_up_exit_3(tmp_path, capsys):
     assert main(["check", str(root), "--provider", "fake-broken"]) == 2  # unknown provider
     (root / "conf.py").write_text('extensions = ["sphinxext.labbook"]\n'
                                   'labbook_provider = "fake"\n'
-                                  'labbook_provider_options = {"fail_up": "yes"}\n')
+                                  'labbook_provider_options = {"fail_up": "yes"}\n'
+                                  'show_warning_types = True\n')
     assert main(["check", str(root)]) == 3
     err = capsys.readouterr().err
     assert "pair.yaml could not be brought up" in err

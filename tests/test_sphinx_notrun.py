@@ -74,7 +74,7 @@ def test_not_run_is_accepted_with_suppress_warnings_but_a_failed_up_is_not(app):
 
 def _project(builder: str, **overrides: object) -> pytest.MarkDecorator:
     return pytest.mark.sphinx(builder, testroot="lab-notrun", freshenv=True,
-                              warningiserror=builder == "html",
+                              warningiserror=builder == "html", keep_going=True,
                               confoverrides={**ONLY_NOT_RUN, **overrides})
 
 
