@@ -10,7 +10,7 @@ import pytest
 from test_netns_support import spec
 
 from sphinxext.labbook.errors import ProviderError, UsageError
-from sphinxext.labbook.providers import get_provider
+from sphinxext.labbook.providers import get_provider, hostpath
 from sphinxext.labbook.providers.vm import images
 from sphinxext.labbook.providers.vm.plan import hosts_file, make_plan
 from sphinxext.labbook.providers.vm.qemu import machine
@@ -149,6 +149,7 @@ def test_a_missing_tool_or_kernel_names_the_debian_package(monkeypatch, tmp_path
     busybox.write_bytes(b"\x7fELF" + bytes(60))  # an ELF file without an interpreter
     monkeypatch.setattr(images, "BUSYBOX", str(busybox))
     monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setattr(hostpath, "SBIN", ())  # nothing of this machine's /usr/sbin either
     assert get_provider("vm", kernel="0.0.0-none").unavailable().startswith(
         "no kernel 0.0.0-none for VMs (need /boot/vmlinuz-0.0.0-none")
     (tmp_path / "mkfs.ext4").unlink()
@@ -161,6 +162,20 @@ def test_a_missing_tool_or_kernel_names_the_debian_package(monkeypatch, tmp_path
                    "qemu-system-x86 (it is in bindep.txt, profile vm)")
     with pytest.raises(ProviderError, match="install the Debian package qemu-system-x86"):
         get_provider("vm").up(spec("pair"), "novm")
+
+
+def test_sbin_tools_are_found_with_an_ordinary_users_path(monkeypatch, tmp_path) -> None:
+    # Debian gives ordinary users no /usr/sbin in PATH; mkfs.ext4 and modprobe live there
+    sbin = tmp_path / "sbin"
+    sbin.mkdir()
+    (sbin / "mkfs.ext4").write_text("#!/bin/sh\n")
+    (sbin / "mkfs.ext4").chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setattr(hostpath, "SBIN", (str(sbin),))
+    assert hostpath.which("mkfs.ext4") == str(sbin / "mkfs.ext4")
+    assert hostpath.program("mkfs.ext4") == str(sbin / "mkfs.ext4")
+    assert hostpath.which("no-such-tool") is None
+    assert hostpath.program("no-such-tool") == "no-such-tool"
 
 
 @pytest.mark.skipif(not images.kernels(), reason="no kernel in /boot with modules "

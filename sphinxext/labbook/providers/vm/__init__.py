@@ -13,6 +13,7 @@ from ...errors import ProviderError, UsageError
 from .. import labstate, userns
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
 from ..holder import stop
+from ..hostpath import program
 from ..procs import is_running, start_time
 from ..stateful import StatefulProvider
 from . import images, state
@@ -341,7 +342,7 @@ def _scratch_disks(machines: list[Machine], size_mib: int) -> None:
             with open(m.scratch, "wb") as f:
                 f.truncate(size_mib << 20)
             procs.append(subprocess.Popen(
-                ["mkfs.ext4", "-q", "-F", "-L", "scratch", "-m", "0", "-E",
+                [program("mkfs.ext4"), "-q", "-F", "-L", "scratch", "-m", "0", "-E",
                  "lazy_itable_init=1,lazy_journal_init=1", m.scratch],
                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
     for p in procs:

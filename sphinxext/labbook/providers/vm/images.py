@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ProviderError
+from ..hostpath import program, which
 
 GUEST = Path(__file__).with_name("guest")
 #: The files of GUEST that go into the initramfs.
@@ -72,7 +73,7 @@ def check_tools() -> None:
     """ProviderError (one line, naming the Debian package) when a host tool is missing."""
     for tool, package in ((QEMU, "qemu"), ("cpio", "cpio"), ("mkfs.ext4", "mkfs"),
                           ("modprobe", "modprobe")):
-        if shutil.which(tool) is None:
+        if which(tool) is None:
             raise ProviderError(f"the vm provider needs {tool}: install the Debian package "
                                 f"{PACKAGES[package]} (it is in bindep.txt, profile vm)")
     if not _is_static(BUSYBOX):
@@ -182,7 +183,7 @@ def module_files(kver: str) -> list[str]:
     """The .ko files of MODULES and their dependencies, in the order to load them."""
     order: list[str] = []
     for module in MODULES:
-        proc = subprocess.run(["modprobe", "-S", kver, "--show-depends", module],
+        proc = subprocess.run([program("modprobe"), "-S", kver, "--show-depends", module],
                               capture_output=True, text=True, check=False)
         if proc.returncode != 0:
             raise ProviderError(f"the VMs' kernel {kver} lacks the module {module}: "
