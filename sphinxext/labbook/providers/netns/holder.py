@@ -105,7 +105,7 @@ def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
     nsutil.set_child_subreaper()  # each node's init is handed to it (see _spawn_nodes)
     kids: dict[str, int] = {}
     try:
-        shim = rootfs.shim_plan(layout.ids) if layout.shim else None
+        shim = rootfs.shim_plan(layout.ids) if layout.shim else []
         nested = None
         if not layout.locked:
             # An ordinary user's lab: the holder and the nodes live in a user namespace
@@ -118,7 +118,7 @@ def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
             nsutil.setns(nested.root_net, CLONE_NEWNET)  # the lab's root namespace
         else:
             nsutil.unshare(CLONE_NEWNET | CLONE_NEWNS)  # the lab's root namespace
-        if shim is not None and layout.shim:  # both set together; mypy sees only one
+        if layout.shim:
             rootfs.build_shim(layout.shim, shim)
         pipes = _spawn_nodes(lab, nodes, plan, layout, nested, kids)
         requests = _encode(plan, kids)
@@ -142,7 +142,11 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
         code = 1
         try:
             ours.close()
-            nsutil.unshare(userns.CLONE_NEWUSER)
+            try:
+                nsutil.unshare(userns.CLONE_NEWUSER)
+            except OSError as exc:
+                theirs.send(userns.why_refused(exc).encode())
+                raise
             theirs.send(b"U")
             if theirs.recv(1) == b"G":
                 fds = []
@@ -157,8 +161,10 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
             os._exit(code)
     theirs.close()
     try:
-        if ours.recv(1) != b"U":
-            raise ProviderError("could not make the nodes' user namespace")
+        first = ours.recv(1)
+        if first != b"U":
+            why = (first + ours.recv(4096)).decode(errors="replace")
+            raise ProviderError(why or "could not make the nodes' user namespace")
         userns.map_ids(pid, ids)  # the holder is in the host's namespace: the same ids
         ours.send(b"G")
         fds: list[int] = []
