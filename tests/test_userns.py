@@ -169,3 +169,13 @@ def test_a_nodes_working_directory_is_its_own(pair) -> None:
     assert pair.get("alpha", f"/root/{probe}") == b""
     # a relative path in a step never reaches the host's own /root
     assert not os.path.lexists(f"/root/{probe}")
+
+
+def test_labbook_exec_runs_in_the_nodes_user_namespace(pair) -> None:
+    init = pair.init_pid("alpha")
+    r = subprocess.run([sys.executable, "-m", "sphinxext.labbook", "exec", pair.name, "alpha",
+                        "--", "readlink", "/proc/self/ns/user", "/proc/self/ns/mnt"],
+                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == [os.readlink(f"/proc/{init}/ns/user"),
+                                os.readlink(f"/proc/{init}/ns/mnt")]

@@ -1,10 +1,12 @@
 """The process that holds a lab (netns or vm): forked, detached, in its own user namespace.
 
 The process that brings a lab up forks the lab's holder; the two talk over one socket.
-The holder first makes its user namespace and says ``U``; the parent maps the
-namespace's ids from outside (only a process in the parent namespace may) and answers
-``G``. The holder then builds the lab and sends one JSON line: the pids of what it made,
-or why it could not. After that the holder only reaps, until it is told to stop.
+The holder of an ordinary user's netns lab first makes its user namespace and says
+``U``; the parent maps the namespace's ids from outside (only a process in the parent
+namespace may) and answers ``G``. (Root's holder stays in the host's namespace, its
+nodes move into one of their own; VM labs run QEMU as their user.) The holder then
+builds the lab and sends one JSON line: the pids of what it made, or why it could not.
+After that the holder only reaps, until it is told to stop.
 """
 
 from __future__ import annotations

@@ -64,17 +64,25 @@ def state_root() -> str:
 
 
 def _owned_dir(path: str, uid: int) -> bool:
+    """A directory (not a link) of ``uid``'s that nobody else may write in."""
     try:
         st = os.lstat(path)
     except OSError:
         return False
-    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid
+    return stat.S_ISDIR(st.st_mode) and st.st_uid == uid and not st.st_mode & 0o022
+
+
+def _trusted(root: str) -> bool:
+    """Whether to believe what is under ``root``: this user's own directory. Another
+    user's /tmp/labbook-UID, planted before this user made one, holds no labs of this
+    user's: reading it would let a stranger name processes for gc to kill."""
+    return _owned_dir(root, os.geteuid())
 
 
 def title(kind: str, lab: str, root: str | None = None) -> str:
     """What ``ps`` shows for a process of ``lab``: ``KIND LAB ROOT``. The state root at the
-    end tells one user's labs from another's (also root's from those of root in a
-    container, which share a uid). Inside a lab's user namespace, pass the root."""
+    end tells apart the labs of users who share a uid (root, and root of a container
+    without the rights to make namespaces). Inside a lab's user namespace, pass the root."""
     return f"{kind} {lab} {root or state_root()}"
 
 
@@ -121,8 +129,13 @@ def write(st: State) -> None:
 
 
 def _raw(name: str, root: str | None) -> dict[str, Any] | None:
+    root = root or state_root()
+    if not _trusted(root):
+        return None
     try:
         with open(os.path.join(lab_dir(name, root), "state.json"), encoding="utf-8") as f:
+            if os.fstat(f.fileno()).st_uid != os.geteuid():
+                return None  # not written by this user
             raw = json.load(f)
     except (OSError, ValueError):
         return None
@@ -151,6 +164,8 @@ def load(name: str, provider: str, build: Callable[[dict[str, Any]], T],
 def lab_names(root: str | None = None) -> list[str]:
     """Every lab directory under ``root``, of any provider, sorted."""
     root = root or state_root()
+    if not _trusted(root):
+        return []
     try:
         return sorted(d for d in os.listdir(root) if os.path.isdir(lab_dir(d, root)))
     except FileNotFoundError:

@@ -124,6 +124,22 @@ def descendants(pid: int) -> list[int]:
     return out
 
 
+def ours(pid: int) -> bool:
+    """Whether ``pid`` lives in this process's PID namespace (the processes of a
+    container's labs, seen from the host, do not: its root's titles may match root's)."""
+    try:
+        return os.readlink(f"/proc/{pid}/ns/pid") == os.readlink("/proc/self/ns/pid")
+    except OSError:
+        return False
+
+
+def parent(pid: int) -> int | None:
+    try:
+        return int(_stat_fields(pid)[2])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def in_pid_namespace(init: int) -> list[int]:
     """Host pids of the live processes in the PID namespace of ``init``, but ``init``."""
     ns = os.readlink(f"/proc/{init}/ns/pid")

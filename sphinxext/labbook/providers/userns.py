@@ -1,13 +1,14 @@
 """User namespaces for labs: which ids a lab's namespace maps, and why one cannot be made.
 
-Every lab lives in a user namespace. Run by root, it maps every id to itself, so the
-host's files keep their owners inside; run by an ordinary user, it maps root inside to
-that user (plus the user's subordinate range from /etc/subuid and /etc/subgid, through
-newuidmap/newgidmap, where both exist), so the lab has no power the user lacks.
+Every netns node lives in a user namespace. Run by root, it maps every id to itself, so
+the host's files keep their owners inside; run by an ordinary user, it maps root inside
+to that user (plus the user's subordinate range from /etc/subuid and /etc/subgid,
+through newuidmap/newgidmap, where both exist), so the lab has no power the user lacks.
 
-The namespace is made by the lab's holder process (``unshare``); its ids are mapped from
-outside, by the process that forked it (:func:`map_ids`): only a process in the parent
-namespace may write the maps. Kept free of heavy imports.
+An ordinary user's namespace is made by the lab's holder (``unshare``), root's nodes'
+by a short-lived child of the holder; either way its ids are mapped from outside, by the
+parent (:func:`map_ids`): only a process in the parent namespace may write the maps.
+Kept free of heavy imports.
 """
 
 from __future__ import annotations

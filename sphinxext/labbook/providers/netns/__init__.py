@@ -139,13 +139,14 @@ class NetnsLab(Lab):
             raise
         except PermissionError:
             # A file of one of the node's own users, which this process is not (a lab of
-            # an ordinary user): the node's root reads it.
-            os.close(root)
-            res = self.exec(node, ["cat", "--", path], timeout=30)
-            if res.rc == 0:
-                return res.stdout.encode("utf-8", "surrogateescape")
+            # an ordinary user): the node's root reads it, byte for byte.
+            proc = subprocess.run([*self._enter(node), "cat", "--", path],
+                                  capture_output=True, env=node_env(), timeout=30,
+                                  check=False)
+            if proc.returncode == 0:
+                return proc.stdout
             raise ProviderError(f"cannot read {path} on node '{node}': "
-                                f"{res.stderr.strip()}") from None
+                                f"{_text(proc.stderr).strip()}") from None
         except OSError as exc:
             raise ProviderError(f"cannot read {path} on node '{node}': {exc.strerror}") \
                 from None

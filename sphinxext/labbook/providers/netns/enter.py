@@ -69,23 +69,37 @@ def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
 
 
 def _join(fds: list[tuple[int, int]], argv: list[str], env: dict[str, str]) -> None:
-    """In the first child: join the node's PID namespace, fork the command, pass its exit
-    status and the signals this process gets on."""
+    """In the first child, still invisible to the node (it is in the host's PID
+    namespace): join every namespace of the node, then fork the command into it and pass
+    its exit status and the signals this process gets on.
+
+    The order is nsenter's: every namespace this process may join as it is, then the user
+    namespace, then the rest. Root so joins the node's mount namespace before its user
+    namespace; an ordinary user must join the user namespace first to be let in at all.
+    A process the node could see while it still stood in the host's mount namespace would
+    hand the node's root the host's / through /proc/PID/root; this one is not dumpable
+    either until it execs.
+    """
     code = 125
     try:
-        pid_fd = next(fd for fd, flag in fds if flag == nsutil.CLONE_NEWPID)
-        user_fd = next(fd for fd, flag in fds if flag == CLONE_NEWUSER)
-        try:
-            nsutil.setns(pid_fd, nsutil.CLONE_NEWPID)  # root may, from here
-        except PermissionError:
-            nsutil.setns(user_fd, CLONE_NEWUSER)  # an ordinary user's lab: from inside it
-            nsutil.setns(pid_fd, nsutil.CLONE_NEWPID)
+        nsutil.set_dumpable(False)
+        left = []
+        for fd, flag in fds:
+            if flag == CLONE_NEWUSER:
+                continue
+            try:
+                nsutil.setns(fd, flag)
+            except PermissionError:
+                left.append((fd, flag))
+        nsutil.setns(next(fd for fd, flag in fds if flag == CLONE_NEWUSER), CLONE_NEWUSER)
+        for fd, flag in left:
+            nsutil.setns(fd, flag)
         command: list[int] = []
         for sig in FORWARDED:
             signal.signal(sig, lambda s, f: _forward(command, s))
         command.append(os.fork())
         if command[0] == 0:
-            _exec_in(fds, argv, env)
+            _exec(argv, env)
         _, status = os.waitpid(command[0], 0)
         code = os.waitstatus_to_exitcode(status)
         code = code if code >= 0 else 128 - code
@@ -96,18 +110,11 @@ def _join(fds: list[tuple[int, int]], argv: list[str], env: dict[str, str]) -> N
         os._exit(code)
 
 
-def _exec_in(fds: list[tuple[int, int]], argv: list[str], env: dict[str, str]) -> None:
+def _exec(argv: list[str], env: dict[str, str]) -> None:
     code = 127
     try:
         for sig in FORWARDED:
             signal.signal(sig, signal.SIG_DFL)
-        own_user = os.stat("/proc/self/ns/user").st_ino
-        for fd, flag in fds:
-            if flag == nsutil.CLONE_NEWPID:
-                continue
-            if flag == CLONE_NEWUSER and os.fstat(fd).st_ino == own_user:
-                continue  # joined already (to join the PID namespace)
-            nsutil.setns(fd, flag)
         try:
             os.chdir(env.get("HOME", "/"))
         except OSError:

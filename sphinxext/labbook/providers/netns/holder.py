@@ -214,21 +214,28 @@ def _spawn_nodes(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
                             os._exit(code)
                     os.write(w, f"{pid}\n".encode())
                     code = 0
+                except OSError as exc:
+                    os.write(w, f"error: {exc.strerror or exc}\n".encode())
                 finally:
                     os._exit(code)
             os.close(gate_r)
+            os.close(w)  # the init has its own: EOF here means it never came to be
             os.waitpid(middle, 0)  # once reaped, its child (the init) is this process's
             os.close(gate_w)
             line = b""
             while not line.endswith(b"\n"):
                 chunk = os.read(r, 1)
                 if not chunk:
-                    raise ProviderError(f"node '{node.name}': its init could not be started")
+                    break
                 line += chunk
+            if not line[:1].isdigit():
+                os.close(r)
+                why = line.decode(errors="replace").removeprefix("error: ").strip()
+                raise ProviderError(f"node '{node.name}': its init could not be started"
+                                    + (f": {why}" if why else ""))
             kids[node.name] = int(line)  # recorded before a SIGTERM can interrupt
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
-        os.close(w)
         pipes[node.name] = r
     if nested is not None:
         for fd in [nested.user, nested.root_net, *nested.nets.values()]:
@@ -289,6 +296,7 @@ def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], lay
             # Below the namespace the mounts were made in: they are locked from here on.
             nsutil.setns(nested.user, userns.CLONE_NEWUSER)
             nsutil.unshare(CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC)
+            close_fds_but(ready)
         nsutil.sethostname(node.hostname)
         nsutil.set_title(title(NODE_TITLE, f"{lab}/{node.name}", layout.root))
         signal.pthread_sigmask(signal.SIG_SETMASK, {signal.SIGCHLD})  # taken by sigwait

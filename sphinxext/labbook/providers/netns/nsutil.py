@@ -37,8 +37,15 @@ _AT_RECURSIVE = 0x8000
 _MOUNT_ATTR_RDONLY = 0x1
 _RESOLVE_IN_ROOT = 0x10
 _PR_SET_PDEATHSIG = 1
+_PR_SET_DUMPABLE = 4
 _PR_SET_NAME = 15
 _PR_SET_CHILD_SUBREAPER = 36
+
+
+def set_dumpable(on: bool) -> None:
+    """Whether other processes of the same user may ptrace this one or open its /proc
+    files (execve sets it again)."""
+    _check(_libc.prctl(_PR_SET_DUMPABLE, int(on), 0, 0, 0), "prctl(PR_SET_DUMPABLE)")
 
 
 def set_child_subreaper() -> None:

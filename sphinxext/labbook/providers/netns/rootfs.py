@@ -41,6 +41,11 @@ OVERLAID = ("etc", "var", "run", "root", "home", "tmp")
 #: Parts of /proc that change the whole machine; read-only in a node (/proc/sys/net stays
 #: writable: its sysctls belong to the node's network namespace).
 PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
+#: Parts of /proc and /sys a node does not see at all (the list container runtimes mask):
+#: the kernel's memory and keys, timers, and knobs that root may write (ACPI wake-up).
+MASKED = ("proc/asound", "proc/acpi", "proc/kcore", "proc/keys", "proc/latency_stats",
+          "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi",
+          "sys/firmware")
 
 _SAFE = MS_NOSUID | MS_NODEV
 
@@ -93,6 +98,12 @@ def setup(hostname: str, hosts: Iterable[tuple[str, str]] = (), hidden: Iterable
         if os.path.exists(f"/proc/{name}"):
             bind_readonly(f"/proc/{name}", _SAFE | MS_NOEXEC)
     mount("sysfs", "/sys", "sysfs", MS_RDONLY | _SAFE | MS_NOEXEC)
+    for name in MASKED:
+        path = f"/{name}"
+        if os.path.isdir(path):
+            mount("labbook", path, "tmpfs", MS_RDONLY | _SAFE | MS_NOEXEC, "mode=0555")
+        elif os.path.exists(path):
+            mount("/dev/null", path, None, MS_BIND)
     _write_identity(hostname, hosts)
     os.chdir("/")
 

@@ -23,7 +23,7 @@ from ..labstate import (  # the netns lab's state as other modules and tests use
     title,
     write,
 )
-from ..procs import cmdlines, wait_gone
+from ..procs import cmdlines, ours, parent, wait_gone
 
 __all__ = ["LabState", "NodeState", "Proc", "age", "alive", "claim", "lab_dir",
            "me", "names", "provider_of", "read", "remove", "scan", "state_root", "title",
@@ -33,7 +33,7 @@ __all__ = ["LabState", "NodeState", "Proc", "age", "alive", "claim", "lab_dir",
 INIT_TITLE = "labbook-init"
 NODE_TITLE = "labbook-node"
 #: The titles end with the state root of the lab's user: one user's ``gc`` never takes
-#: another's labs (also root's and those of root in a container, which share a uid).
+#: another's labs (and root's never those of root in a container: see scan).
 _TITLE_RE = re.compile(rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/([^\s\0]+))? "
                        rb"(/[^\s\0]*)")
 
@@ -72,11 +72,18 @@ def scan() -> dict[str, dict[str, list[int]]]:
     """Processes titled ``labbook-init LAB`` / ``labbook-node LAB/NODE``, by lab and kind."""
     found: dict[str, dict[str, list[int]]] = {}
     root = state_root()
+    matches = []
     for pid, argv in cmdlines():
         m = _TITLE_RE.match(argv)
         if m and m.group(4).decode(errors="replace") == root:
-            lab = found.setdefault(m.group(2).decode(), {"init": [], "node": []})
-            lab["init" if m.group(1) == b"labbook-init" else "node"].append(pid)
+            matches.append((pid, m.group(1) == b"labbook-init", m.group(2).decode()))
+    # A holder is this user's when it runs beside this process; a node's init, when such
+    # a holder is its parent (it is handed to its holder when it is made).
+    holders = {pid for pid, init, _ in matches if init and ours(pid)}
+    for pid, init, name in matches:
+        if pid in holders or (not init and parent(pid) in holders):
+            lab = found.setdefault(name, {"init": [], "node": []})
+            lab["init" if init else "node"].append(pid)
     return found
 
 

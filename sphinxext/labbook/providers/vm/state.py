@@ -9,7 +9,7 @@ from functools import partial
 
 from .. import labstate
 from ..labstate import Proc, state_root, write
-from ..procs import cmdlines
+from ..procs import cmdlines, ours
 
 __all__ = ["HOLDER_TITLE", "VmNode", "VmState", "names", "read", "scan", "write"]
 
@@ -57,6 +57,8 @@ def scan() -> dict[str, list[int]]:
     root = state_root()
     qemu_lab = re.compile(rb"path=" + re.escape(root.encode()) + rb"/([a-z0-9][a-z0-9-]*)/")
     for pid, argv in cmdlines():
+        if not ours(pid):
+            continue  # a container's labs, seen from the host
         lab = None
         if argv.startswith(holder):
             words = argv[len(holder):].split(b"\0")[0].decode(errors="replace").split()
