@@ -179,3 +179,11 @@ def test_labbook_exec_runs_in_the_nodes_user_namespace(pair) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout.split() == [os.readlink(f"/proc/{init}/ns/user"),
                                 os.readlink(f"/proc/{init}/ns/mnt")]
+
+
+def test_a_node_may_run_commands_in_namespaces_of_its_own(pair) -> None:
+    # `ip netns exec` mounts a fresh sysfs: the kernel allows that only while the node's
+    # /sys has nothing mounted below it (CNI and CNM runtimes do exactly this)
+    script = "ip netns add inner && ip netns exec inner ip -br link && ip netns delete inner"
+    rc, out = sh(pair, "alpha", script)
+    assert (rc, out.split()[:2]) == (0, ["lo", "DOWN"])

@@ -41,11 +41,12 @@ OVERLAID = ("etc", "var", "run", "root", "home", "tmp")
 #: Parts of /proc that change the whole machine; read-only in a node (/proc/sys/net stays
 #: writable: its sysctls belong to the node's network namespace).
 PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
-#: Parts of /proc and /sys a node does not see at all (the list container runtimes mask):
-#: the kernel's memory and keys, timers, and knobs that root may write (ACPI wake-up).
+#: Parts of /proc a node does not see at all (the list container runtimes mask): the
+#: kernel's memory and keys, timers, and knobs that root may write (ACPI wake-up). Not
+#: /sys/firmware, which they mask too: a mount below /sys makes the kernel refuse the
+#: fresh sysfs that `ip netns exec` mounts (and /sys is read-only here).
 MASKED = ("proc/asound", "proc/acpi", "proc/kcore", "proc/keys", "proc/latency_stats",
-          "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi",
-          "sys/firmware")
+          "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi")
 
 _SAFE = MS_NOSUID | MS_NODEV
 
