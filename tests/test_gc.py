@@ -35,7 +35,8 @@ SCRIPT = textwrap.dedent("""\
     with sigterm_raises(), NetnsProvider().up(load_spec(sys.argv[1]), sys.argv[2]) as lab:
         lab.session("alpha").run("sleep 1000 &")
         print("up", flush=True)
-        time.sleep(300)
+        for _ in range(6000):  # short sleeps: a signal that comes just before a
+            time.sleep(0.05)  # long one would wait for it to end (Python checks between)
     """)
 
 
