@@ -273,12 +273,12 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
     from .qemu import guest_python, hub_addresses, machine
 
     python = guest_python()
-    ids = userns.plan()
     # Root's VMs are on bridges, through taps, in the lab's own network namespace. An
     # ordinary user's QEMUs stay in the user's own namespaces (in a user namespace of the
     # lab's, 9p would show the guest every file of the host's root as nobody's) and meet
     # on multicast hubs on the loopback device (see check_hubs).
-    hubs = None if ids.privileged else hub_addresses(st.name, [b.name for b in plan.bridges])
+    hubs = None if userns.privileged() else hub_addresses(st.name,
+                                                           [b.name for b in plan.bridges])
     machines = [machine(st.name, n.name, i, st.directory, imgs, list(plan.nics_of(n.name)),
                         accel=st.accel, memory=opts.memory, cpus=opts.cpus,
                         scratch=opts.scratch > 0, python=python, hubs=hubs)
@@ -293,7 +293,7 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
         st = st.with_(holder=(pid, start_time(pid) or 0))
         state.write(st)
         started[0] = (pid, -1)  # wait_report closes the socket, whatever happens
-        got = wait_report(report, pid, START_TIMEOUT, ids)
+        got = wait_report(report, pid, START_TIMEOUT)
         st = st.with_(nodes={m.node: VmNode(got[m.node][0], got[m.node][1],
                                             spec.node(m.node).hostname,  # type: ignore[union-attr]
                                             m.ctl, m.console, m.log) for m in machines})
