@@ -93,17 +93,15 @@ def lab_dir(name: str, root: str | None = None) -> str:
 def ensure_root(root: str | None = None) -> str:
     """Create the state root (0700: nothing of a lab is anybody else's business); refuse
     one that is not this user's own directory (a link or a stranger's in /tmp)."""
+    from ..errors import ProviderError
+
     root = root or state_root()
     try:
         os.makedirs(root, mode=0o700, exist_ok=True)
     except OSError as exc:
-        from ..errors import ProviderError
-
         raise ProviderError(f"cannot create the labs' state directory {root}: "
                             f"{exc.strerror}") from None
-    if not _owned_dir(root, os.geteuid()):
-        from ..errors import ProviderError
-
+    if not _trusted(root):
         raise ProviderError(f"{root} is not a directory of this user's; remove it, or set "
                             "XDG_RUNTIME_DIR to a directory of yours")
     return root

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from ..errors import LabNotFound, UsageError
 from . import labstate
 from .base import Lab, LabInfo, Provider
-from .labstate import State, alive, owner_verdict
+from .labstate import State, alive, me, owner_verdict
+
+if TYPE_CHECKING:
+    from ..spec import LabSpec
 
 S = TypeVar("S", bound=State)
 
@@ -63,12 +66,14 @@ class StatefulProvider(Provider, Generic[S]):
         raise NotImplementedError
 
     # -- shared ---------------------------------------------------------------------------------
-    def claim(self, name: str, new: Any) -> S:
-        """Take the name ``name`` for a lab whose state ``new()`` makes; take it over from a
-        stale lab of this provider; UsageError when a live lab has it."""
+    def claim(self, name: str, spec: LabSpec, state: Callable[..., S], **extra: Any) -> S:
+        """Take the name ``name`` for a lab of ``spec`` (its state a ``state``, with the
+        provider's own fields ``extra``), owned by this process; take it over from a stale
+        lab of this provider; UsageError when a live lab has it."""
         for _ in range(2):
             if labstate.claim(name, mode=self.dir_mode):
-                st: S = new()
+                st = state(name=name, spec_path=os.path.abspath(spec.path),
+                           spec_digest=spec.digest, created=time.time(), owner=me(), **extra)
                 try:
                     labstate.write(st)
                 except BaseException:

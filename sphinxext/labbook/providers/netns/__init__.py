@@ -220,9 +220,7 @@ class NetnsProvider(StatefulProvider[LabState]):
         return NetnsLab(name, spec, st, child=True)
 
     def _claim(self, name: str, spec: LabSpec) -> LabState:
-        return self.claim(name, lambda: LabState(
-            name=name, spec_path=os.path.abspath(spec.path), spec_digest=spec.digest,
-            created=time.time(), owner=state.me()))
+        return self.claim(name, spec, LabState)
 
     # -- the labs on this machine (see StatefulProvider) ------------------------------------
     def read(self, name: str) -> LabState | None:

@@ -6,7 +6,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
@@ -201,10 +200,8 @@ class SshProvider(StatefulProvider[SshState]):
         return lab
 
     def _claim(self, name: str, spec: LabSpec, insecure: bool, timeout: int) -> SshState:
-        return self.claim(name, lambda: SshState(
-            name=name, spec_path=os.path.abspath(spec.path), spec_digest=spec.digest,
-            created=time.time(), token=secrets.token_hex(8), owner=state.me(),
-            insecure=insecure, connect_timeout=timeout))
+        return self.claim(name, spec, SshState, token=secrets.token_hex(8), insecure=insecure,
+                          connect_timeout=timeout)
 
     # -- the labs on this machine (see StatefulProvider) ------------------------------------
     parts = "master connections"

@@ -230,9 +230,7 @@ class VmProvider(StatefulProvider[VmState]):
         return _bring_up(spec, st, plan, imgs, opts)
 
     def _claim(self, name: str, spec: LabSpec, kver: str, accel: str) -> VmState:
-        return self.claim(name, lambda: VmState(
-            name=name, spec_path=os.path.abspath(spec.path), spec_digest=spec.digest,
-            created=time.time(), owner=labstate.me(), kernel=kver, accel=accel))
+        return self.claim(name, spec, VmState, kernel=kver, accel=accel)
 
     # -- the labs on this machine (see StatefulProvider) ------------------------------------
     def read(self, name: str) -> VmState | None:
