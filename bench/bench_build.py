@@ -54,8 +54,7 @@ DOC = """Document {i}
 def make_project(path: str, docs: int, secs: float) -> None:
     os.makedirs(path)
     with open(os.path.join(path, "conf.py"), "w") as f:
-        f.write(f"import sys\nsys.path.insert(0, {ROOT!r})\n"
-                "extensions = ['sphinxext.labbook']\n")
+        f.write(f"import sys\nsys.path.insert(0, {ROOT!r})\nextensions = ['sphinxext.labbook']\n")
     with open(os.path.join(path, "lab.yaml"), "w") as f:
         f.write(SPEC)
     names = [f"doc{i}" for i in range(docs)]
@@ -69,14 +68,18 @@ def make_project(path: str, docs: int, secs: float) -> None:
 def build(src: str, out: str, *extra: str, execute: str = "auto") -> float:
     env = {**os.environ, "LABBOOK_EXECUTE": execute}
     t = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "sphinx", "-q", "-W", "-b", "html", *extra, src, out],
-                   check=True, env=env)
+    subprocess.run(
+        [sys.executable, "-m", "sphinx", "-q", "-W", "-b", "html", *extra, src, out],
+        check=True,
+        env=env,
+    )
     return time.perf_counter() - t
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--docs", type=int, default=8)
     ap.add_argument("--step-seconds", type=float, default=2.0)
     args = ap.parse_args()

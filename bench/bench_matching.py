@@ -54,8 +54,10 @@ def bench_real(blocks: int) -> None:
             assert match_output(exp, act).ok
 
     base, mine = _time(equality), _time(ours)
-    print(f"(a) {blocks} real blocks: equality {base * 1e3:.1f} ms, "
-          f"match_output {mine * 1e3:.1f} ms, ratio {mine / base:.1f}x")
+    print(
+        f"(a) {blocks} real blocks: equality {base * 1e3:.1f} ms, "
+        f"match_output {mine * 1e3:.1f} ms, ratio {mine / base:.1f}x"
+    )
 
 
 def _naive_regex(expected: list[str]) -> re.Pattern[str]:
@@ -71,8 +73,7 @@ def bench_ellipses(max_k: int) -> None:
         pattern = _naive_regex(expected)
         naive = _time(lambda p=pattern: p.fullmatch(actual), reps=1)
         mine = _time(lambda e=expected: match_output(e, actual), reps=3)
-        print(f"    {k:2d}   {naive * 1e3:9.2f} ms   {mine * 1e3:9.2f} ms   "
-              f"{naive / mine:8.1f}x")
+        print(f"    {k:2d}   {naive * 1e3:9.2f} ms   {mine * 1e3:9.2f} ms   {naive / mine:8.1f}x")
         if naive > 5:
             break
 

@@ -34,8 +34,7 @@ PREFIX = "lbbench"
 def spec_text(n: int) -> str:
     lines = ["name: bench", "networks:", "  lan: {cidr: 10.99.0.0/16}", "nodes:"]
     for i in range(1, n + 1):
-        lines.append(f"  n{i}: {{interfaces: {{eth0: {{network: lan, "
-                     f"address: {_addr(i)}/16}}}}}}")
+        lines.append(f"  n{i}: {{interfaces: {{eth0: {{network: lan, address: {_addr(i)}/16}}}}}}")
     return "\n".join(lines) + "\n"
 
 
@@ -45,30 +44,41 @@ def _addr(i: int) -> str:
 
 def script_up(n: int) -> str:
     """What a user would write with iproute2: one `ip` per operation."""
-    out = ["set -e", f"ip netns add {PREFIX}-root",
-           f"ip -n {PREFIX}-root link add br0 type bridge",
-           f"ip -n {PREFIX}-root link set br0 up"]
+    out = [
+        "set -e",
+        f"ip netns add {PREFIX}-root",
+        f"ip -n {PREFIX}-root link add br0 type bridge",
+        f"ip -n {PREFIX}-root link set br0 up",
+    ]
     for i in range(1, n + 1):
         ns = f"{PREFIX}-n{i}"
-        out += [f"ip netns add {ns}",
-                f"ip -n {PREFIX}-root link add v{i} type veth peer name p{i}",
-                f"ip -n {PREFIX}-root link set p{i} netns {ns}",
-                f"ip -n {PREFIX}-root link set v{i} master br0 up",
-                f"ip -n {ns} link set p{i} name eth0 up",
-                f"ip -n {ns} addr add {_addr(i)}/16 dev eth0",
-                f"ip -n {ns} link set lo up"]
+        out += [
+            f"ip netns add {ns}",
+            f"ip -n {PREFIX}-root link add v{i} type veth peer name p{i}",
+            f"ip -n {PREFIX}-root link set p{i} netns {ns}",
+            f"ip -n {PREFIX}-root link set v{i} master br0 up",
+            f"ip -n {ns} link set p{i} name eth0 up",
+            f"ip -n {ns} addr add {_addr(i)}/16 dev eth0",
+            f"ip -n {ns} link set lo up",
+        ]
     return "\n".join(out) + "\n"
 
 
 def script_down(n: int) -> str:
-    return "\n".join([f"ip netns del {PREFIX}-n{i}" for i in range(1, n + 1)]
-                     + [f"ip netns del {PREFIX}-root"]) + "\n"
+    return (
+        "\n".join(
+            [f"ip netns del {PREFIX}-n{i}" for i in range(1, n + 1)]
+            + [f"ip netns del {PREFIX}-root"]
+        )
+        + "\n"
+    )
 
 
 def cleanup_script() -> None:
     """Remove whatever an interrupted baseline run left."""
-    for ns in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                             text=True).stdout.split("\n"):
+    for ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout.split(
+        "\n"
+    ):
         name = ns.split(" ")[0]
         if name.startswith(f"{PREFIX}-"):
             subprocess.run(["ip", "netns", "del", name], check=False)
@@ -110,8 +120,10 @@ def bench_lab(n: int, reps: int) -> None:
     print(f"{n} nodes on one bridge, median of {reps} (up / down / total):")
     print(f"  labbook netns  {med(lab_up):7.3f} s / {med(lab_down):7.3f} s / {lab_total:7.3f} s")
     print(f"  ip script      {med(sh_up):7.3f} s / {med(sh_down):7.3f} s / {sh_total:7.3f} s")
-    print(f"  ratio labbook/script: up {med(lab_up) / med(sh_up):.2f}, "
-          f"total {lab_total / sh_total:.2f}")
+    print(
+        f"  ratio labbook/script: up {med(lab_up) / med(sh_up):.2f}, "
+        f"total {lab_total / sh_total:.2f}"
+    )
 
 
 def bench_exec(count: int) -> None:
@@ -138,8 +150,10 @@ def bench_exec(count: int) -> None:
         lab.down()
     med = statistics.median
     print(f"one command in a node, median of {count}:")
-    print(f"  labbook exec LAB NODE -- true   {med(lb) * 1000:7.1f} ms "
-          f"(python -c pass alone: {med(py) * 1000:.1f} ms)")
+    print(
+        f"  labbook exec LAB NODE -- true   {med(lb) * 1000:7.1f} ms "
+        f"(python -c pass alone: {med(py) * 1000:.1f} ms)"
+    )
     print(f"  ip netns exec NS true           {med(ip) * 1000:7.1f} ms")
     print(f"  Lab.exec() from Python          {med(api) * 1000:7.1f} ms")
     print(f"  ratio labbook exec / ip netns exec: {med(lb) / med(ip):.1f}")

@@ -53,14 +53,20 @@ def generate(n: int) -> sa.MetaData:
         if i:
             parent = f"t{i - 1:03d}"
             if i % 3 == 0:
-                items.append(sa.ForeignKeyConstraint(["parent_id", "parent_region"],
-                                                     [f"{parent}.id", f"{parent}.region"]))
+                items.append(
+                    sa.ForeignKeyConstraint(
+                        ["parent_id", "parent_region"], [f"{parent}.id", f"{parent}.region"]
+                    )
+                )
             else:
                 items.append(sa.ForeignKeyConstraint(["parent_id"], [f"{parent}.id"]))
         if i >= 5 and i % 5 == 0:
             other = f"t{(i * 7) % i:03d}"
-            items.append(sa.ForeignKeyConstraint(["other_id", "other_region"],
-                                                 [f"{other}.id", f"{other}.region"]))
+            items.append(
+                sa.ForeignKeyConstraint(
+                    ["other_id", "other_region"], [f"{other}.id", f"{other}.region"]
+                )
+            )
         sa.Table(f"t{i:03d}", md, *items)
     return md
 
@@ -113,9 +119,14 @@ def distinct_outputs(tool: str, tables: int, runs: int = 5) -> int:
     digests = set()
     for seed in range(runs):
         env = {**os.environ, "PYTHONHASHSEED": str(seed * 7919 + 1)}
-        proc = subprocess.run([sys.executable, "-c", RENDER.format(root=ROOT), tool,
-                               str(tables)], env=env, capture_output=True, text=True,
-                              check=True, cwd=ROOT)
+        proc = subprocess.run(
+            [sys.executable, "-c", RENDER.format(root=ROOT), tool, str(tables)],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            cwd=ROOT,
+        )
         digests.add(proc.stdout.strip())
     return len(digests)
 
@@ -128,24 +139,33 @@ def main() -> None:
 
     md = generate(args.tables)
     fks = sum(len(t.foreign_key_constraints) for t in md.tables.values())
-    composite = sum(len(c.elements) > 1 for t in md.tables.values()
-                    for c in t.foreign_key_constraints)
+    composite = sum(
+        len(c.elements) > 1 for t in md.tables.values() for c in t.foreign_key_constraints
+    )
     print(f"schema: {args.tables} tables, {fks} foreign keys ({composite} composite)")
     labbook_dot(md), schemadisplay_dot(md)  # warm up: imports, caches
-    med = alternate({"labbook": lambda: labbook_dot(md),
-                     "schemadisplay": lambda: schemadisplay_dot(md)}, args.reps)
-    print(f"(a) metadata -> DOT text, median of {args.reps}: labbook "
-          f"{med['labbook'] * 1e3:.1f} ms, sqlalchemy_schemadisplay "
-          f"{med['schemadisplay'] * 1e3:.1f} ms, ratio {med['labbook'] / med['schemadisplay']:.2f}"
-          " (aim <= 0.5)")
+    med = alternate(
+        {"labbook": lambda: labbook_dot(md), "schemadisplay": lambda: schemadisplay_dot(md)},
+        args.reps,
+    )
+    print(
+        f"(a) metadata -> DOT text, median of {args.reps}: labbook "
+        f"{med['labbook'] * 1e3:.1f} ms, sqlalchemy_schemadisplay "
+        f"{med['schemadisplay'] * 1e3:.1f} ms, ratio {med['labbook'] / med['schemadisplay']:.2f}"
+        " (aim <= 0.5)"
+    )
     layout = layout_seconds(labbook_dot(md), max(3, args.reps // 2))
     share = layout / (layout + med["labbook"])
-    print(f"(b) dot -Tsvg on labbook's DOT: {layout * 1e3:.0f} ms; Graphviz's layout is "
-          f"{share:.0%} of metadata -> SVG")
+    print(
+        f"(b) dot -Tsvg on labbook's DOT: {layout * 1e3:.0f} ms; Graphviz's layout is "
+        f"{share:.0%} of metadata -> SVG"
+    )
     for tool in ("labbook", "schemadisplay"):
         n = distinct_outputs(tool, args.tables)
-        print(f"(c) {tool}: {n} distinct output{'s' if n != 1 else ''} from 5 renders "
-              "(fresh interpreters, different PYTHONHASHSEED)")
+        print(
+            f"(c) {tool}: {n} distinct output{'s' if n != 1 else ''} from 5 renders "
+            "(fresh interpreters, different PYTHONHASHSEED)"
+        )
 
 
 if __name__ == "__main__":

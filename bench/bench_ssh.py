@@ -43,21 +43,35 @@ def plain_ssh_argv(inventory: str) -> list[str]:
     with open(inventory, encoding="utf-8") as f:
         data = yaml.safe_load(f)
     d, alpha = data["defaults"], data["nodes"]["alpha"]
-    return ["ssh", "-i", d["identity_file"], "-o", f"UserKnownHostsFile={d['known_hosts']}",
-            "-o", "StrictHostKeyChecking=yes", "-o", "BatchMode=yes",
-            "-o", f"ProxyCommand={alpha['proxy_command']}", f"{d['user']}@{alpha['host']}",
-            "true"]
+    return [
+        "ssh",
+        "-i",
+        d["identity_file"],
+        "-o",
+        f"UserKnownHostsFile={d['known_hosts']}",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        f"ProxyCommand={alpha['proxy_command']}",
+        f"{d['user']}@{alpha['host']}",
+        "true",
+    ]
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--commands", type=int, default=1000)
     ap.add_argument("--baseline", type=int, default=50)
     args = ap.parse_args()
     spec = load_spec(SPEC)
-    with tempfile.TemporaryDirectory() as tmp, \
-            get_provider("netns").up(spec, f"bench-sshd-{os.getpid() % 10000}") as nodes:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        get_provider("netns").up(spec, f"bench-sshd-{os.getpid() % 10000}") as nodes,
+    ):
         served = serve(nodes, tmp)
         plain = plain_ssh_argv(served.inventory)
         with get_provider("ssh", inventory=served.inventory).up(spec, "bench-ssh") as lab:
@@ -65,8 +79,9 @@ def main() -> int:
             assert session.run("true").rc == 0
             a = per_command(lambda: session.run("true"), args.commands)
             b = per_command(lambda: lab.exec("alpha", ["true"]), args.baseline)
-            c = per_command(lambda: subprocess.run(plain, check=True,
-                                                   stdin=subprocess.DEVNULL), args.baseline)
+            c = per_command(
+                lambda: subprocess.run(plain, check=True, stdin=subprocess.DEVNULL), args.baseline
+            )
     print(f"(a) session over the master, {args.commands} commands: {a * 1000:8.2f} ms/command")
     print(f"(b) lab.exec, a channel each,  {args.baseline} commands: {b * 1000:8.2f} ms/command")
     print(f"(c) plain ssh host true,      {args.baseline} commands: {c * 1000:8.2f} ms/command")

@@ -49,11 +49,13 @@ def ip_netns_per_command(n: int) -> float:
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--commands", type=int, default=1000)
-    ap.add_argument("--baseline", type=int, default=200,
-                    help="commands for the (slow) ip netns exec loop")
+    ap.add_argument(
+        "--baseline", type=int, default=200, help="commands for the (slow) ip netns exec loop"
+    )
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     if os.geteuid() != 0:
@@ -64,10 +66,14 @@ def main() -> int:
         ours.append(labbook_per_command(args.commands))
         base.append(ip_netns_per_command(args.baseline))
     o, b = statistics.median(ours), statistics.median(base)
-    print(f"labbook session : {o * 1e6:8.1f} us/command  ({args.commands} commands, "
-          f"median of {args.rounds}) -> {o * 1000:.2f} s per 1,000")
-    print(f"ip netns exec   : {b * 1e6:8.1f} us/command  ({args.baseline} commands, "
-          f"median of {args.rounds}) -> {b * 1000:.2f} s per 1,000")
+    print(
+        f"labbook session : {o * 1e6:8.1f} us/command  ({args.commands} commands, "
+        f"median of {args.rounds}) -> {o * 1000:.2f} s per 1,000"
+    )
+    print(
+        f"ip netns exec   : {b * 1e6:8.1f} us/command  ({args.baseline} commands, "
+        f"median of {args.rounds}) -> {b * 1000:.2f} s per 1,000"
+    )
     print(f"ratio labbook/ip-netns-exec: {o / b:.3f}  ({b / o:.1f}x faster)")
     return 0
 

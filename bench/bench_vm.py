@@ -26,14 +26,17 @@ from sphinxext.labbook.spec import LabSpec, parse_spec  # noqa: E402
 
 
 def lab_of(n: int) -> LabSpec:
-    nodes = "".join(f"  vm{i}:\n    interfaces:\n      eth0: {{network: lan, address: "
-                    f"10.77.0.{i + 1}/24}}\n" for i in range(n))
-    return parse_spec(f"name: bench{n}\nnetworks:\n  lan: {{cidr: 10.77.0.0/24}}\n"
-                      f"nodes:\n{nodes}", f"<bench {n} VMs>")
+    nodes = "".join(
+        f"  vm{i}:\n    interfaces:\n      eth0: {{network: lan, address: 10.77.0.{i + 1}/24}}\n"
+        for i in range(n)
+    )
+    return parse_spec(
+        f"name: bench{n}\nnetworks:\n  lan: {{cidr: 10.77.0.0/24}}\nnodes:\n{nodes}",
+        f"<bench {n} VMs>",
+    )
 
 
-def boot(provider: VmProvider, spec: LabSpec, name: str,
-         commands: int) -> tuple[float, float, str]:
+def boot(provider: VmProvider, spec: LabSpec, name: str, commands: int) -> tuple[float, float, str]:
     """Seconds from up() to a first answer from every node; seconds per later command;
     the accelerator the VMs ran with."""
     t = time.perf_counter()
@@ -51,8 +54,9 @@ def boot(provider: VmProvider, spec: LabSpec, name: str,
 
 
 def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--commands", type=int, default=50)
     ap.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
@@ -69,15 +73,19 @@ def main() -> int:
     per: list[float] = []
     for r in range(args.rounds):
         for n, spec in ((1, one), (3, three)):
-            ready, cost, accel = boot(provider, spec, f"bench-vm{n}-{os.getpid()}",
-                                      args.commands)
+            ready, cost, accel = boot(provider, spec, f"bench-vm{n}-{os.getpid()}", args.commands)
             times[n].append(ready)
             per.append(cost)
-            print(f"round {r + 1}: {n} VM{'s' if n > 1 else ' '} ready in {ready:6.2f} s "
-                  f"(load average {os.getloadavg()[0]:.1f})", flush=True)
+            print(
+                f"round {r + 1}: {n} VM{'s' if n > 1 else ' '} ready in {ready:6.2f} s "
+                f"(load average {os.getloadavg()[0]:.1f})",
+                flush=True,
+            )
     m1, m3 = statistics.median(times[1]), statistics.median(times[3])
-    print(f"median boot to first command: 1 VM {m1:.2f} s, 3 VMs {m3:.2f} s "
-          f"({os.cpu_count()} CPUs, {accel})")
+    print(
+        f"median boot to first command: 1 VM {m1:.2f} s, 3 VMs {m3:.2f} s "
+        f"({os.cpu_count()} CPUs, {accel})"
+    )
     print(f"3 VMs / 1 VM = {m3 / m1:.2f} (aim: at most 1.5)")
     print(f"one command in a running VM's session: {statistics.median(per) * 1000:.1f} ms")
     return 0

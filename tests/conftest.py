@@ -26,7 +26,6 @@ MERMAID = re.compile(r'<(pre|div)\s+class="mermaid">(?P<code>.*?)</\1>', re.S)
 LEAK_GRACE = 5.0
 
 
-
 def _userns_refused() -> str:
     """Why this kernel refuses this user a user namespace ("" when it allows one)."""
     from sphinxext.labbook.providers import userns
@@ -70,16 +69,15 @@ def _host_state() -> dict[str, set[str]]:
     with open("/proc/self/mountinfo") as f:
         state["mounts"] = {line.split()[4] for line in f if "labbook" in line}
     labstate = Path(state_root())
-    state["state"] = ({str(p.relative_to(labstate)) for p in labstate.rglob("*")}
-                      if labstate.is_dir() else set())
-    out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True,
-                         text=True).stdout
+    state["state"] = (
+        {str(p.relative_to(labstate)) for p in labstate.rglob("*")} if labstate.is_dir() else set()
+    )
+    out = subprocess.run(["ps", "-eo", "pid=,stat=,args="], capture_output=True, text=True).stdout
     state["processes"] = set()
     for line in out.splitlines():
         pid, stat, args = [*line.split(None, 2), "", ""][:3]
         # a zombie is already dead (it holds a pid until its parent reaps it)
-        if stat.startswith("Z") or not re.search(r"labbook-(node|init|holder)|qemu-system",
-                                                 args):
+        if stat.startswith("Z") or not re.search(r"labbook-(node|init|holder)|qemu-system", args):
             continue
         state["processes"].add(f"{pid} {args}")
     state["processes"] |= _fake_lab_processes()

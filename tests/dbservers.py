@@ -54,8 +54,14 @@ def _as_server_account(cmd: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return cmd
     account = pwd.getpwnam(SERVER_ACCOUNT)
-    return ["setpriv", f"--reuid={account.pw_uid}", f"--regid={account.pw_gid}",
-            "--clear-groups", "--", *cmd]
+    return [
+        "setpriv",
+        f"--reuid={account.pw_uid}",
+        f"--regid={account.pw_gid}",
+        "--clear-groups",
+        "--",
+        *cmd,
+    ]
 
 
 def _log_tail(log: Path) -> str:
@@ -78,32 +84,49 @@ def _scratch(name: str) -> Iterator[Path]:
 
 def _run(cmd: list[str], log: Path) -> None:
     with open(log, "ab") as out:
-        proc = subprocess.run(_as_server_account(cmd), stdin=subprocess.DEVNULL, stdout=out,
-                              stderr=subprocess.STDOUT, cwd=log.parent, env=ENV,
-                              timeout=DEADLINE, check=False)
+        proc = subprocess.run(
+            _as_server_account(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=log.parent,
+            env=ENV,
+            timeout=DEADLINE,
+            check=False,
+        )
     if proc.returncode != 0:
-        raise ServerFailed(f"{' '.join(cmd)} failed with status {proc.returncode}:\n"
-                           f"{_log_tail(log)}")
+        raise ServerFailed(
+            f"{' '.join(cmd)} failed with status {proc.returncode}:\n{_log_tail(log)}"
+        )
 
 
 @contextmanager
-def _serving(cmd: list[str], log: Path, ready: Callable[[], bool],
-             stop_signal: int) -> Iterator[None]:
+def _serving(
+    cmd: list[str], log: Path, ready: Callable[[], bool], stop_signal: int
+) -> Iterator[None]:
     """Run the server ``cmd`` until the block ends; enter the block once ``ready()``."""
     with open(log, "ab") as out:
         # its own session, so that what is left after a failed stop can be killed at once
-        proc = subprocess.Popen(_as_server_account(cmd), stdin=subprocess.DEVNULL, stdout=out,
-                                stderr=subprocess.STDOUT, cwd=log.parent, env=ENV,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            _as_server_account(cmd),
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=log.parent,
+            env=ENV,
+            start_new_session=True,
+        )
     try:
         deadline = time.monotonic() + DEADLINE
         while not ready():
             if proc.poll() is not None:
-                raise ServerFailed(f"{cmd[0]} exited with status {proc.returncode}:\n"
-                                   f"{_log_tail(log)}")
+                raise ServerFailed(
+                    f"{cmd[0]} exited with status {proc.returncode}:\n{_log_tail(log)}"
+                )
             if time.monotonic() > deadline:
-                raise ServerFailed(f"{cmd[0]} did not answer within {DEADLINE:.0f} s:\n"
-                                   f"{_log_tail(log)}")
+                raise ServerFailed(
+                    f"{cmd[0]} did not answer within {DEADLINE:.0f} s:\n{_log_tail(log)}"
+                )
             time.sleep(0.05)
         yield
     finally:
@@ -132,12 +155,15 @@ def _on_a_free_port(start: Callable[[int], AbstractContextManager[str]]) -> Iter
 
 # -- PostgreSQL --------------------------------------------------------------------------
 
+
 def postgresql_bindir() -> Path | None:
     """The bin directory of the newest PostgreSQL installed (Debian's layout), or None."""
-    found = [Path(p).parent for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")
-             if os.access(Path(p).parent / "initdb", os.X_OK)]
-    return max(found, key=lambda d: [int(n) for n in d.parent.name.split(".")],
-               default=None)
+    found = [
+        Path(p).parent
+        for p in glob.glob("/usr/lib/postgresql/*/bin/postgres")
+        if os.access(Path(p).parent / "initdb", os.X_OK)
+    ]
+    return max(found, key=lambda d: [int(n) for n in d.parent.name.split(".")], default=None)
 
 
 @contextmanager
@@ -150,13 +176,27 @@ def postgresql(port: int) -> Iterator[str]:
     with _scratch("postgresql") as base:
         data, log = base / "data", base / "server.log"
         # the superuser logs in only through the socket in the private directory
-        _run([str(bindir / "initdb"), "-D", str(data), "-U", "postgres", "-E", "UTF8",
-              "--locale=C", "--auth-local=trust", "--auth-host=scram-sha-256", "--no-sync"],
-             log)
+        _run(
+            [
+                str(bindir / "initdb"),
+                "-D",
+                str(data),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--no-sync",
+            ],
+            log,
+        )
 
         def admin():  # type: ignore[no-untyped-def]
-            return psycopg2.connect(host=str(base), port=port, user="postgres",
-                                    dbname="postgres", connect_timeout=5)
+            return psycopg2.connect(
+                host=str(base), port=port, user="postgres", dbname="postgres", connect_timeout=5
+            )
 
         def ready() -> bool:
             try:
@@ -167,9 +207,19 @@ def postgresql(port: int) -> Iterator[str]:
                 return False
             return True
 
-        cmd = [str(bindir / "postgres"), "-D", str(data), "-p", str(port),
-               "-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={base}",
-               "-c", "fsync=off"]
+        cmd = [
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            f"unix_socket_directories={base}",
+            "-c",
+            "fsync=off",
+        ]
         # SIGINT is PostgreSQL's fast shutdown: sessions still open are ended
         with _serving(cmd, log, ready, stop_signal=signal.SIGINT):
             conn = admin()
@@ -185,10 +235,12 @@ def postgresql(port: int) -> Iterator[str]:
 
 # -- MariaDB -----------------------------------------------------------------------------
 
+
 def mariadb_binaries() -> tuple[str, str] | None:
     """(mariadb-install-db, mariadbd), or None where MariaDB's server is not installed."""
-    install, server = (shutil.which(n, path=SEARCH_PATH)
-                       for n in ("mariadb-install-db", "mariadbd"))
+    install, server = (
+        shutil.which(n, path=SEARCH_PATH) for n in ("mariadb-install-db", "mariadbd")
+    )
     return (install, server) if install and server else None
 
 
@@ -205,12 +257,22 @@ def mariadb(port: int) -> Iterator[str]:
         data, log, sock = base / "data", base / "server.log", base / "mariadbd.sock"
         # an administrator named as the user running the tests, who logs in only through
         # the socket and only as that user (unix_socket authentication)
-        _run([install, "--no-defaults", f"--datadir={data}", f"--auth-root-socket-user={me}",
-              "--skip-test-db", "--skip-name-resolve"], log)
+        _run(
+            [
+                install,
+                "--no-defaults",
+                f"--datadir={data}",
+                f"--auth-root-socket-user={me}",
+                "--skip-test-db",
+                "--skip-name-resolve",
+            ],
+            log,
+        )
 
         def admin():  # type: ignore[no-untyped-def]
-            return pymysql.connect(unix_socket=str(sock), user=me, connect_timeout=5,
-                                   autocommit=True)
+            return pymysql.connect(
+                unix_socket=str(sock), user=me, connect_timeout=5, autocommit=True
+            )
 
         def ready() -> bool:
             if not sock.exists():  # pymysql leaves the socket of a failed attempt open
@@ -223,9 +285,17 @@ def mariadb(port: int) -> Iterator[str]:
                 return False
             return True
 
-        cmd = [server, "--no-defaults", f"--datadir={data}", f"--socket={sock}",
-               f"--port={port}", "--bind-address=127.0.0.1", f"--pid-file={base}/mariadbd.pid",
-               "--skip-name-resolve", f"--tmpdir={base}"]
+        cmd = [
+            server,
+            "--no-defaults",
+            f"--datadir={data}",
+            f"--socket={sock}",
+            f"--port={port}",
+            "--bind-address=127.0.0.1",
+            f"--pid-file={base}/mariadbd.pid",
+            "--skip-name-resolve",
+            f"--tmpdir={base}",
+        ]
         with _serving(cmd, log, ready, stop_signal=signal.SIGTERM):
             conn = admin()
             with conn, conn.cursor() as cur:
@@ -237,11 +307,12 @@ def mariadb(port: int) -> Iterator[str]:
 
 # -- fixtures ----------------------------------------------------------------------------
 
-def _session_server(start: Callable[[int], AbstractContextManager[str]], installed: bool,
-                    missing: str, package: str) -> Iterator[str]:
+
+def _session_server(
+    start: Callable[[int], AbstractContextManager[str]], installed: bool, missing: str, package: str
+) -> Iterator[str]:
     if not installed:
-        pytest.skip(f"{missing}: install the Debian package {package} (bindep.txt, "
-                    "profile test)")
+        pytest.skip(f"{missing}: install the Debian package {package} (bindep.txt, profile test)")
     with _on_a_free_port(start) as url:
         yield url
 
@@ -250,14 +321,19 @@ def _session_server(start: Callable[[int], AbstractContextManager[str]], install
 def postgresql_server() -> Iterator[str]:
     """URL of the test database on a PostgreSQL server started for this session."""
     yield from _session_server(
-        postgresql, postgresql_bindir() is not None,
-        "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres)", "postgresql")
+        postgresql,
+        postgresql_bindir() is not None,
+        "PostgreSQL is not installed (no /usr/lib/postgresql/*/bin/postgres)",
+        "postgresql",
+    )
 
 
 @pytest.fixture(scope="session")
 def mariadb_server() -> Iterator[str]:
     """URL of the test database on a MariaDB server started for this session."""
     yield from _session_server(
-        mariadb, mariadb_binaries() is not None,
+        mariadb,
+        mariadb_binaries() is not None,
         "MariaDB's server is not installed (no mariadb-install-db and mariadbd)",
-        "mariadb-server")
+        "mariadb-server",
+    )

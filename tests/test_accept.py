@@ -18,32 +18,43 @@ DATA = Path(__file__).parent / "data"
 
 
 def test_keeps_ellipsis_regex_and_lines_that_match_by_shape():
-    page = ["PING 10.0.2.3 (10.0.2.3) 56(84) bytes of data.",
-            "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.081 ms",
-            "...",
-            "2 packets transmitted, 2 received, 0% packet loss, time 1001ms",
-            r"rtt min/avg/max/mdev = [\d./]+ ms (re)"]
-    actual = ("PING 10.0.2.3 (10.0.2.3) 56(84) bytes of data.\n"
-              "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.261 ms\n"
-              "64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=0.033 ms\n"
-              "64 bytes from 10.0.2.3: icmp_seq=3 ttl=64 time=0.037 ms\n\n"
-              "--- 10.0.2.3 ping statistics ---\n"
-              "3 packets transmitted, 3 received, 0% packet loss, time 408ms\n"
-              "rtt min/avg/max/mdev = 0.033/0.110/0.261/0.106 ms\n")
+    page = [
+        "PING 10.0.2.3 (10.0.2.3) 56(84) bytes of data.",
+        "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.081 ms",
+        "...",
+        "2 packets transmitted, 2 received, 0% packet loss, time 1001ms",
+        r"rtt min/avg/max/mdev = [\d./]+ ms (re)",
+    ]
+    actual = (
+        "PING 10.0.2.3 (10.0.2.3) 56(84) bytes of data.\n"
+        "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.261 ms\n"
+        "64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=0.033 ms\n"
+        "64 bytes from 10.0.2.3: icmp_seq=3 ttl=64 time=0.037 ms\n\n"
+        "--- 10.0.2.3 ping statistics ---\n"
+        "3 packets transmitted, 3 received, 0% packet loss, time 408ms\n"
+        "rtt min/avg/max/mdev = 0.033/0.110/0.261/0.106 ms\n"
+    )
     assert not match_output(page, actual).ok
     new = accept(page, actual)
-    assert new == [page[0], page[1], "...",
-                   "3 packets transmitted, 3 received, 0% packet loss, time 408ms", page[4]]
+    assert new == [
+        page[0],
+        page[1],
+        "...",
+        "3 packets transmitted, 3 received, 0% packet loss, time 408ms",
+        page[4],
+    ]
     assert match_output(new, actual).ok
 
 
 def test_real_looking_values_are_not_churned():
     page = (DATA / "article" / "docker_exec_ip_addr.out").read_text().splitlines()
-    actual = ("9: eth0@if10: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP "
-              "group default\n"
-              "    link/ether 5e:00:11:22:33:44 brd ff:ff:ff:ff:ff:ff link-netnsid 1\n"
-              "    inet 172.80.0.7/24 brd 172.80.0.255 scope global eth0\n"
-              "       valid_lft forever preferred_lft forever\n")
+    actual = (
+        "9: eth0@if10: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP "
+        "group default\n"
+        "    link/ether 5e:00:11:22:33:44 brd ff:ff:ff:ff:ff:ff link-netnsid 1\n"
+        "    inet 172.80.0.7/24 brd 172.80.0.255 scope global eth0\n"
+        "       valid_lft forever preferred_lft forever\n"
+    )
     new = accept(page, actual)
     # index, MAC and netnsid as the article showed them (trailing blanks trimmed)
     assert new[:2] == [x.rstrip() for x in page[:2]]
@@ -69,16 +80,17 @@ def test_actual_lines_that_would_read_as_patterns_are_escaped():
 
 def test_exact_mode_does_not_keep_shape_matches():
     page = ["link/ether 02:42:ac:50:00:02"]
-    assert accept(page, "link/ether 5e:00:11:22:33:44", "exact") == [
-        "link/ether 5e:00:11:22:33:44"]
+    assert accept(page, "link/ether 5e:00:11:22:33:44", "exact") == ["link/ether 5e:00:11:22:33:44"]
     assert accept(page, "link/ether 5e:00:11:22:33:44", "normalized") == page
 
 
 def test_contains_keeps_its_few_lines():
     actual = (DATA / "article" / "apt_get_downgrade.out").read_text()
-    page = ["The following packages will be DOWNGRADED:",
-            "Setting up docker-ce (17.12.1~ce-0~ubuntu) ...",
-            "docker start/running, process 1"]
+    page = [
+        "The following packages will be DOWNGRADED:",
+        "Setting up docker-ce (17.12.1~ce-0~ubuntu) ...",
+        "docker start/running, process 1",
+    ]
     new = accept(page, actual, "contains")
     assert new == [page[0], "Setting up docker-ce (17.09.1~ce-0~ubuntu) ...", page[2]]
     assert match_output(new, actual, "contains").ok
@@ -108,16 +120,43 @@ def test_json_mode_with_output_that_is_not_json():
     assert match_output(new, "Error: no such device\n").ok
 
 
-_token = st.sampled_from([
-    "...", "x", "y", "", "  ", "a ... b", r"\d+ (re)", "[ (re)", "* (glob)", "link/ether",
-    "link/ether 02:42:ac:50:00:02", "link/ether 9e:1f:00:ab:cd:ef", "time=0.081 ms",
-    "time=12 ms", "22: eth0@if23: <UP>", "7: eth0@if8: <UP>", "foo (re)", "$ x", "{", "}",
-    '{"a": 1}', '[1, "..."]', "[1, 2]", "x\r", "\x1b[1mx\x1b[0m"])
+_token = st.sampled_from(
+    [
+        "...",
+        "x",
+        "y",
+        "",
+        "  ",
+        "a ... b",
+        r"\d+ (re)",
+        "[ (re)",
+        "* (glob)",
+        "link/ether",
+        "link/ether 02:42:ac:50:00:02",
+        "link/ether 9e:1f:00:ab:cd:ef",
+        "time=0.081 ms",
+        "time=12 ms",
+        "22: eth0@if23: <UP>",
+        "7: eth0@if8: <UP>",
+        "foo (re)",
+        "$ x",
+        "{",
+        "}",
+        '{"a": 1}',
+        '[1, "..."]',
+        "[1, 2]",
+        "x\r",
+        "\x1b[1mx\x1b[0m",
+    ]
+)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(_token, max_size=8), st.lists(_token, max_size=8),
-       st.sampled_from(["normalized", "exact", "contains", "json"]))
+@given(
+    st.lists(_token, max_size=8),
+    st.lists(_token, max_size=8),
+    st.sampled_from(["normalized", "exact", "contains", "json"]),
+)
 def test_accepted_output_always_matches(expected, actual_lines, mode):
     expected = [x for x in expected if x != "[ (re)"]  # a page with a bad regex is an error
     actual = "\n".join(actual_lines)
@@ -129,9 +168,21 @@ def test_accepted_output_always_matches(expected, actual_lines, mode):
 
 
 # -- rewrite_block ----------------------------------------------------------------------
-BLOCK = ["$ ip -br addr show veth-a", "veth-a@if8       UP             10.0.2.15/24", "",
-         "$ cat > /etc/hosts <<EOF", "> 10.0.2.3 c2", "> EOF", "",
-         "$ ping -c 1 c2 \\", ">   -W 1", "old output", "...", "", ""]
+BLOCK = [
+    "$ ip -br addr show veth-a",
+    "veth-a@if8       UP             10.0.2.15/24",
+    "",
+    "$ cat > /etc/hosts <<EOF",
+    "> 10.0.2.3 c2",
+    "> EOF",
+    "",
+    "$ ping -c 1 c2 \\",
+    ">   -W 1",
+    "old output",
+    "...",
+    "",
+    "",
+]
 
 
 def test_rewrite_keeps_commands_and_replaces_outputs():
@@ -152,8 +203,9 @@ def test_rewrite_in_any_order_and_with_more_or_fewer_lines():
 
 def test_rewritten_output_that_looks_like_a_prompt_stays_output():
     cmds = parse_console(["$ cat notes", "old"])
-    out = rewrite_block(["$ cat notes", "old"],
-                        [replace(cmds[0], expected=("$ rm -rf /", "$", "# root"))])
+    out = rewrite_block(
+        ["$ cat notes", "old"], [replace(cmds[0], expected=("$ rm -rf /", "$", "# root"))]
+    )
     (cmd,) = parse_console(out)
     assert cmd.text == "cat notes"
     assert match_output(cmd.expected, "$ rm -rf /\n$\n# root\n").ok
@@ -166,8 +218,10 @@ def test_accept_then_rewrite_then_parse_matches(outputs):
     for k in range(len(outputs)):
         block += [f"$ step {k}", "stale"]
     cmds = parse_console(block)
-    new = [replace(c, expected=tuple(accept(c.expected, "\n".join(out))))
-           for c, out in zip(cmds, outputs, strict=True)]
+    new = [
+        replace(c, expected=tuple(accept(c.expected, "\n".join(out))))
+        for c, out in zip(cmds, outputs, strict=True)
+    ]
     reparsed = parse_console(rewrite_block(block, new))
     assert [c.text for c in reparsed] == [c.text for c in cmds]
     for c, out in zip(reparsed, outputs, strict=True):

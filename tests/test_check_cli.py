@@ -22,8 +22,9 @@ def copy_root(tmp_path: Path, name: str) -> Path:
 
 def test_check_passes_with_progress_and_reports(tmp_path, capsys):
     root = copy_root(tmp_path, "lab-pass")
-    rc = main(["check", str(root), "--json", str(tmp_path / "r.json"),
-               "--junit", str(tmp_path / "r.xml")])
+    rc = main(
+        ["check", str(root), "--json", str(tmp_path / "r.json"), "--junit", str(tmp_path / "r.xml")]
+    )
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "index: lab pair.yaml (netns) passed: passed 6" in out
@@ -51,10 +52,12 @@ def test_check_bad_input_exit_2(tmp_path, capsys):
 def test_check_lab_that_cannot_come_up_exit_3(tmp_path, capsys):
     root = copy_root(tmp_path, "lab-drift")
     assert main(["check", str(root), "--provider", "fake-broken"]) == 2  # unknown provider
-    (root / "conf.py").write_text('extensions = ["sphinxext.labbook"]\n'
-                                  'labbook_provider = "fake"\n'
-                                  'labbook_provider_options = {"fail_up": "yes"}\n'
-                                  'show_warning_types = True\n')
+    (root / "conf.py").write_text(
+        'extensions = ["sphinxext.labbook"]\n'
+        'labbook_provider = "fake"\n'
+        'labbook_provider_options = {"fail_up": "yes"}\n'
+        "show_warning_types = True\n"
+    )
     assert main(["check", str(root)]) == 3
     err = capsys.readouterr().err
     assert "pair.yaml could not be brought up" in err
@@ -87,10 +90,24 @@ def test_shards_split_documents_and_reports_merge(tmp_path, capsys):
     docs = [json.loads(p.read_text())["labs"][0]["document"] for p in reports]
     assert sorted(docs) == ["one", "two"]
     merged = tmp_path / "all.json"
-    assert main(["report", "merge", *map(str, reports), "-o", str(merged),
-                 "--junit", str(tmp_path / "all.xml")]) == 0
-    assert capsys.readouterr().out == \
-        "2 labs: 2 passed, 0 drift, 0 errors, 0 skipped (from 2 reports)\n"
+    assert (
+        main(
+            [
+                "report",
+                "merge",
+                *map(str, reports),
+                "-o",
+                str(merged),
+                "--junit",
+                str(tmp_path / "all.xml"),
+            ]
+        )
+        == 0
+    )
+    assert (
+        capsys.readouterr().out
+        == "2 labs: 2 passed, 0 drift, 0 errors, 0 skipped (from 2 reports)\n"
+    )
     data = json.loads(merged.read_text())
     assert data["summary"]["passed"] == 2
     assert main(["check", str(root), "--shard", "3/2"]) == 2
@@ -99,16 +116,16 @@ def test_shards_split_documents_and_reports_merge(tmp_path, capsys):
 def test_drift_whose_output_says_error_is_still_drift(tmp_path, capsys):
     root = copy_root(tmp_path, "lab-drift")
     doc = root / "index.rst"
-    doc.write_text(doc.read_text().replace("$ echo the lab says this",
-                                           "$ echo 'ERROR: disk full'"))
+    doc.write_text(doc.read_text().replace("$ echo the lab says this", "$ echo 'ERROR: disk full'"))
     assert main(["check", str(root)]) == 1
 
 
 def test_a_lab_that_never_ran_because_of_bad_input_is_not_green(tmp_path, capsys):
     root = copy_root(tmp_path, "lab-drift")
     doc = root / "index.rst"
-    doc.write_text(doc.read_text().replace(".. lab:: pair.yaml",
-                                           ".. lab:: pair.yaml\n   :provider: netnss"))
+    doc.write_text(
+        doc.read_text().replace(".. lab:: pair.yaml", ".. lab:: pair.yaml\n   :provider: netnss")
+    )
     report = tmp_path / "r.json"
     assert main(["check", str(root), "--json", str(report)]) == 2
     data = json.loads(report.read_text())
@@ -130,11 +147,13 @@ def test_shards_find_labs_in_included_files_and_long_myst_fences(tmp_path):
 
 def test_lab_options_reach_the_provider(tmp_path, capsys):
     root = copy_root(tmp_path, "lab-drift")
-    (root / "conf.py").write_text('extensions = ["sphinxext.labbook"]\n'
-                                  'labbook_provider = "fake"\n')
+    (root / "conf.py").write_text('extensions = ["sphinxext.labbook"]\nlabbook_provider = "fake"\n')
     doc = root / "index.rst"
-    doc.write_text(doc.read_text().replace(".. lab:: pair.yaml",
-                                           ".. lab:: pair.yaml\n   :options: fail_up=yes"))
+    doc.write_text(
+        doc.read_text().replace(
+            ".. lab:: pair.yaml", ".. lab:: pair.yaml\n   :options: fail_up=yes"
+        )
+    )
     assert main(["check", str(root)]) == 3
     assert "the fake provider was told to fail" in capsys.readouterr().err
     doc.write_text(doc.read_text().replace("fail_up=yes", "fail_up"))

@@ -51,8 +51,9 @@ def test_exec_passes_exit_code_and_streams_through(lab_name) -> None:  # noqa: F
         assert r.stdout == "piped\n"
         r = labbook("exec", lab_name, "gamma", "--", "true")
         assert r.returncode == 2
-        assert r.stderr == f"labbook: lab '{lab_name}' has no node 'gamma'; " \
-                           "its nodes: alpha, beta\n"
+        assert (
+            r.stderr == f"labbook: lab '{lab_name}' has no node 'gamma'; its nodes: alpha, beta\n"
+        )
     finally:
         labbook("down", lab_name)
 
@@ -65,13 +66,18 @@ def test_unknown_lab_is_bad_input(lab_name) -> None:  # noqa: F811
 
 def test_bad_spec_lists_every_error_and_creates_nothing(tmp_path, lab_name) -> None:  # noqa: F811
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: bad\nnetworks:\n  lan: {cidr: 10.0.0.0/33}\nnodes:\n"
-                   "  a: {interfaces: {eth0: {network: lna}}}\n  b: {hostnme: x}\n")
+    bad.write_text(
+        "name: bad\nnetworks:\n  lan: {cidr: 10.0.0.0/33}\nnodes:\n"
+        "  a: {interfaces: {eth0: {network: lna}}}\n  b: {hostnme: x}\n"
+    )
     r = labbook("up", str(bad), "--name", lab_name)
     assert r.returncode == 2 and r.stdout == ""
     lines = r.stderr.splitlines()
     assert [line.split(": ", 1)[0] for line in lines] == [
-        f"{bad}:3:15", f"{bad}:5:36", f"{bad}:6:7"]
+        f"{bad}:3:15",
+        f"{bad}:5:36",
+        f"{bad}:6:7",
+    ]
     assert "did you mean 'lan'?" in lines[1] and "did you mean 'hostname'?" in lines[2]
     assert state.read(lab_name) is None and lab_name not in state.scan()
 
@@ -104,8 +110,10 @@ def test_in_process_main(lab_name, capfd) -> None:  # noqa: F811
 
 
 def _namespaces() -> dict[str, str]:
-    return {ns: os.readlink(f"/proc/self/ns/{ns}")
-            for ns in ("net", "mnt", "uts", "ipc", "pid", "pid_for_children")}
+    return {
+        ns: os.readlink(f"/proc/self/ns/{ns}")
+        for ns in ("net", "mnt", "uts", "ipc", "pid", "pid_for_children")
+    }
 
 
 @pytest.mark.parametrize("command", ["up", "exec", "down", "ls", "gc"])

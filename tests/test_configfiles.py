@@ -12,17 +12,19 @@ from sphinxext.labbook.configfiles import FileFormat, apply_content, check_conte
 from sphinxext.labbook.errors import DirectiveError, LabbookError
 
 # /etc/nova/nova-cells.conf as the cells article shows it: a bare key and '...' gaps
-NOVA_CELLS = ["[DEFAULT]",
-              "transport_url = rabbit://stackrabbit:password@host:5672/child_cell",
-              "dhcpbridge_flagfile",
-              "...",
-              "[database]",
-              "connection = mysql+pymysql://root:password@host/nova_cell?charset=utf8",
-              "...",
-              "[cells]",
-              "name = child",
-              "cell_type = compute",
-              "enable = True"]
+NOVA_CELLS = [
+    "[DEFAULT]",
+    "transport_url = rabbit://stackrabbit:password@host:5672/child_cell",
+    "dhcpbridge_flagfile",
+    "...",
+    "[database]",
+    "connection = mysql+pymysql://root:password@host/nova_cell?charset=utf8",
+    "...",
+    "[cells]",
+    "name = child",
+    "cell_type = compute",
+    "enable = True",
+]
 
 # /etc/keystone/keystone.conf from the regions article: long comments to keep
 KEYSTONE = b"""[identity]
@@ -64,8 +66,7 @@ def test_whole_file_check_lets_the_ellipsis_take_lines_and_nothing_else():
     page = ["pattern = .* (re)", "mac = 02:42:ac:50:00:02"]
     written = apply_content(page, "text", False, None)
     assert check_content(page, "text", False, written).ok
-    assert not check_content(page, "text", False,
-                             b"pattern = x (re)\nmac = 02:42:ac:50:00:03\n").ok
+    assert not check_content(page, "text", False, b"pattern = x (re)\nmac = 02:42:ac:50:00:03\n").ok
 
 
 # -- INI ------------------------------------------------------------------------------
@@ -88,24 +89,38 @@ enable = False
 
 
 def test_ini_merge_sets_only_the_shown_keys_and_keeps_the_rest():
-    page = ["[DEFAULT]", "dhcpbridge_flagfile", "...", "[cells]", "name = region",
-            "cell_type = api", "enable = True"]
+    page = [
+        "[DEFAULT]",
+        "dhcpbridge_flagfile",
+        "...",
+        "[cells]",
+        "name = region",
+        "cell_type = api",
+        "enable = True",
+    ]
     out = apply_content(page, "ini", True, NOVA).decode()
     assert out == NOVA.decode().replace(
-        "dhcpbridge_flagfile = /etc/nova/nova-dhcpbridge.conf", "dhcpbridge_flagfile").replace(
-        "enable = False\n", "enable = True\nname = region\ncell_type = api\n")
+        "dhcpbridge_flagfile = /etc/nova/nova-dhcpbridge.conf", "dhcpbridge_flagfile"
+    ).replace("enable = False\n", "enable = True\nname = region\ncell_type = api\n")
     assert check_content(page, "ini", True, out.encode()).ok
     assert apply_content(page, "ini", True, out.encode()).decode() == out  # idempotent
 
 
 def test_ini_merge_of_a_multi_valued_option_replaces_all_its_values():
-    page = ["[DEFAULT]", "scheduler_default_filters = AvailabilityZoneFilter",
-            "scheduler_default_filters = RamFilter",
-            "scheduler_default_filters = ComputeFilter"]
+    page = [
+        "[DEFAULT]",
+        "scheduler_default_filters = AvailabilityZoneFilter",
+        "scheduler_default_filters = RamFilter",
+        "scheduler_default_filters = ComputeFilter",
+    ]
     out = apply_content(page, "ini", True, NOVA).decode()
     assert out.count("scheduler_default_filters") == 3
-    assert out.index("AvailabilityZoneFilter") < out.index("= RamFilter") < out.index(
-        "= ComputeFilter") < out.index("[database]")
+    assert (
+        out.index("AvailabilityZoneFilter")
+        < out.index("= RamFilter")
+        < out.index("= ComputeFilter")
+        < out.index("[database]")
+    )
     fewer = apply_content(page[:2], "ini", True, NOVA).decode()
     assert fewer.count("scheduler_default_filters") == 1
     assert "# Filters, one option per line" in fewer
@@ -115,12 +130,12 @@ def test_ini_merge_of_a_multi_valued_option_replaces_all_its_values():
 
 
 def test_ini_merge_adds_sections_and_implicit_default_keys():
-    out = apply_content(["verbose = true", "[api_database]", "connection = mysql://"],
-                        "ini", True, NOVA).decode()
+    out = apply_content(
+        ["verbose = true", "[api_database]", "connection = mysql://"], "ini", True, NOVA
+    ).decode()
     lines = out.splitlines()
     # after the last key of [DEFAULT], before the blank line that ends the section
-    assert lines[lines.index("scheduler_default_filters = ComputeFilter") + 1] == \
-        "verbose = true"
+    assert lines[lines.index("scheduler_default_filters = ComputeFilter") + 1] == "verbose = true"
     assert lines[-3:] == ["", "[api_database]", "connection = mysql://"]
     fresh = apply_content(["verbose = true", "[x]", "a = 1"], "ini", True, None).decode()
     assert fresh == "verbose = true\n\n[x]\na = 1\n"
@@ -132,16 +147,14 @@ def test_ini_merge_keeps_comments_continuations_and_spacing():
     out = apply_content(["[identity]", "driver = ldap"], "ini", True, KEYSTONE)
     assert out == KEYSTONE.replace(b"driver = sql", b"driver = ldap")
     tox = b"[testenv]\ninstall_command =\n    pip install -U {opts} {packages}\ndeps = x\n"
-    out = apply_content(["[testenv]", "install_command = pip install {packages}"], "ini",
-                        True, tox)
+    out = apply_content(["[testenv]", "install_command = pip install {packages}"], "ini", True, tox)
     assert out == b"[testenv]\ninstall_command = pip install {packages}\ndeps = x\n"
 
 
 def test_ini_check_after_a_later_change_says_what_the_node_has():
     page = ["[cells]", "name = region", "cell_type = api"]
     applied = apply_content(page, "ini", True, NOVA)
-    assert check_content(page, "ini", True, applied.replace(b"name = region",
-                                                            b"name=region")).ok
+    assert check_content(page, "ini", True, applied.replace(b"name = region", b"name=region")).ok
     m = check_content(page, "ini", True, applied.replace(b"name = region", b"name = child"))
     assert not m.ok and m.first_bad == 1
     assert {"-name = region", "+name = child"} <= set(m.diff.splitlines())
@@ -153,11 +166,14 @@ def test_ini_check_after_a_later_change_says_what_the_node_has():
     assert not bare.ok  # the file gives it a value; the page shows a bare key
 
 
-@pytest.mark.parametrize("content,line", [
-    (["[DEFAULT]", "debug = true", "this is not ini"], 2),
-    (["...", "[DEFAULT]", "...", "[broken"], 3),
-    (["  continues nothing"], 0),
-])
+@pytest.mark.parametrize(
+    "content,line",
+    [
+        (["[DEFAULT]", "debug = true", "this is not ini"], 2),
+        (["...", "[DEFAULT]", "...", "[broken"], 3),
+        (["  continues nothing"], 0),
+    ],
+)
 def test_bad_ini_is_a_directive_error_at_its_line(content, line):
     for merge in (False, True):
         with pytest.raises(DirectiveError) as err:
@@ -169,9 +185,13 @@ def test_bad_ini_is_a_directive_error_at_its_line(content, line):
 def test_scan_ini_items():
     items = scan_ini(["k = v", "[s]", "; note", "bare", "multi =", "  a", "  b", ""])
     assert [(i.kind, i.section, i.key, i.value) for i in items] == [
-        ("entry", "DEFAULT", "k", "v"), ("header", "s", "", None),
-        ("comment", "s", "", None), ("entry", "s", "bare", None),
-        ("entry", "s", "multi", "\na\nb"), ("blank", "s", "", None)]
+        ("entry", "DEFAULT", "k", "v"),
+        ("header", "s", "", None),
+        ("comment", "s", "", None),
+        ("entry", "s", "bare", None),
+        ("entry", "s", "multi", "\na\nb"),
+        ("blank", "s", "", None),
+    ]
 
 
 # -- YAML -----------------------------------------------------------------------------
@@ -191,11 +211,18 @@ nova:
 
 
 def test_yaml_merge_keeps_comments_quotes_and_indentation():
-    page = ['openstack_release: "7.0.0"', "...", "nova:", "  virt_type: qemu",
-            "enable_services:", "- glance"]
+    page = [
+        'openstack_release: "7.0.0"',
+        "...",
+        "nova:",
+        "  virt_type: qemu",
+        "enable_services:",
+        "- glance",
+    ]
     out = apply_content(page, "yaml", True, GLOBALS).decode()
     assert out == GLOBALS.decode().replace('"6.0.0"', '"7.0.0"').replace(
-        "  - nova\n  - neutron\n", "  - glance\n").replace("virt_type: kvm", "virt_type: qemu")
+        "  - nova\n  - neutron\n", "  - glance\n"
+    ).replace("virt_type: kvm", "virt_type: qemu")
     assert check_content(page, "yaml", True, out.encode()).ok
     assert apply_content(page, "yaml", True, out.encode()).decode() == out
 
@@ -229,8 +256,12 @@ def test_yaml_with_tags_it_does_not_know():
     assert out.startswith(passwords)  # the vault tag and its block survive
     assert check_content(page, "yaml", True, out).ok
     assert not check_content(page, "yaml", True, out.replace(b"[a, b]", b"[a, c]")).ok
-    assert check_content(["keystone_admin_password: !vault |", "  $ANSIBLE_VAULT;1.1;AES256",
-                          "  6134"], "yaml", True, out).ok
+    assert check_content(
+        ["keystone_admin_password: !vault |", "  $ANSIBLE_VAULT;1.1;AES256", "  6134"],
+        "yaml",
+        True,
+        out,
+    ).ok
 
 
 def test_bad_yaml_is_a_directive_error_and_a_broken_file_a_lab_error():
@@ -298,10 +329,12 @@ _key = st.text(alphabet="abcdefgh_", min_size=1, max_size=6)
 _value = st.text(alphabet="abc 123/:.-", max_size=10).map(str.strip).filter(bool)
 
 
-@given(st.dictionaries(st.tuples(st.sampled_from(["DEFAULT", "a", "b"]), _key), _value,
-                       max_size=6),
-       st.dictionaries(st.tuples(st.sampled_from(["DEFAULT", "a", "c"]), _key), _value,
-                       min_size=1, max_size=6))
+@given(
+    st.dictionaries(st.tuples(st.sampled_from(["DEFAULT", "a", "b"]), _key), _value, max_size=6),
+    st.dictionaries(
+        st.tuples(st.sampled_from(["DEFAULT", "a", "c"]), _key), _value, min_size=1, max_size=6
+    ),
+)
 def test_ini_merge_then_check_always_passes(existing, shown):
     def render(entries: dict[tuple[str, str], str]) -> list[str]:
         out: list[str] = []

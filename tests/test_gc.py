@@ -41,8 +41,13 @@ SCRIPT = textwrap.dedent("""\
 
 
 def _run_script(name: str) -> subprocess.Popen[str]:
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, "tests/labs/pair.yaml", name],
-                            cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, "tests/labs/pair.yaml", name],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline()
     assert line == "up\n", proc.stderr.read() if proc.stderr else line
@@ -83,8 +88,9 @@ def test_sigkill_then_gc_removes_everything(lab_name) -> None:  # noqa: F811
     assert state.alive(st.init)
     r = labbook("gc")
     assert r.returncode == 0, r.stderr
-    assert f"netns: removed netns lab '{lab_name}' (its owner process {proc.pid} is gone)" \
-        in r.stdout
+    assert (
+        f"netns: removed netns lab '{lab_name}' (its owner process {proc.pid} is gone)" in r.stdout
+    )
     _nothing_left(lab_name)
     assert not any(os.path.exists(f"/proc/{p}") for p in sleepers)
     assert f"'{lab_name}'" not in labbook("gc").stdout  # nothing left to remove
@@ -114,11 +120,20 @@ def test_gc_removes_a_half_created_lab(lab_name) -> None:  # noqa: F811
     gone = subprocess.Popen(["true"])
     gone.wait()
     assert state.claim(lab_name)
-    state.write(state.LabState(name=lab_name, spec_path="x.yaml", spec_digest="",
-                               created=time.time(), owner=(gone.pid, 1)))
+    state.write(
+        state.LabState(
+            name=lab_name,
+            spec_path="x.yaml",
+            spec_digest="",
+            created=time.time(),
+            owner=(gone.pid, 1),
+        )
+    )
     lines = NetnsProvider().gc(names=[lab_name])
-    assert f"removed netns lab '{lab_name}' (it was half-created by a process that is gone): " \
-           f"0 processes, {state.lab_dir(lab_name)}" in lines
+    assert (
+        f"removed netns lab '{lab_name}' (it was half-created by a process that is gone): "
+        f"0 processes, {state.lab_dir(lab_name)}" in lines
+    )
     _nothing_left(lab_name)
 
 

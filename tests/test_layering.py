@@ -39,15 +39,24 @@ def test_there_is_a_core_to_check():
 
 
 def test_core_modules_do_not_import_sphinx_or_docutils():
-    offenders = {str(p.relative_to(PACKAGE)): sorted(imported_roots(p) & {"sphinx", "docutils"})
-                 for p in core_modules()}
+    offenders = {
+        str(p.relative_to(PACKAGE)): sorted(imported_roots(p) & {"sphinx", "docutils"})
+        for p in core_modules()
+    }
     assert {k: v for k, v in offenders.items() if v} == {}
 
 
 def test_importing_the_core_loads_no_sphinx():
-    code = ("import sys; import sphinxext.labbook.runner.execute, sphinxext.labbook.spec, "
-            "sphinxext.labbook.report, sphinxext.labbook.providers; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sphinx','docutils')))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True, cwd=PACKAGE.parent.parent).stdout.strip()
+    code = (
+        "import sys; import sphinxext.labbook.runner.execute, sphinxext.labbook.spec, "
+        "sphinxext.labbook.report, sphinxext.labbook.providers; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sphinx','docutils')))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=PACKAGE.parent.parent,
+    ).stdout.strip()
     assert out == "[]"

@@ -31,63 +31,107 @@ def lines(name: str) -> list[str]:
 
 # -- one case per normalizer: (page line, same shape other value, a real difference) ----
 SHAPES = {
-    "mac": ("    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff",
-            "    link/ether 9e:1f:00:ab:cd:ef brd ff:ff:ff:ff:ff:ff",
-            "    link/ether 9e:1f:00:ab:cd:ef brd 00:00:00:00:00:00"),
-    "uuid": ("sandbox /var/run/netns/cni-0b8b7bf3-6f4b-7e04-1f1c-2b1e8b0b9e5e",
-             "sandbox /var/run/netns/cni-5a1c0e2d-9b8a-4c3d-8e7f-6a5b4c3d2e1f",
-             "sandbox /var/run/netns/cni-5a1c0e2d-9b8a-4c3d-8e7f"),
-    "hex64": ("c719a954130f4769afeff28654800e8d7593b14442cfb36bcbd0ed0eade28b83",
-              "aa915e2015629361306c80b2e508f94b6855857b14cfe6ea397c151250f12cb2",
-              "aa915e2015629361306c80b2e508f94b6855857b14cfe6ea397c151250f12c"),
-    "hex12": ("d1cd6bdefdb7        bridge              bridge              local",
-              "0f3a9b2c4d5e        bridge              bridge              local",
-              "0f3a9b2c4d5e        host                host                local"),
-    "veth": ("docker0         8000.0242f6f9457f       no              vethe752504",
-             "docker0         8000.02421a2b3c4d       no              veth1a2b3c4",
-             "docker0         8000.02421a2b3c4d       no              eth0"),
-    "ifindex": ("22: eth0@if23: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue",
-                "7: eth0@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue",
-                "7: eth1@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue"),
-    "peer": ("veth-a@if8       UP             10.0.2.15/24",
-             "veth-a@if12      UP             10.0.2.15/24",
-             "veth-a@if12      DOWN           10.0.2.15/24"),
-    "netnsid": ("    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 0",
-                "    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 3",
-                "    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff"),
-    "linklocal": ("    inet6 fe80::c07:e8ff:fe5a:3762/64 scope link",
-                  "    inet6 fe80::70f4:5aff:fe85:332a/64 scope link",
-                  "    inet6 fd00::70f4:5aff:fe85:332a/64 scope link"),
-    "lifetime": ("       valid_lft 85773sec preferred_lft 85773sec",
-                 "       valid_lft 86400sec preferred_lft 43200sec",
-                 "       valid_lft forever preferred_lft forever"),
-    "ping_time": ("64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.081 ms",
-                  "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=12.5 ms",
-                  "64 bytes from 10.0.2.3: icmp_seq=1 ttl=63 time=12.5 ms"),
-    "ping_total": ("2 packets transmitted, 2 received, 0% packet loss, time 1001ms",
-                   "2 packets transmitted, 2 received, 0% packet loss, time 1003ms",
-                   "2 packets transmitted, 1 received, 50% packet loss, time 1003ms"),
-    "rtt": ("rtt min/avg/max/mdev = 0.035/0.041/0.047/0.006 ms",
-            "rtt min/avg/max/mdev = 0.033/0.110/0.261/0.106 ms",
-            "rtt min/avg/max = 0.033/0.110/0.261 ms"),
+    "mac": (
+        "    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff",
+        "    link/ether 9e:1f:00:ab:cd:ef brd ff:ff:ff:ff:ff:ff",
+        "    link/ether 9e:1f:00:ab:cd:ef brd 00:00:00:00:00:00",
+    ),
+    "uuid": (
+        "sandbox /var/run/netns/cni-0b8b7bf3-6f4b-7e04-1f1c-2b1e8b0b9e5e",
+        "sandbox /var/run/netns/cni-5a1c0e2d-9b8a-4c3d-8e7f-6a5b4c3d2e1f",
+        "sandbox /var/run/netns/cni-5a1c0e2d-9b8a-4c3d-8e7f",
+    ),
+    "hex64": (
+        "c719a954130f4769afeff28654800e8d7593b14442cfb36bcbd0ed0eade28b83",
+        "aa915e2015629361306c80b2e508f94b6855857b14cfe6ea397c151250f12cb2",
+        "aa915e2015629361306c80b2e508f94b6855857b14cfe6ea397c151250f12c",
+    ),
+    "hex12": (
+        "d1cd6bdefdb7        bridge              bridge              local",
+        "0f3a9b2c4d5e        bridge              bridge              local",
+        "0f3a9b2c4d5e        host                host                local",
+    ),
+    "veth": (
+        "docker0         8000.0242f6f9457f       no              vethe752504",
+        "docker0         8000.02421a2b3c4d       no              veth1a2b3c4",
+        "docker0         8000.02421a2b3c4d       no              eth0",
+    ),
+    "ifindex": (
+        "22: eth0@if23: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue",
+        "7: eth0@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue",
+        "7: eth1@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue",
+    ),
+    "peer": (
+        "veth-a@if8       UP             10.0.2.15/24",
+        "veth-a@if12      UP             10.0.2.15/24",
+        "veth-a@if12      DOWN           10.0.2.15/24",
+    ),
+    "netnsid": (
+        "    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 0",
+        "    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff link-netnsid 3",
+        "    link/ether 02:42:ac:50:00:02 brd ff:ff:ff:ff:ff:ff",
+    ),
+    "linklocal": (
+        "    inet6 fe80::c07:e8ff:fe5a:3762/64 scope link",
+        "    inet6 fe80::70f4:5aff:fe85:332a/64 scope link",
+        "    inet6 fd00::70f4:5aff:fe85:332a/64 scope link",
+    ),
+    "lifetime": (
+        "       valid_lft 85773sec preferred_lft 85773sec",
+        "       valid_lft 86400sec preferred_lft 43200sec",
+        "       valid_lft forever preferred_lft forever",
+    ),
+    "ping_time": (
+        "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.081 ms",
+        "64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=12.5 ms",
+        "64 bytes from 10.0.2.3: icmp_seq=1 ttl=63 time=12.5 ms",
+    ),
+    "ping_total": (
+        "2 packets transmitted, 2 received, 0% packet loss, time 1001ms",
+        "2 packets transmitted, 2 received, 0% packet loss, time 1003ms",
+        "2 packets transmitted, 1 received, 50% packet loss, time 1003ms",
+    ),
+    "rtt": (
+        "rtt min/avg/max/mdev = 0.035/0.041/0.047/0.006 ms",
+        "rtt min/avg/max/mdev = 0.033/0.110/0.261/0.106 ms",
+        "rtt min/avg/max = 0.033/0.110/0.261 ms",
+    ),
     "elapsed": ("real\t0m0.003s", "real\t0m1.250s", "user\t0m1.250s"),
-    "iso_datetime": ("created 2026-11-21T19:31:44.123456+00:00 by nova",
-                     "created 2027-01-02T03:04:05.000001+00:00 by nova",
-                     "created 2027-01-02T03:04:05.000001+00:00 by neutron"),
-    "iso_date": ("Last login: 2026-11-21 on pts/0", "Last login: 2027-02-03 on pts/0",
-                 "Last login: 2027-02-03 on pts/1"),
-    "date": ("Sat Nov 21 19:31:44 UTC 2026", "Mon Jan  4 07:02:09 CET 2027",
-             "Mon Jan  4 07:02:09 2027 is the date"),
-    "syslog_time": ("Nov 21 19:31:44 c1 dnsmasq[7219]: started",
-                    "Dec  1 02:03:04 c1 dnsmasq[7219]: started",
-                    "Dec  1 02:03:04 c2 dnsmasq[7219]: started"),
-    "ls_time": ("-rw-r--r-- 1 root root 120 Nov 21 19:31 nova.conf",
-                "-rw-r--r-- 1 root root 120 Feb  3  2025 nova.conf",
-                "-rw-r----- 1 root root 120 Feb  3  2025 nova.conf"),
-    "clock": (" 19:31:44 up 3 days,  2 users", " 07:02:09 up 3 days,  2 users",
-              " 07:02:09 up 4 days,  2 users"),
-    "pid": ("docker start/running, process 7219", "docker start/running, process 31",
-            "docker stop/waiting, process 31"),
+    "iso_datetime": (
+        "created 2026-11-21T19:31:44.123456+00:00 by nova",
+        "created 2027-01-02T03:04:05.000001+00:00 by nova",
+        "created 2027-01-02T03:04:05.000001+00:00 by neutron",
+    ),
+    "iso_date": (
+        "Last login: 2026-11-21 on pts/0",
+        "Last login: 2027-02-03 on pts/0",
+        "Last login: 2027-02-03 on pts/1",
+    ),
+    "date": (
+        "Sat Nov 21 19:31:44 UTC 2026",
+        "Mon Jan  4 07:02:09 CET 2027",
+        "Mon Jan  4 07:02:09 2027 is the date",
+    ),
+    "syslog_time": (
+        "Nov 21 19:31:44 c1 dnsmasq[7219]: started",
+        "Dec  1 02:03:04 c1 dnsmasq[7219]: started",
+        "Dec  1 02:03:04 c2 dnsmasq[7219]: started",
+    ),
+    "ls_time": (
+        "-rw-r--r-- 1 root root 120 Nov 21 19:31 nova.conf",
+        "-rw-r--r-- 1 root root 120 Feb  3  2025 nova.conf",
+        "-rw-r----- 1 root root 120 Feb  3  2025 nova.conf",
+    ),
+    "clock": (
+        " 19:31:44 up 3 days,  2 users",
+        " 07:02:09 up 3 days,  2 users",
+        " 07:02:09 up 4 days,  2 users",
+    ),
+    "pid": (
+        "docker start/running, process 7219",
+        "docker start/running, process 31",
+        "docker stop/waiting, process 31",
+    ),
     "job": ("[1] 12345", "[1] 678", "[2] 678"),
 }
 
@@ -116,29 +160,39 @@ def test_exact_mode_turns_normalizers_off(name):
 @pytest.mark.parametrize("normalizer", NORMALIZERS, ids=lambda n: n.name)
 def test_each_example_is_its_own_kind(normalizer):
     # an interface index and a job's pid are only known by the line around them
-    line = {"ifindex": "22: eth0@if23: <UP>", "job": "[1] 12345"}.get(normalizer.name,
-                                                                      normalizer.example)
+    line = {"ifindex": "22: eth0@if23: <UP>", "job": "[1] 12345"}.get(
+        normalizer.name, normalizer.example
+    )
     assert (normalizer.name, normalizer.example) in volatile_tokens(line)
 
 
 def test_meaningful_values_stay_literal():
     # ttl, sequence numbers, addresses, broadcast and loopback MACs are not volatile
-    assert not match_output(["64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.1 ms"],
-                            "64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=0.1 ms").ok
-    assert not match_output(["    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"],
-                            "    link/loopback 00:00:00:00:00:01 brd 00:00:00:00:00:00").ok
-    assert not match_output(["    inet 172.80.0.2/24 brd 172.80.0.255 scope global eth0"],
-                            "    inet 172.80.0.3/24 brd 172.80.0.255 scope global eth0").ok
+    assert not match_output(
+        ["64 bytes from 10.0.2.3: icmp_seq=1 ttl=64 time=0.1 ms"],
+        "64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=0.1 ms",
+    ).ok
+    assert not match_output(
+        ["    link/loopback 00:00:00:00:00:00 brd 00:00:00:00:00:00"],
+        "    link/loopback 00:00:00:00:00:01 brd 00:00:00:00:00:00",
+    ).ok
+    assert not match_output(
+        ["    inet 172.80.0.2/24 brd 172.80.0.255 scope global eth0"],
+        "    inet 172.80.0.3/24 brd 172.80.0.255 scope global eth0",
+    ).ok
     assert not match_output(["counter 123456789012"], "counter 123456789013").ok
 
 
 # -- ellipsis, regexes, globs ---------------------------------------------------------
-@pytest.mark.parametrize("actual,ok", [
-    ("PING\ndone", True),
-    ("PING\na\nb\nc\ndone", True),
-    ("PING\na\ndone\nextra", False),
-    ("a\ndone", False),
-])
+@pytest.mark.parametrize(
+    "actual,ok",
+    [
+        ("PING\ndone", True),
+        ("PING\na\nb\nc\ndone", True),
+        ("PING\na\ndone\nextra", False),
+        ("a\ndone", False),
+    ],
+)
 def test_ellipsis_line_takes_any_number_of_lines(actual, ok):
     assert match_output(["PING", "...", "done"], actual).ok is ok
 
@@ -152,10 +206,12 @@ def test_ellipsis_at_both_ends_and_many_of_them():
 
 def test_ellipsis_inside_a_line_matches_any_text():
     assert match_output(["Reading package lists... Done"], "Reading package lists... Done").ok
-    assert match_output(["PING 10.0.2.3 ... bytes of data."],
-                        "PING 10.0.2.3 (10.0.2.3) 56(84) bytes of data.").ok
-    assert not match_output(["PING 10.0.2.3 ... bytes of data."],
-                            "PING 10.0.2.4 (10.0.2.4) 56(84) bytes of data.").ok
+    assert match_output(
+        ["PING 10.0.2.3 ... bytes of data."], "PING 10.0.2.3 (10.0.2.3) 56(84) bytes of data."
+    ).ok
+    assert not match_output(
+        ["PING 10.0.2.3 ... bytes of data."], "PING 10.0.2.4 (10.0.2.4) 56(84) bytes of data."
+    ).ok
 
 
 def test_many_ellipses_never_backtrack_exponentially():
@@ -169,7 +225,9 @@ def test_many_ellipses_never_backtrack_exponentially():
                 nonlocal calls
                 calls += 1
                 return t(text)
+
             return None if t is None else f
+
         return [wrap(t) for t in tests]
 
     tests = counting(compile_lines(page, "normalized"))
@@ -188,25 +246,40 @@ def test_a_huge_mismatch_is_still_aligned_line_by_line(monkeypatch, cells):
     # past MAX_CELLS difflib aligns (by shape); with a huge limit the full table does
     if cells:
         monkeypatch.setattr(matching, "MAX_CELLS", cells)
-    page = ["...", *(f"{i}: eth{i}@if{i + 1}: <UP> 02:42:ac:50:00:{i % 90 + 10}"
-                     for i in range(600)), "..."]
-    actual = ["boot", *(f"{i + 7}: eth{i}@if{i + 9}: <UP> 9a:00:00:00:00:{i % 90 + 10}"
-                        for i in range(600)), "end"]
+    page = [
+        "...",
+        *(f"{i}: eth{i}@if{i + 1}: <UP> 02:42:ac:50:00:{i % 90 + 10}" for i in range(600)),
+        "...",
+    ]
+    actual = [
+        "boot",
+        *(f"{i + 7}: eth{i}@if{i + 9}: <UP> 9a:00:00:00:00:{i % 90 + 10}" for i in range(600)),
+        "end",
+    ]
     actual[301] = actual[301].replace("<UP>", "<DOWN>")
     m = match_output(page, "\n".join(actual))
     assert (m.ok, m.first_bad) == (False, 301)
     assert _changed_lines(m.diff) == [f"-{page[301]}", f"+{actual[301]}"]
 
 
-@pytest.mark.parametrize("page,actual,ok", [
-    (r"64 bytes from 10\.0\.2\.3: icmp_seq=\d+ ttl=64 .* (re)",
-     "64 bytes from 10.0.2.3: icmp_seq=3 ttl=64 time=0.1 ms", True),
-    (r"64 bytes from 10\.0\.2\.3: icmp_seq=\d+ ttl=64 .* (re)",
-     "64 bytes from 10.0.2.4: icmp_seq=3 ttl=64 time=0.1 ms", False),
-    (r"\d+ (re)", "123 trailing", False),  # the whole line, not a prefix
-    ("eth? *UP* (glob)", "eth0             UP             10.0.2.15/24", True),
-    ("eth? *UP* (glob)", "eth10            UP", False),
-])
+@pytest.mark.parametrize(
+    "page,actual,ok",
+    [
+        (
+            r"64 bytes from 10\.0\.2\.3: icmp_seq=\d+ ttl=64 .* (re)",
+            "64 bytes from 10.0.2.3: icmp_seq=3 ttl=64 time=0.1 ms",
+            True,
+        ),
+        (
+            r"64 bytes from 10\.0\.2\.3: icmp_seq=\d+ ttl=64 .* (re)",
+            "64 bytes from 10.0.2.4: icmp_seq=3 ttl=64 time=0.1 ms",
+            False,
+        ),
+        (r"\d+ (re)", "123 trailing", False),  # the whole line, not a prefix
+        ("eth? *UP* (glob)", "eth0             UP             10.0.2.15/24", True),
+        ("eth? *UP* (glob)", "eth10            UP", False),
+    ],
+)
 def test_regex_and_glob_lines(page, actual, ok):
     assert match_output([page], actual).ok is ok
     assert match_output([page], actual, "exact").ok is ok  # the author asked for it
@@ -251,11 +324,13 @@ def test_missing_line_extra_line_and_wrong_line():
 
 def test_diff_shows_real_values_where_shapes_matched():
     page = lines("article/docker_exec_ip_addr.out")
-    actual = ("7: eth0@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP "
-              "group default\n"
-              "    link/ether 9a:11:22:33:44:55 brd ff:ff:ff:ff:ff:ff link-netnsid 3\n"
-              "    inet 172.80.0.9/24 brd 172.80.0.255 scope global eth0\n"
-              "       valid_lft forever preferred_lft forever\n")
+    actual = (
+        "7: eth0@if8: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP "
+        "group default\n"
+        "    link/ether 9a:11:22:33:44:55 brd ff:ff:ff:ff:ff:ff link-netnsid 3\n"
+        "    inet 172.80.0.9/24 brd 172.80.0.255 scope global eth0\n"
+        "       valid_lft forever preferred_lft forever\n"
+    )
     m = match_output(page, actual)
     assert not m.ok and m.first_bad == 2
     diff = m.diff.splitlines()
@@ -276,9 +351,11 @@ def test_diff_of_an_ellipsis_shows_what_it_took():
 # -- contains -------------------------------------------------------------------------
 def test_contains_finds_lines_in_order():
     actual = "\n".join(lines("article/apt_get_downgrade.out"))
-    page = ["The following packages will be DOWNGRADED:",
-            "Setting up docker-ce (17.09.1~ce-0~ubuntu) ...",
-            "docker start/running, process 1234"]
+    page = [
+        "The following packages will be DOWNGRADED:",
+        "Setting up docker-ce (17.09.1~ce-0~ubuntu) ...",
+        "docker start/running, process 1234",
+    ]
     assert match_output(page, actual, "contains").ok
     assert not match_output(list(reversed(page)), actual, "contains").ok
     m = match_output([*page, "Setting up nova"], actual, "contains")
@@ -288,10 +365,12 @@ def test_contains_finds_lines_in_order():
 
 def test_contains_uses_shapes_too():
     actual = "\n".join(lines("netns/ping_2.out"))
-    assert match_output(["64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=9.9 ms"],
-                        actual, "contains").ok
-    assert not match_output(["64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=9.9 ms"],
-                            actual, "exact").ok
+    assert match_output(
+        ["64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=9.9 ms"], actual, "contains"
+    ).ok
+    assert not match_output(
+        ["64 bytes from 10.0.2.3: icmp_seq=2 ttl=64 time=9.9 ms"], actual, "exact"
+    ).ok
 
 
 # -- JSON -----------------------------------------------------------------------------
@@ -307,13 +386,16 @@ def test_json_compared_by_structure_and_shape():
     assert match_output(CNI, reordered, "json").ok
 
 
-@pytest.mark.parametrize("change,path_word", [
-    (lambda d: d["ips"][0].update(address="10.22.0.6/16"), '"address"'),
-    (lambda d: d.pop("dns"), '"dns"'),
-    (lambda d: d.update(extra=True), None),
-    (lambda d: d["interfaces"].pop(), '"interfaces"'),
-    (lambda d: d["ips"][0].update(interface="2"), '"interface"'),
-])
+@pytest.mark.parametrize(
+    "change,path_word",
+    [
+        (lambda d: d["ips"][0].update(address="10.22.0.6/16"), '"address"'),
+        (lambda d: d.pop("dns"), '"dns"'),
+        (lambda d: d.update(extra=True), None),
+        (lambda d: d["interfaces"].pop(), '"interfaces"'),
+        (lambda d: d["ips"][0].update(interface="2"), '"interface"'),
+    ],
+)
 def test_json_differences_are_drift(change, path_word):
     data = json.loads(CNI_OTHER_RUN)
     change(data)
@@ -328,13 +410,17 @@ def test_json_diff_hides_values_that_matched_by_shape():
     data = json.loads(CNI_OTHER_RUN)
     data["ips"][0]["gateway"] = "10.22.0.254"
     m = match_output(CNI, json.dumps(data), "json")
-    assert _changed_lines(m.diff) == ['-      "gateway": "10.22.0.1",',
-                                      '+      "gateway": "10.22.0.254",']
+    assert _changed_lines(m.diff) == [
+        '-      "gateway": "10.22.0.1",',
+        '+      "gateway": "10.22.0.254",',
+    ]
 
 
 def test_json_ellipsis_values_items_and_keys():
-    page = ['{"cniVersion": "...", "interfaces": [{"name": "cni0", "...": "..."}, "..."],',
-            ' "...": "..."}']
+    page = [
+        '{"cniVersion": "...", "interfaces": [{"name": "cni0", "...": "..."}, "..."],',
+        ' "...": "..."}',
+    ]
     assert match_output(page, CNI_OTHER_RUN, "json").ok
     assert not match_output(page, CNI_OTHER_RUN.replace('"cni0"', '"cni1"'), "json").ok
     assert not match_output(['{"interfaces": []}'], CNI_OTHER_RUN, "json").ok
@@ -343,8 +429,7 @@ def test_json_ellipsis_values_items_and_keys():
 def test_ip_json_output_with_other_indexes():
     page = lines("netns/ip_j_addr_1.out")
     assert match_output(page, (DATA / "netns" / "ip_j_addr_2.out").read_text()).ok
-    changed = (DATA / "netns" / "ip_j_addr_2.out").read_text().replace('"mtu":1500',
-                                                                        '"mtu":1400')
+    changed = (DATA / "netns" / "ip_j_addr_2.out").read_text().replace('"mtu":1500', '"mtu":1400')
     m = match_output(page, changed)
     assert not m.ok and '+    "mtu": 1400,' in m.diff.splitlines()
 
@@ -377,17 +462,18 @@ def _other_run(text: str) -> str:
     """The same output as another run prints it: other MACs, indexes, ids, timings."""
     text = re.sub(r"(?m)^\d+(?=: )", "41", text)
     text = re.sub(r"@if\d+", "@if42", text)
-    text = re.sub(r"(?<!brd )\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b",
-                  lambda m: m.group() if m.group() == "ff:ff:ff:ff:ff:ff" else
-                  "be:ef:00:11:22:33", text)
+    text = re.sub(
+        r"(?<!brd )\b[0-9a-f]{2}(?::[0-9a-f]{2}){5}\b",
+        lambda m: m.group() if m.group() == "ff:ff:ff:ff:ff:ff" else "be:ef:00:11:22:33",
+        text,
+    )
     text = re.sub(r"\b[0-9a-f]{64}\b", "f" * 40 + "0123456789abcdef01234567", text)
     text = re.sub(r"\b(?=[0-9a-f]*[a-f])[0-9a-f]{12}\b", "abcdef012345", text)
     text = re.sub(r"time=[\d.]+ ms", "time=9.999 ms", text)
     text = re.sub(r"= [\d./]+ ms", "= 1.5/2.5/3.5 ms", text)
     text = re.sub(r"veth[0-9a-f]{7}", "veth0a1b2c3", text)
     text = re.sub(r"(valid|preferred)_lft \d+sec", r"\1_lft 600sec", text)
-    return text.replace("link-netnsid 0", "link-netnsid 7").replace("process 7219",
-                                                                    "process 88")
+    return text.replace("link-netnsid 0", "link-netnsid 7").replace("process 7219", "process 88")
 
 
 ARTICLE = sorted(p.name for p in (DATA / "article").glob("*.out"))
@@ -420,20 +506,27 @@ def test_real_namespace_outputs_of_two_runs_match(name):
     first = lines(f"netns/{name}_1.out")
     second = (DATA / "netns" / f"{name}_2.out").read_text()
     assert match_output(first, second).ok, match_output(first, second).diff
-    changed = (second.replace("LOWER_UP", "NO-CARRIER") if "LOWER_UP" in second
-               else second.replace("10.0.2.", "10.0.9."))
+    changed = (
+        second.replace("LOWER_UP", "NO-CARRIER")
+        if "LOWER_UP" in second
+        else second.replace("10.0.2.", "10.0.9.")
+    )
     assert not match_output(first, changed).ok
 
 
 def test_a_page_showing_article_ip_addr_against_a_namespace():
     # the lab's veth has no docker MAC prefix and a different qdisc: that is drift
-    m = match_output(lines("article/host_ip_addr_dynamic.out"),
-                     (DATA / "netns" / "ip_addr_1.out").read_text())
+    m = match_output(
+        lines("article/host_ip_addr_dynamic.out"), (DATA / "netns" / "ip_addr_1.out").read_text()
+    )
     assert not m.ok and m.first_bad == 0
 
 
-@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")),
-                        max_size=30), max_size=8))
+@given(
+    st.lists(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), max_size=30), max_size=8
+    )
+)
 def test_real_output_shown_as_is_matches_itself(raw):
     text = "\n".join(raw)
     page = [x for x in actual_lines(text)]
@@ -451,5 +544,4 @@ def test_tabs_in_real_output_compare_as_a_terminal_shows_them():
     assert all("\t" not in line for line in page)
     assert page[0] == "bridge name     bridge id               STP enabled     interfaces"
     assert match_output(page, actual).ok
-    assert not match_output(["bridge name bridge id STP enabled interfaces", "docker0"],
-                            actual).ok
+    assert not match_output(["bridge name bridge id STP enabled interfaces", "docker0"], actual).ok

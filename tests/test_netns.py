@@ -56,8 +56,11 @@ def test_etc_is_private_to_a_node_and_gone_after_down(provider, lab_name) -> Non
 
 
 def test_private_directories_are_writable(pair) -> None:
-    rc, out = sh(pair, "alpha", "for d in /etc /var /run /tmp /root /home; do "
-                                "touch $d/labbook-w && echo ok $d; done")
+    rc, out = sh(
+        pair,
+        "alpha",
+        "for d in /etc /var /run /tmp /root /home; do touch $d/labbook-w && echo ok $d; done",
+    )
     assert rc == 0, out
     assert out.count("ok ") == 6
     assert all(not os.path.exists(f"{d}/labbook-w") for d in ("/etc", "/var", "/root"))
@@ -77,8 +80,11 @@ def test_global_kernel_settings_are_read_only_net_sysctls_are_not(pair) -> None:
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         host_value = f.read()
     flip = "0" if host_value.strip() == "1" else "1"
-    assert sh(pair, "alpha", f"echo {flip} > /proc/sys/net/ipv4/ip_forward && "
-                             "cat /proc/sys/net/ipv4/ip_forward") == (0, f"{flip}\n")
+    assert sh(
+        pair,
+        "alpha",
+        f"echo {flip} > /proc/sys/net/ipv4/ip_forward && cat /proc/sys/net/ipv4/ip_forward",
+    ) == (0, f"{flip}\n")
     with open("/proc/sys/net/ipv4/ip_forward") as f:
         assert f.read() == host_value
 
@@ -140,8 +146,9 @@ def test_exec_keeps_streams_apart_and_passes_the_exit_code(pair) -> None:
 
 
 def test_exec_timeout_kills_the_tree_and_keeps_partial_output(pair) -> None:
-    r = pair.exec("alpha", ["sh", "-c", "echo before; sleep 30 & sleep 30; echo after"],
-                  timeout=0.5)
+    r = pair.exec(
+        "alpha", ["sh", "-c", "echo before; sleep 30 & sleep 30; echo after"], timeout=0.5
+    )
     assert r.timed_out and r.rc == 124
     assert r.stdout == "before\n"
     assert [p for p in pair.processes("alpha") if _comm(p) == "sleep"] == []
@@ -181,8 +188,10 @@ def test_put_cannot_write_host_files(pair) -> None:
 
 
 def test_two_labs_of_one_spec_run_side_by_side(provider, lab_name) -> None:  # noqa: F811
-    with provider.up(spec("pair"), lab_name) as one, \
-            provider.up(spec("pair"), f"{lab_name}-b") as two:
+    with (
+        provider.up(spec("pair"), lab_name) as one,
+        provider.up(spec("pair"), f"{lab_name}-b") as two,
+    ):
         assert reaches(one, "alpha", "10.0.0.2") and reaches(two, "alpha", "10.0.0.2")
         assert sh(one, "alpha", "touch /tmp/only-in-one")[0] == 0
         assert sh(two, "alpha", "test -e /tmp/only-in-one")[0] == 1
@@ -212,11 +221,13 @@ def test_failure_during_up_tears_down_what_was_created(provider, lab_name) -> No
     assert lab_name not in state.scan()
 
 
-@pytest.mark.parametrize("signum, raised", [(signal.SIGTERM, Terminated),
-                                             (signal.SIGINT, KeyboardInterrupt)])
+@pytest.mark.parametrize(
+    "signum, raised", [(signal.SIGTERM, Terminated), (signal.SIGINT, KeyboardInterrupt)]
+)
 def test_up_interrupted_tears_everything_down(provider, lab_name, signum, raised) -> None:  # noqa: F811
     text = "name: big\nnetworks: {lan: {cidr: 10.9.0.0/16}}\nnodes:\n" + "".join(
-        f"  n{i}: {{interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(80))
+        f"  n{i}: {{interfaces: {{eth0: {{network: lan}}}}}}\n" for i in range(80)
+    )
     big = parse_spec(text, "big.yaml")
     with sigterm_raises(), pytest.raises(raised):
         signal.setitimer(signal.ITIMER_REAL, 0.03)
@@ -236,8 +247,9 @@ def test_host_named_namespaces_and_lab_state_are_hidden_in_a_node(pair) -> None:
     # Only root may name a namespace of the host's; the lab's state is hidden either way.
     made = os.geteuid() == 0 and subprocess.run(["ip", "netns", "add", name]).returncode == 0
     try:
-        rc, out = sh(pair, "alpha", f"ls -A /run/netns {state.state_root()}; "
-                                    "ip addr show eth0 2>&1")
+        rc, out = sh(
+            pair, "alpha", f"ls -A /run/netns {state.state_root()}; ip addr show eth0 2>&1"
+        )
         assert rc == 0 and "eth0" in out
         assert name not in out and pair.name not in out
         assert "Peer netns reference is invalid" not in out
@@ -254,10 +266,16 @@ def test_tmp_shows_the_hosts_files_but_writes_stay_in_the_node(pair) -> None:
         f.write("from the host\n")
     try:
         assert sh(pair, "alpha", f"cat {host_file}") == (0, "from the host\n")
-        assert sh(pair, "alpha", f"echo changed > {host_file}; touch {host_file}.new; "
-                                 "stat -c %a /tmp")[1] == "1777\n"
-        assert sh(pair, "beta", f"cat {host_file}; test -e {host_file}.new || echo absent") \
-            == (0, "from the host\nabsent\n")
+        assert (
+            sh(
+                pair, "alpha", f"echo changed > {host_file}; touch {host_file}.new; stat -c %a /tmp"
+            )[1]
+            == "1777\n"
+        )
+        assert sh(pair, "beta", f"cat {host_file}; test -e {host_file}.new || echo absent") == (
+            0,
+            "from the host\nabsent\n",
+        )
         with open(host_file) as f:
             assert f.read() == "from the host\n"
         assert not os.path.exists(f"{host_file}.new")

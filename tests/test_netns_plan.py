@@ -92,7 +92,9 @@ def test_a_parent_loop_is_refused() -> None:
 def test_routes_sysctls_and_hosts() -> None:
     plan = make_plan(spec("routed"))
     assert [(r.ns, r.to, r.via) for r in plan.routes] == [
-        ("client", "default", "10.1.0.1"), ("server", "10.1.0.0/24", "10.2.0.1")]
+        ("client", "default", "10.1.0.1"),
+        ("server", "10.1.0.0/24", "10.2.0.1"),
+    ]
     assert [s[:3] for s in plan.sysctls] == [("router", "net.ipv4.ip_forward", "1")]
     assert ("10.1.0.10", "client") in plan.hosts
     assert next((a.ns, str(a.address)) for a in plan.addrs) == (ROOT, "10.1.0.254/24")

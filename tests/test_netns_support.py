@@ -47,8 +47,15 @@ def reaches(lab: NetnsLab, node: str, address: str) -> bool:
 
 def labbook(*args: str, check: bool = False, **kw: object) -> subprocess.CompletedProcess[str]:
     """``python -m sphinxext.labbook ARGS`` as a separate process."""
-    return subprocess.run([sys.executable, "-m", "sphinxext.labbook", *args], cwd=REPO,
-                          capture_output=True, text=True, check=check, timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "sphinxext.labbook", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=check,
+        timeout=120,
+        **kw,
+    )
 
 
 def _reap_detached() -> None:
@@ -66,8 +73,8 @@ def _reap_detached() -> None:
             raw = Path(f"/proc/{entry}/stat").read_text()
         except OSError:
             continue
-        comm = raw[raw.index("(") + 1:raw.rindex(")")]
-        fields = raw[raw.rindex(")") + 2:].split()
+        comm = raw[raw.index("(") + 1 : raw.rindex(")")]
+        fields = raw[raw.rindex(")") + 2 :].split()
         if fields[0] == "Z" and fields[1] == me and comm.startswith("labbook-"):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(int(entry), os.WNOHANG)

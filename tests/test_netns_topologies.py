@@ -34,7 +34,9 @@ def up_or_skip(provider, lab_spec, name):  # noqa: F811
 
 
 def test_macvlan_bridge_mode_reaches_siblings_and_gateway_not_its_parent(
-        provider, lab_name) -> None:  # noqa: F811
+    provider,  # noqa: F811
+    lab_name,  # noqa: F811
+) -> None:
     with provider.up(spec("macvlan"), lab_name) as lab:
         assert reaches(lab, "c1", C2)
         assert reaches(lab, "c1", GATEWAY)
@@ -62,8 +64,10 @@ def test_macvlan_vepa_needs_a_hairpin_bridge(provider, lab_name) -> None:  # noq
 
 
 def test_macvlan_passthru_takes_the_whole_parent(provider, lab_name) -> None:  # noqa: F811
-    c2 = ("  c2:\n    interfaces:\n      eth0: {type: macvlan, parent: host:eth0, "
-          "mode: bridge, address: 10.0.2.22/24}\n")
+    c2 = (
+        "  c2:\n    interfaces:\n      eth0: {type: macvlan, parent: host:eth0, "
+        "mode: bridge, address: 10.0.2.22/24}\n"
+    )
     one = variant("macvlan", {c2: "  c2: {}\n", "mode: bridge": "mode: passthru"})
     with provider.up(one, lab_name) as lab:
         assert reaches(lab, "c1", GATEWAY)

@@ -35,9 +35,12 @@ def spec(tmp_path: Path) -> str:
 
 
 def run(node: str, *cmds: tuple[str, list[str]], line: int = 10, **kw) -> RunStep:
-    return RunStep(node=node, source=Source("doc.rst", line, "doc"),
-                   commands=tuple(CommandSpec(c, tuple(e), line + 2 * i)
-                                  for i, (c, e) in enumerate(cmds)), **kw)
+    return RunStep(
+        node=node,
+        source=Source("doc.rst", line, "doc"),
+        commands=tuple(CommandSpec(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
+        **kw,
+    )
 
 
 def plan(spec: str, *steps, **kw) -> LabPlan:
@@ -45,20 +48,32 @@ def plan(spec: str, *steps, **kw) -> LabPlan:
 
 
 def test_passing_steps_and_a_shell_that_persists(spec):
-    r = run_plan(plan(spec,
-                      run("alpha", ("export X=42; cd etc", []), ("echo $X; basename $PWD",
-                                                                 ["42", "etc"])),
-                      run("alpha", ("echo again $X", ["again 42"]))))
+    r = run_plan(
+        plan(
+            spec,
+            run("alpha", ("export X=42; cd etc", []), ("echo $X; basename $PWD", ["42", "etc"])),
+            run("alpha", ("echo again $X", ["again 42"])),
+        )
+    )
     assert r.status is Status.PASSED
     assert [s.status for s in r.steps] == [Status.PASSED, Status.PASSED]
     assert r.steps[0].commands[1].output == "42\netc\n"
 
 
 def test_drift_reports_the_command_line_and_keeps_going(spec):
-    r = run_plan(plan(spec,
-                      run("alpha", ("echo one", ["one"]), ("echo two", ["deux"]),
-                          ("echo three", ["trois"]), line=20),
-                      run("beta", ("echo fine", ["fine"]))))
+    r = run_plan(
+        plan(
+            spec,
+            run(
+                "alpha",
+                ("echo one", ["one"]),
+                ("echo two", ["deux"]),
+                ("echo three", ["trois"]),
+                line=20,
+            ),
+            run("beta", ("echo fine", ["fine"])),
+        )
+    )
     first = r.steps[0]
     assert first.status is Status.DRIFT
     assert first.line == 22  # the line of `echo two`, not of the directive
@@ -69,8 +84,9 @@ def test_drift_reports_the_command_line_and_keeps_going(spec):
 
 
 def test_stop_on_fail_skips_the_rest(spec):
-    r = run_plan(plan(spec, run("alpha", ("echo a", ["b"])), run("beta", ("true", []))),
-                 stop_on_fail=True)
+    r = run_plan(
+        plan(spec, run("alpha", ("echo a", ["b"])), run("beta", ("true", []))), stop_on_fail=True
+    )
     assert [s.status for s in r.steps] == [Status.DRIFT, Status.SKIPPED]
 
 
@@ -82,8 +98,13 @@ def test_exit_status_is_checked(spec):
 
 
 def test_timeout_is_an_error_with_partial_output(spec):
-    r = run_plan(plan(spec, run("alpha", ("echo early; sleep 30", ["early"]), timeout=0.5),
-                      run("alpha", ("echo next", ["next"]))))
+    r = run_plan(
+        plan(
+            spec,
+            run("alpha", ("echo early; sleep 30", ["early"]), timeout=0.5),
+            run("alpha", ("echo next", ["next"])),
+        )
+    )
     assert r.steps[0].status is Status.ERROR
     assert "timed out after 0.5 s" in r.steps[0].message
     assert "early" in r.steps[0].diff
@@ -92,8 +113,11 @@ def test_timeout_is_an_error_with_partial_output(spec):
 
 def test_retry_polls_until_the_output_matches(spec, tmp_path):
     flag = tmp_path / "flag"
-    step = run("alpha", (f"n=$(cat {flag} 2>/dev/null || echo 0); echo $((n+1)) > {flag}; "
-                         f"cat {flag}", ["3"]), retry=5)
+    step = run(
+        "alpha",
+        (f"n=$(cat {flag} 2>/dev/null || echo 0); echo $((n+1)) > {flag}; cat {flag}", ["3"]),
+        retry=5,
+    )
     r = run_plan(plan(spec, step))
     assert r.steps[0].status is Status.PASSED
     assert flag.read_text().strip() == "3"
@@ -101,10 +125,12 @@ def test_retry_polls_until_the_output_matches(spec, tmp_path):
 
 def test_files_are_applied_merged_and_rechecked(spec):
     whole = FileStep("beta", "/etc/app.ini", ("[a]", "x = 1"), Source("doc.rst", 30), "ini")
-    merged = FileStep("beta", "/etc/app.ini", ("[a]", "y = 2"), Source("doc.rst", 40), "ini",
-                      merge=True)
-    r = run_plan(plan(spec, whole, merged, run("beta", ("cat etc/app.ini",
-                                                        ["[a]", "x = 1", "y = 2"]))))
+    merged = FileStep(
+        "beta", "/etc/app.ini", ("[a]", "y = 2"), Source("doc.rst", 40), "ini", merge=True
+    )
+    r = run_plan(
+        plan(spec, whole, merged, run("beta", ("cat etc/app.ini", ["[a]", "x = 1", "y = 2"])))
+    )
     assert [s.status for s in r.steps] == [Status.PASSED] * 3
     changed = run("beta", ("sed -i s/2/3/ etc/app.ini", []))
     r = run_plan(plan(spec, whole, merged, changed))
@@ -114,8 +140,15 @@ def test_files_are_applied_merged_and_rechecked(spec):
 
 
 def test_lab_that_cannot_come_up(spec):
-    r = run_plan(LabPlan(spec, (run("alpha", ("true", [])),), "doc", provider="fake",
-                         provider_options=(("fail_up", "1"),)))
+    r = run_plan(
+        LabPlan(
+            spec,
+            (run("alpha", ("true", [])),),
+            "doc",
+            provider="fake",
+            provider_options=(("fail_up", "1"),),
+        )
+    )
     assert r.status is Status.ERROR
     assert r.message.startswith("lab could not be brought up")
     assert r.steps[0].status is Status.ERROR
@@ -141,12 +174,23 @@ def test_reports_round_trip_and_junit(spec):
 def test_summary_line_counts_in_the_right_number(spec):
     one = run_plan(plan(spec, run("alpha", ("echo a", ["b"])), run("beta", ("true", []))))
     assert summary_line([one]) == "1 lab: 1 passed, 1 drift, 0 errors, 0 skipped"
-    broken = run_plan(LabPlan(spec, (run("alpha", ("true", [])),), "doc", provider="fake",
-                              provider_options=(("fail_up", "1"),)))
-    assert summary_line([one, broken], bad_input=1) == \
-        "2 labs: 1 passed, 1 drift, 1 error, 0 skipped; 1 bad directive or spec"
-    assert summary_line([], bad_input=2) == \
-        "0 labs: 0 passed, 0 drift, 0 errors, 0 skipped; 2 bad directives or specs"
+    broken = run_plan(
+        LabPlan(
+            spec,
+            (run("alpha", ("true", [])),),
+            "doc",
+            provider="fake",
+            provider_options=(("fail_up", "1"),),
+        )
+    )
+    assert (
+        summary_line([one, broken], bad_input=1)
+        == "2 labs: 1 passed, 1 drift, 1 error, 0 skipped; 1 bad directive or spec"
+    )
+    assert (
+        summary_line([], bad_input=2)
+        == "0 labs: 0 passed, 0 drift, 0 errors, 0 skipped; 2 bad directives or specs"
+    )
 
 
 def test_shards_are_balanced_and_deterministic():
@@ -164,9 +208,14 @@ def test_shards_are_balanced_and_deterministic():
 
 
 def test_plan_environment_reaches_every_session(spec):
-    r = run_plan(plan(spec, run("alpha", ("echo $LABBOOK_GREETING", ["hello"])),
-                      run("beta", ("echo $LABBOOK_GREETING", ["hello"])),
-                      env=(("LABBOOK_GREETING", "hello"),)))
+    r = run_plan(
+        plan(
+            spec,
+            run("alpha", ("echo $LABBOOK_GREETING", ["hello"])),
+            run("beta", ("echo $LABBOOK_GREETING", ["hello"])),
+            env=(("LABBOOK_GREETING", "hello"),),
+        )
+    )
     assert r.status is Status.PASSED
 
 
@@ -180,18 +229,24 @@ def test_a_file_step_on_a_directory_is_an_error_not_a_crash(spec):
 
 def test_background_command_survives_a_later_timeout(spec, tmp_path):
     marker = tmp_path / "alive"
-    daemon = run("alpha", (f"while :; do date +%s%N > {marker}; sleep 0.1; done", []),
-                 background=True)
+    daemon = run(
+        "alpha", (f"while :; do date +%s%N > {marker}; sleep 0.1; done", []), background=True
+    )
     stuck = run("alpha", ("sleep 30", []), timeout=0.5)
-    check = run("beta", (f"a=$(cat {marker}); sleep 0.5; b=$(cat {marker}); "
-                         "[ \"$a\" != \"$b\" ] && echo still running", ["still running"]))
+    check = run(
+        "beta",
+        (
+            f"a=$(cat {marker}); sleep 0.5; b=$(cat {marker}); "
+            '[ "$a" != "$b" ] && echo still running',
+            ["still running"],
+        ),
+    )
     r = run_plan(plan(spec, daemon, stuck, check))
     assert [s.status for s in r.steps] == [Status.PASSED, Status.ERROR, Status.PASSED]
 
 
 def test_a_background_command_that_fails_at_once_is_drift_with_its_output(spec):
-    r = run_plan(plan(spec, run("alpha", ("echo no such option >&2; exit 3", []),
-                                background=True)))
+    r = run_plan(plan(spec, run("alpha", ("echo no such option >&2; exit 3", []), background=True)))
     assert r.steps[0].status is Status.DRIFT
     assert "exited with status 3" in r.steps[0].message
     assert "no such option" in r.steps[0].diff

@@ -24,13 +24,14 @@ REPO = Path(__file__).parent.parent
 NOVA = "schemas/nova_api.py:Base"
 KEYSTONE = "schemas/keystone.py:Base"
 #: Set one to test against a server of your own instead of the one the tests start.
-SERVER_URL_VARIABLES = {"postgresql": "LABBOOK_TEST_POSTGRESQL_URL",
-               "mariadb": "LABBOOK_TEST_MARIADB_URL"}
+SERVER_URL_VARIABLES = {
+    "postgresql": "LABBOOK_TEST_POSTGRESQL_URL",
+    "mariadb": "LABBOOK_TEST_MARIADB_URL",
+}
 
 
 def _server_url(request: pytest.FixtureRequest, name: str) -> str:
-    return (os.environ.get(SERVER_URL_VARIABLES[name])
-            or request.getfixturevalue(f"{name}_server"))
+    return os.environ.get(SERVER_URL_VARIABLES[name]) or request.getfixturevalue(f"{name}_server")
 
 
 @pytest.fixture(scope="session", params=sorted(SERVER_URL_VARIABLES))
@@ -96,6 +97,7 @@ ALTER_HOST = {
 
 # -- real servers --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("models", [NOVA, KEYSTONE])
 def test_database_created_from_the_models_shows_no_drift(database, models):
     create_from(models, database)
@@ -109,35 +111,46 @@ def test_altered_column_is_exactly_one_difference(database):
     execute(database, ALTER_HOST[sa.engine.make_url(database).get_backend_name()])
     report = check_drift(NOVA, database, str(REPO))
     assert report.lines() == [
-        "table host_mappings: column host: documented VARCHAR(255), live TEXT"]
+        "table host_mappings: column host: documented VARCHAR(255), live TEXT"
+    ]
 
 
 def test_composite_foreign_key_dropped_live_is_reported(database):
     create_from(KEYSTONE, database)
-    drop = ("ALTER TABLE local_user DROP CONSTRAINT local_user_user_id_fkey"
-            if "postgresql" in database else
-            "ALTER TABLE local_user DROP FOREIGN KEY local_user_user_id_fkey")
+    drop = (
+        "ALTER TABLE local_user DROP CONSTRAINT local_user_user_id_fkey"
+        if "postgresql" in database
+        else "ALTER TABLE local_user DROP FOREIGN KEY local_user_user_id_fkey"
+    )
     execute(database, drop)
     lines = check_drift(KEYSTONE, database, str(REPO)).lines()
-    assert "table local_user: foreign key (user_id, domain_id) -> user (id, domain_id): " \
-           "documented ON DELETE CASCADE ON UPDATE CASCADE, missing live" in lines
+    assert (
+        "table local_user: foreign key (user_id, domain_id) -> user (id, domain_id): "
+        "documented ON DELETE CASCADE ON UPDATE CASCADE, missing live" in lines
+    )
 
 
 def test_extra_table_nullability_and_index_changes(database):
     create_from(NOVA, database)
     pg = "postgresql" in database
-    execute(database,
-            "CREATE TABLE shadow_instances (id INTEGER PRIMARY KEY)",
-            "ALTER TABLE flavors ALTER COLUMN description SET NOT NULL" if pg else
-            "ALTER TABLE flavors MODIFY COLUMN description TEXT NOT NULL",
-            "DROP INDEX host_idx" if pg else "DROP INDEX host_idx ON host_mappings")
-    diffs = {(d.table, d.kind): str(d) for d in
-             check_drift(NOVA, database, str(REPO)).differences}
+    execute(
+        database,
+        "CREATE TABLE shadow_instances (id INTEGER PRIMARY KEY)",
+        "ALTER TABLE flavors ALTER COLUMN description SET NOT NULL"
+        if pg
+        else "ALTER TABLE flavors MODIFY COLUMN description TEXT NOT NULL",
+        "DROP INDEX host_idx" if pg else "DROP INDEX host_idx ON host_mappings",
+    )
+    diffs = {(d.table, d.kind): str(d) for d in check_drift(NOVA, database, str(REPO)).differences}
     assert diffs == {
-        ("flavors", Kind.NULLABLE):
-            "table flavors: column description: documented NULL, live NOT NULL",
-        ("host_mappings", Kind.INDEX):
-            "table host_mappings: index host_idx: documented (host), missing live",
+        (
+            "flavors",
+            Kind.NULLABLE,
+        ): "table flavors: column description: documented NULL, live NOT NULL",
+        (
+            "host_mappings",
+            Kind.INDEX,
+        ): "table host_mappings: index host_idx: documented (host), missing live",
         ("shadow_instances", Kind.TABLE): "table shadow_instances: live, not documented",
     }
 
@@ -151,7 +164,8 @@ def test_cli_against_a_server_exit_codes_and_json(database, capsys, monkeypatch)
     data = json.loads(capsys.readouterr().out)
     assert data["drift"] is True
     assert [d["message"] for d in data["differences"]] == [
-        "table host_mappings: column host: documented VARCHAR(255), live TEXT"]
+        "table host_mappings: column host: documented VARCHAR(255), live TEXT"
+    ]
     password = sa.engine.make_url(database).password
     assert f":{password}@" not in data["live"] and ":*****@" in data["live"]
 
@@ -182,6 +196,7 @@ def test_wrong_password_is_unreachable_and_never_echoed(server):
 
 # -- SQLite and files ---------------------------------------------------------------------
 
+
 @pytest.fixture
 def nova_sqlite(tmp_path: Path) -> str:
     url = f"sqlite:///{tmp_path / 'nova.db'}"
@@ -193,7 +208,8 @@ def test_sqlite_no_drift_then_one_added_column(nova_sqlite):
     assert check_drift(NOVA, nova_sqlite, str(REPO)).lines() == []
     execute(nova_sqlite, "ALTER TABLE cell_mappings ADD COLUMN extra VARCHAR(10)")
     assert check_drift(NOVA, nova_sqlite, str(REPO)).lines() == [
-        "table cell_mappings: column extra: live VARCHAR(10), not documented"]
+        "table cell_mappings: column extra: live VARCHAR(10), not documented"
+    ]
 
 
 def test_snapshot_against_database_and_against_models(nova_sqlite):
@@ -204,9 +220,11 @@ def test_snapshot_against_database_and_against_models(nova_sqlite):
 def test_comparing_files_reports_keys_and_types(tmp_path):
     (tmp_path / "a.sql").write_text(
         "CREATE TABLE t (id INTEGER PRIMARY KEY, n VARCHAR(10) NOT NULL, p INTEGER,\n"
-        "  FOREIGN KEY (p) REFERENCES t (id));\nCREATE INDEX ix_n ON t (n);\n")
+        "  FOREIGN KEY (p) REFERENCES t (id));\nCREATE INDEX ix_n ON t (n);\n"
+    )
     (tmp_path / "b.sql").write_text(
-        "CREATE TABLE t (id INTEGER, n VARCHAR(20), p INTEGER, PRIMARY KEY (id, n));\n")
+        "CREATE TABLE t (id INTEGER, n VARCHAR(20), p INTEGER, PRIMARY KEY (id, n));\n"
+    )
     lines = check_drift("a.sql:sqlite", "b.sql:sqlite", str(tmp_path)).lines()
     # SQLite lets a primary key column hold NULL unless it says NOT NULL
     assert lines == [
@@ -218,31 +236,43 @@ def test_comparing_files_reports_keys_and_types(tmp_path):
     ]
 
 
-@pytest.mark.parametrize(("a", "b", "same"), [
-    ("DATETIME", "TIMESTAMP", True), ("NUMERIC(10, 2)", "DECIMAL(10,2)", True),
-    ("BOOLEAN", "TINYINT(1)", True), ("VARCHAR(255)", "VARCHAR", True),
-    ("VARCHAR(255)", "VARCHAR(100)", False), ("VARCHAR(255)", "TEXT", False),
-    ("INTEGER", "BIGINT", False),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("DATETIME", "TIMESTAMP", True),
+        ("NUMERIC(10, 2)", "DECIMAL(10,2)", True),
+        ("BOOLEAN", "TINYINT(1)", True),
+        ("VARCHAR(255)", "VARCHAR", True),
+        ("VARCHAR(255)", "VARCHAR(100)", False),
+        ("VARCHAR(255)", "TEXT", False),
+        ("INTEGER", "BIGINT", False),
+    ],
+)
 def test_types_are_compared_across_dialects(a, b, same):
     assert same_type(a, b) is same
 
 
 # -- allow-list ----------------------------------------------------------------------------
 
+
 def test_allow_list_accepts_with_reasons_and_reports_stale_entries(nova_sqlite, tmp_path):
-    execute(nova_sqlite, "CREATE TABLE shadow_instances (id INTEGER PRIMARY KEY)",
-            "ALTER TABLE cell_mappings ADD COLUMN extra VARCHAR(10)")
+    execute(
+        nova_sqlite,
+        "CREATE TABLE shadow_instances (id INTEGER PRIMARY KEY)",
+        "ALTER TABLE cell_mappings ADD COLUMN extra VARCHAR(10)",
+    )
     allow = tmp_path / "allow.yaml"
-    allow.write_text("- table: shadow_*\n  reason: written by nova-manage db archive\n"
-                     "- table: flavors\n  column: description\n  reason: dropped in Z\n")
+    allow.write_text(
+        "- table: shadow_*\n  reason: written by nova-manage db archive\n"
+        "- table: flavors\n  column: description\n  reason: dropped in Z\n"
+    )
     report = check_drift(NOVA, nova_sqlite, str(REPO), allow=load_allow(str(allow)))
-    assert [str(d) for d, _ in report.allowed] == [
-        "table shadow_instances: live, not documented"]
+    assert [str(d) for d, _ in report.allowed] == ["table shadow_instances: live, not documented"]
     assert report.lines() == [
         "table cell_mappings: column extra: live VARCHAR(10), not documented",
         f"{allow}:3: allow-list entry (table flavors, column description) matches no "
-        "difference any more; remove it"]
+        "difference any more; remove it",
+    ]
     assert report.drift
 
 
@@ -267,6 +297,7 @@ def test_allow_entry_without_reason_is_bad_input(tmp_path, capsys, nova_sqlite, 
 
 
 # -- bad input and unreachable databases ---------------------------------------------------
+
 
 def test_unreachable_server_is_exit_3_with_masked_url(capsys, monkeypatch):
     monkeypatch.chdir(REPO)

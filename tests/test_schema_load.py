@@ -23,6 +23,7 @@ SMALL = ROOTS / "test-schema"
 
 # -- models ------------------------------------------------------------------------------
 
+
 def test_file_models_give_sorted_tables_keys_and_composite_foreign_key():
     schema = load_schema("models.py:metadata", str(SMALL))
     assert schema.names == ("cells", "hosts")
@@ -50,8 +51,11 @@ def test_dotted_module_source_imports_the_package_module(monkeypatch):
 
 
 def test_missing_attribute_says_what_to_write(tmp_path):
-    with pytest.raises(SchemaError, match=r"models.py has no attribute 'Nope'; write "
-                                          r"models.py:Base"):
+    with pytest.raises(
+        SchemaError,
+        match=r"models.py has no attribute 'Nope'; write "
+        r"models.py:Base",
+    ):
         load_schema("models.py:Nope", str(SMALL))
 
 
@@ -62,8 +66,9 @@ def test_attribute_that_is_not_metadata_is_refused():
 
 def test_unimportable_file_names_the_failing_line(tmp_path):
     bad = tmp_path / "bad.py"
-    bad.write_text("import sqlalchemy as sa\n\nmetadata = sa.MetaData()\n"
-                   "raise RuntimeError('boom')\n")
+    bad.write_text(
+        "import sqlalchemy as sa\n\nmetadata = sa.MetaData()\nraise RuntimeError('boom')\n"
+    )
     with pytest.raises(SchemaError) as info:
         load_schema("bad.py:metadata", str(tmp_path))
     assert info.value.file == str(bad) and info.value.line == 4
@@ -91,22 +96,34 @@ def test_importing_a_file_leaves_no_module_behind(tmp_path):
 
 
 def test_several_metadata_are_ambiguous(tmp_path):
-    (tmp_path / "two.py").write_text("import sqlalchemy as sa\na = sa.MetaData()\n"
-                                     "b = sa.MetaData()\n")
+    (tmp_path / "two.py").write_text(
+        "import sqlalchemy as sa\na = sa.MetaData()\nb = sa.MetaData()\n"
+    )
     with pytest.raises(SchemaError, match=r"several MetaData \(a, b\); write two.py:NAME"):
         load_schema("two.py", str(tmp_path))
 
 
 # -- types ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "normal"), [
-    ("INT", "INTEGER"), ("SERIAL", "INTEGER"), ("INT(11)", "INTEGER"),
-    ("TINYINT(1)", "TINYINT(1)"), ("character varying(36)", "VARCHAR(36)"),
-    ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"), ("TIMESTAMP WITHOUT TIME ZONE", "TIMESTAMP"),
-    ("DOUBLE PRECISION", "DOUBLE PRECISION"), ("NUMERIC(10, 2)", "NUMERIC(10, 2)"),
-    ("ENUM('a', 'b')", "ENUM('a', 'b')"), ("JSONB", "JSONB"), ("BOOL", "BOOLEAN"),
-    ("geometry(Point)", "geometry(Point)"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "normal"),
+    [
+        ("INT", "INTEGER"),
+        ("SERIAL", "INTEGER"),
+        ("INT(11)", "INTEGER"),
+        ("TINYINT(1)", "TINYINT(1)"),
+        ("character varying(36)", "VARCHAR(36)"),
+        ("TIMESTAMPTZ", "TIMESTAMP WITH TIME ZONE"),
+        ("TIMESTAMP WITHOUT TIME ZONE", "TIMESTAMP"),
+        ("DOUBLE PRECISION", "DOUBLE PRECISION"),
+        ("NUMERIC(10, 2)", "NUMERIC(10, 2)"),
+        ("ENUM('a', 'b')", "ENUM('a', 'b')"),
+        ("JSONB", "JSONB"),
+        ("BOOL", "BOOLEAN"),
+        ("geometry(Point)", "geometry(Point)"),
+    ],
+)
 def test_type_text_is_normalized_and_stable(text, normal):
     assert type_text(parse_type(text)) == normal
     assert type_text(parse_type(normal)) == normal
@@ -149,17 +166,32 @@ def test_postgres_ddl_gives_tables_keys_and_notes_what_it_skipped(tmp_path):
     schema = load_schema("nova.sql:postgres", str(tmp_path))
     cells, hosts = schema.table("cells"), schema.table("hosts")
     assert [(c.name, c.type, c.nullable) for c in cells.columns] == [
-        ("id", "INTEGER", False), ("uuid", "VARCHAR(36)", False),
-        ("created", "TIMESTAMP WITH TIME ZONE", True), ("region", "VARCHAR(64)", False)]
+        ("id", "INTEGER", False),
+        ("uuid", "VARCHAR(36)", False),
+        ("created", "TIMESTAMP WITH TIME ZONE", True),
+        ("region", "VARCHAR(64)", False),
+    ]
     assert cells.line == 2 and hosts.line == 9
-    assert ForeignKey(("cell_id", "cell_region"), "cells", ("id", "region"), "fk_hosts_cell",
-                      ondelete="CASCADE") in hosts.foreign_keys
+    assert (
+        ForeignKey(
+            ("cell_id", "cell_region"),
+            "cells",
+            ("id", "region"),
+            "fk_hosts_cell",
+            ondelete="CASCADE",
+        )
+        in hosts.foreign_keys
+    )
     assert ForeignKey(("parent_id",), "hosts", ("id",)) in hosts.foreign_keys
     assert [i.name for i in hosts.indexes] == ["ix_hosts_cell"]
     # the view is reported with its line; the INSERT is data, skipped without a note
     assert [(n.line, n.message) for n in schema.notes] == [
-        (19, "statement not understood, left out of the schema: CREATE VIEW big_cells AS "
-             "SELECT * FROM cells")]
+        (
+            19,
+            "statement not understood, left out of the schema: CREATE VIEW big_cells AS "
+            "SELECT * FROM cells",
+        )
+    ]
 
 
 MYSQL_DUMP = """\
@@ -186,8 +218,11 @@ def test_mysqldump_is_read_with_its_session_statements_skipped(tmp_path):
     schema = load_schema("dump.sql:mysql", str(tmp_path))
     hosts = schema.table("hosts")
     assert [(c.name, c.type) for c in hosts.columns] == [
-        ("id", "INTEGER"), ("host", "VARCHAR(255)"), ("enabled", "TINYINT(1)"),
-        ("cell_id", "INTEGER")]
+        ("id", "INTEGER"),
+        ("host", "VARCHAR(255)"),
+        ("enabled", "TINYINT(1)"),
+        ("cell_id", "INTEGER"),
+    ]
     assert [u.name for u in hosts.unique_constraints] == ["uniq_host"]
     assert [i.name for i in hosts.indexes] == ["ix_cell"]
     assert hosts.foreign_keys[0].ref_table == "cells"
@@ -198,7 +233,8 @@ def test_sqlite_ddl_runs_in_sqlite_and_reports_views(tmp_path):
     (tmp_path / "s.sql").write_text(
         "CREATE TABLE a (id INTEGER PRIMARY KEY, name VARCHAR(20) NOT NULL);\n"
         "CREATE TABLE b (id INTEGER PRIMARY KEY,\n  a_id INTEGER REFERENCES a(id));\n"
-        "CREATE INDEX ix_b ON b (a_id);\nCREATE VIEW v AS SELECT * FROM a;\n")
+        "CREATE INDEX ix_b ON b (a_id);\nCREATE VIEW v AS SELECT * FROM a;\n"
+    )
     schema = load_schema("s.sql:sqlite", str(tmp_path))
     assert schema.names == ("a", "b")
     assert schema.table("b").foreign_keys[0].ref_columns == ("id",)
@@ -206,16 +242,19 @@ def test_sqlite_ddl_runs_in_sqlite_and_reports_views(tmp_path):
 
 
 def test_sqlite_error_names_the_statement_line(tmp_path):
-    (tmp_path / "bad.sql").write_text("CREATE TABLE a (id INTEGER);\n\nCREATE TABLE c (\n"
-                                      "  id INTEGER,\n  oops NOT A TYPE ((\n);\n")
+    (tmp_path / "bad.sql").write_text(
+        "CREATE TABLE a (id INTEGER);\n\nCREATE TABLE c (\n"
+        "  id INTEGER,\n  oops NOT A TYPE ((\n);\n"
+    )
     with pytest.raises(SchemaError) as info:
         load_schema("bad.sql:sqlite", str(tmp_path))
     assert info.value.line == 3 and "SQLite cannot run this statement" in str(info.value)
 
 
 def test_unparseable_ddl_names_file_and_line(tmp_path):
-    (tmp_path / "bad.sql").write_text("CREATE TABLE ok (id int);\n\nCREATE TABLE broken (\n"
-                                      "  id int\n")
+    (tmp_path / "bad.sql").write_text(
+        "CREATE TABLE ok (id int);\n\nCREATE TABLE broken (\n  id int\n"
+    )
     with pytest.raises(SchemaError) as info:
         load_schema("bad.sql:postgres", str(tmp_path))
     assert info.value.file == str(tmp_path / "bad.sql")
@@ -238,6 +277,7 @@ def test_ddl_and_models_of_the_same_schema_agree(tmp_path):
 
 # -- snapshots --------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("suffix", [".json", ".yaml"])
 def test_snapshot_round_trip_is_equal_and_byte_stable(tmp_path, suffix):
     schema = load_schema("schemas/keystone.py:Base", str(REPO))
@@ -249,13 +289,16 @@ def test_snapshot_round_trip_is_equal_and_byte_stable(tmp_path, suffix):
     write_snapshot(again, str(tmp_path / f"again{suffix}"))
     # the source line differs (it names where each came from); everything else is equal
     strip = [ln for ln in path.read_text().splitlines() if "source" not in ln]
-    assert strip == [ln for ln in (tmp_path / f"again{suffix}").read_text().splitlines()
-                     if "source" not in ln]
+    assert strip == [
+        ln for ln in (tmp_path / f"again{suffix}").read_text().splitlines() if "source" not in ln
+    ]
 
 
 def test_committed_snapshots_match_their_models():
-    for models, snap in (("schemas/nova_api.py:Base", "schemas/nova_api.snapshot.yaml"),
-                         ("schemas/keystone.py:Base", "schemas/keystone.snapshot.json")):
+    for models, snap in (
+        ("schemas/nova_api.py:Base", "schemas/nova_api.snapshot.yaml"),
+        ("schemas/keystone.py:Base", "schemas/keystone.snapshot.json"),
+    ):
         assert load_schema(snap, str(REPO)) == load_schema(models, str(REPO)), snap
 
 
@@ -268,8 +311,7 @@ def test_snapshot_json_keys_are_sorted(tmp_path):
 
 def test_bad_snapshot_names_file_and_line(tmp_path):
     path = tmp_path / "s.yaml"
-    path.write_text("format: labbook-schema/1\ntables:\n  t:\n    columns:\n"
-                    "    - {name: id}\n")
+    path.write_text("format: labbook-schema/1\ntables:\n  t:\n    columns:\n    - {name: id}\n")
     with pytest.raises(SchemaError) as info:
         load_snapshot(str(path))
     assert info.value.line == 5 and "missing 'type'" in info.value.message
@@ -283,15 +325,19 @@ def test_a_file_that_is_not_a_snapshot_says_how_to_make_one(tmp_path):
 
 # -- source strings and credentials -------------------------------------------------------
 
-@pytest.mark.parametrize(("text", "kind", "target", "detail"), [
-    ("pkg.models:Base", "module", "pkg.models", "Base"),
-    ("schemas/nova_api.py:Base", "file", "schemas/nova_api.py", "Base"),
-    ("schemas/nova_api.py", "file", "schemas/nova_api.py", None),
-    ("schemas/nova.sql", "ddl", "schemas/nova.sql", None),
-    ("schemas/nova.sql:mysql", "ddl", "schemas/nova.sql", "mysql"),
-    ("schemas/nova.yaml", "snapshot", "schemas/nova.yaml", None),
-    ("postgresql://u:p@h/db#nova", "url", "postgresql://u:p@h/db", "nova"),
-])
+
+@pytest.mark.parametrize(
+    ("text", "kind", "target", "detail"),
+    [
+        ("pkg.models:Base", "module", "pkg.models", "Base"),
+        ("schemas/nova_api.py:Base", "file", "schemas/nova_api.py", "Base"),
+        ("schemas/nova_api.py", "file", "schemas/nova_api.py", None),
+        ("schemas/nova.sql", "ddl", "schemas/nova.sql", None),
+        ("schemas/nova.sql:mysql", "ddl", "schemas/nova.sql", "mysql"),
+        ("schemas/nova.yaml", "snapshot", "schemas/nova.yaml", None),
+        ("postgresql://u:p@h/db#nova", "url", "postgresql://u:p@h/db", "nova"),
+    ],
+)
 def test_source_strings_name_their_loader(text, kind, target, detail):
     src = parse_source(text)
     assert (src.kind, src.target, src.detail) == (kind, target, detail)

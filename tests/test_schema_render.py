@@ -76,7 +76,7 @@ def test_indexes_and_unique_constraints_on_request(small):
 
 def test_title_and_direction(small):
     dot = to_dot(small, RenderOptions(rankdir="TB", title='Cells "and" hosts'))
-    assert 'rankdir=TB' in dot and 'label="Cells \\"and\\" hosts"' in dot
+    assert "rankdir=TB" in dot and 'label="Cells \\"and\\" hosts"' in dot
 
 
 def test_include_exclude_and_neighbours(nova):
@@ -85,12 +85,18 @@ def test_include_exclude_and_neighbours(nova):
     near = select(nova, RenderOptions(around=("host_mappings",), depth=1)).names
     assert near == ("cell_mappings", "host_mappings")
     assert select(nova, RenderOptions(around=("host_mappings",), depth=2)).names == (
-        "cell_mappings", "host_mappings", "instance_mappings")
+        "cell_mappings",
+        "host_mappings",
+        "instance_mappings",
+    )
 
 
 def test_unknown_table_in_include_is_an_error_with_suggestions(nova):
-    with pytest.raises(SchemaError, match=r"include: no table matches 'cell_mapping'; did you "
-                                          r"mean cell_mappings"):
+    with pytest.raises(
+        SchemaError,
+        match=r"include: no table matches 'cell_mapping'; did you "
+        r"mean cell_mappings",
+    ):
         select(nova, RenderOptions(include=("cell_mapping",)))
 
 
@@ -133,20 +139,27 @@ def test_foreign_tables_become_stubs_in_a_cluster_diagram(nova):
 def test_mermaid_er_diagram(small):
     text = to_mermaid(small, RenderOptions(title="Cells"))
     assert text.startswith('---\ntitle: "Cells"\n---\nerDiagram\n    direction LR\n')
-    assert '        INTEGER id PK\n' in text
+    assert "        INTEGER id PK\n" in text
     assert '        VARCHAR(64) cell_region FK "NOT NULL"\n' in text
     assert '    "cells" ||--o{ "hosts" : "cell_id, cell_region"\n' in text
     assert '    "hosts" |o--o{ "hosts" : "parent_id"\n' in text
 
 
 def test_mermaid_words_stay_inside_its_grammar():
-    t = Table("odd table", (Column("price", "NUMERIC(10, 2)", False),
-                            Column("when it happened", "TIMESTAMP WITH TIME ZONE")),
-              primary_key=("price",))
+    t = Table(
+        "odd table",
+        (
+            Column("price", "NUMERIC(10, 2)", False),
+            Column("when it happened", "TIMESTAMP WITH TIME ZONE"),
+        ),
+        primary_key=("price",),
+    )
     text = to_mermaid(Schema((t,)))
     assert '        NUMERIC price PK "NUMERIC(10, 2)"' in text
-    assert ('        TIMESTAMP_WITH_TIME_ZONE when_it_happened "when it happened, TIMESTAMP '
-            'WITH TIME ZONE"') in text
+    assert (
+        '        TIMESTAMP_WITH_TIME_ZONE when_it_happened "when it happened, TIMESTAMP '
+        'WITH TIME ZONE"'
+    ) in text
     word = re.compile(r"^[*A-Za-z_][A-Za-z0-9\-_\[\]()*]*$")
     for line in text.splitlines()[3:-1]:
         typ, name = line.split()[:2]
@@ -157,14 +170,23 @@ def generated(n: int) -> Schema:
     """``n`` tables in a chain of foreign keys, every third composite."""
     tables = []
     for i in range(n):
-        cols = (Column("id", "INTEGER", False), Column("region", "VARCHAR(64)", False),
-                Column("name", "VARCHAR(255)"), Column("parent_id", "INTEGER"),
-                Column("parent_region", "VARCHAR(64)"))
+        cols = (
+            Column("id", "INTEGER", False),
+            Column("region", "VARCHAR(64)", False),
+            Column("name", "VARCHAR(255)"),
+            Column("parent_id", "INTEGER"),
+            Column("parent_region", "VARCHAR(64)"),
+        )
         fks = ()
         if i:
             composite = i % 3 == 0
-            fks = (ForeignKey(("parent_id", "parent_region") if composite else ("parent_id",),
-                              f"t{i - 1:03d}", ("id", "region") if composite else ("id",)),)
+            fks = (
+                ForeignKey(
+                    ("parent_id", "parent_region") if composite else ("parent_id",),
+                    f"t{i - 1:03d}",
+                    ("id", "region") if composite else ("id",),
+                ),
+            )
         tables.append(Table(f"t{i:03d}", cols, ("id", "region"), fks))
     return Schema(tuple(tables))
 
@@ -212,8 +234,14 @@ def test_identical_input_gives_identical_bytes_across_processes_and_hash_seeds()
     digests = set()
     for seed in ("0", "1", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        proc = subprocess.run([sys.executable, "-c", RENDER, str(SMALL)], cwd=REPO, env=env,
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", RENDER, str(SMALL)],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         digests.add(proc.stdout.strip())
     assert len(digests) == 1
     assert len(next(iter(digests)).split()) == 6
@@ -226,42 +254,79 @@ def test_the_same_schema_from_models_and_from_its_snapshot_draws_the_same(small)
 
 # -- command line -------------------------------------------------------------------------
 
+
 def test_cli_dot_to_stdout_and_mermaid_to_file(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(REPO)
     assert main(["schema", "schemas/nova_api.py:Base", "--include", "*_mappings"]) == 0
     out = capsys.readouterr().out
-    assert out == to_dot(load_schema("schemas/nova_api.py:Base"),
-                         RenderOptions(include=("*_mappings",)))
+    assert out == to_dot(
+        load_schema("schemas/nova_api.py:Base"), RenderOptions(include=("*_mappings",))
+    )
     target = tmp_path / "nova.mmd"
-    assert main(["schema", "schemas/nova_api.snapshot.yaml", "-f", "mermaid",
-                 "-o", str(target), "--columns", "keys"]) == 0
+    assert (
+        main(
+            [
+                "schema",
+                "schemas/nova_api.snapshot.yaml",
+                "-f",
+                "mermaid",
+                "-o",
+                str(target),
+                "--columns",
+                "keys",
+            ]
+        )
+        == 0
+    )
     assert target.read_text().startswith("erDiagram\n")
 
 
 @pytest.mark.skipif(not HAS_DOT, reason="needs Graphviz's dot (Debian package graphviz)")
 def test_cli_svg_png_and_split(tmp_path, monkeypatch):
     monkeypatch.chdir(REPO)
-    assert main(["schema", "schemas/keystone.py:Base", "-f", "svg", "-o",
-                 str(tmp_path / "k.svg")]) == 0
+    assert (
+        main(["schema", "schemas/keystone.py:Base", "-f", "svg", "-o", str(tmp_path / "k.svg")])
+        == 0
+    )
     assert (tmp_path / "k.svg").read_text().lstrip().startswith("<?xml")
-    assert main(["schema", "schemas/keystone.py:Base", "-f", "png", "-o",
-                 str(tmp_path / "k.png")]) == 0
+    assert (
+        main(["schema", "schemas/keystone.py:Base", "-f", "png", "-o", str(tmp_path / "k.png")])
+        == 0
+    )
     assert (tmp_path / "k.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     out = tmp_path / "split"
-    assert main(["schema", "schemas/nova_api.py:Base", "--group", "prefix", "--split",
-                 "-f", "svg", "-o", str(out)]) == 0
+    assert (
+        main(
+            [
+                "schema",
+                "schemas/nova_api.py:Base",
+                "--group",
+                "prefix",
+                "--split",
+                "-f",
+                "svg",
+                "-o",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in out.iterdir()) == [
-        "aggregate.svg", "flavor.svg", "instance.svg", "other.svg", "overview.svg"]
+        "aggregate.svg",
+        "flavor.svg",
+        "instance.svg",
+        "other.svg",
+        "overview.svg",
+    ]
 
 
 def test_cli_snapshot_writes_json_or_yaml_atomically(tmp_path, monkeypatch):
     monkeypatch.chdir(SMALL)
-    assert main(["schema", "snapshot", "models.py:metadata", "-o",
-                 str(tmp_path / "s.yaml")]) == 0
+    assert main(["schema", "snapshot", "models.py:metadata", "-o", str(tmp_path / "s.yaml")]) == 0
     assert (tmp_path / "s.yaml").read_text() == (SMALL / "snapshot.yaml").read_text().replace(
-        "source: tests/roots/test-schema/models.py:metadata", "source: models.py:metadata")
-    assert main(["schema", "snapshot", "models.py:metadata", "-o",
-                 str(tmp_path / "s.json")]) == 0
+        "source: tests/roots/test-schema/models.py:metadata", "source: models.py:metadata"
+    )
+    assert main(["schema", "snapshot", "models.py:metadata", "-o", str(tmp_path / "s.json")]) == 0
     assert load_schema(str(tmp_path / "s.json")) == load_schema("models.py:metadata")
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 
@@ -271,11 +336,15 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, m
     target = tmp_path / "out.dot"
     cases = [
         (["schema", "models.py:nope", "-o", str(target)], "models.py has no attribute 'nope'"),
-        (["schema", "models.py", "--include", "cell", "-o", str(target)],
-         "include: no table matches 'cell'; did you mean cells"),
+        (
+            ["schema", "models.py", "--include", "cell", "-o", str(target)],
+            "include: no table matches 'cell'; did you mean cells",
+        ),
         (["schema", "missing.py:Base", "-o", str(target)], "no such file"),
-        (["schema", "snapshot", "models.py", "-o", str(tmp_path / "x.txt")],
-         "a snapshot is written as .json or .yaml"),
+        (
+            ["schema", "snapshot", "models.py", "-o", str(tmp_path / "x.txt")],
+            "a snapshot is written as .json or .yaml",
+        ),
     ]
     for argv, message in cases:
         assert main(argv) == 2, argv
@@ -285,8 +354,9 @@ def test_cli_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, capsys, m
 
 
 def test_cli_ddl_notes_are_warnings(tmp_path, capsys, monkeypatch):
-    (tmp_path / "s.sql").write_text("CREATE TABLE a (id int PRIMARY KEY);\n"
-                                    "CREATE VIEW v AS SELECT 1;\n")
+    (tmp_path / "s.sql").write_text(
+        "CREATE TABLE a (id int PRIMARY KEY);\nCREATE VIEW v AS SELECT 1;\n"
+    )
     monkeypatch.chdir(tmp_path)
     assert main(["schema", "s.sql:postgres"]) == 0
     captured = capsys.readouterr()
@@ -297,5 +367,7 @@ def test_cli_ddl_notes_are_warnings(tmp_path, capsys, monkeypatch):
 def test_digest_of_dot_is_the_same_for_reordered_input():
     one = generated(20)
     two = Schema(tuple(reversed(one.tables)))
-    assert hashlib.sha256(to_dot(one).encode()).digest() == \
-        hashlib.sha256(to_dot(two).encode()).digest()
+    assert (
+        hashlib.sha256(to_dot(one).encode()).digest()
+        == hashlib.sha256(to_dot(two).encode()).digest()
+    )

@@ -38,8 +38,7 @@ def test_graphviz_and_mermaid_diagrams_without_warnings(app):
     assert '"cells" ||--o{ "hosts" : "cell_id, cell_region"' in code
 
 
-@pytest.mark.sphinx("html", testroot="schema",
-                    confoverrides={"labbook_schema_format": "mermaid"})
+@pytest.mark.sphinx("html", testroot="schema", confoverrides={"labbook_schema_format": "mermaid"})
 def test_project_default_format_is_mermaid(app):
     app.build()
     assert app.warning.getvalue() == ""
@@ -81,19 +80,29 @@ def test_bad_input_warns_once_each_at_the_directive(app):
     doc = Path(app.srcdir) / "index.rst"
     expected = [
         (4, "schema-diagram missing.py:Base: no such file"),
-        (6, "schema-diagram models.py:metadata: include: no table matches 'cell'; did you "
-            "mean cells?"),
+        (
+            6,
+            "schema-diagram models.py:metadata: include: no table matches 'cell'; did you "
+            "mean cells?",
+        ),
         (9, "schema-diagram models.py:Nope: models.py has no attribute 'Nope'"),
         (11, f"schema-diagram broken.sql:postgres: {Path(app.srcdir) / 'broken.sql'}:"),
-        (15, "postgresql://nova:*****@127.0.0.1:1/nova: the password is written in the "
-             "document; write ${VARIABLE} instead"),
+        (
+            15,
+            "postgresql://nova:*****@127.0.0.1:1/nova: the password is written in the "
+            "document; write ${VARIABLE} instead",
+        ),
     ]
     for line, message in expected:
         assert f"{doc}:{line}: WARNING: {message}" in warnings, message
-    assert (f"{Path(app.srcdir) / 'notes.sql'}:2: WARNING: statement not understood, left out "
-            "of the schema: CREATE VIEW v AS SELECT 1 [labbook.schema]") in warnings
-    assert (f"{doc}:15: WARNING: schema check of models.py:metadata against "
-            "postgresql://nova:*****@127.0.0.1:1/nova: cannot connect") in warnings
+    assert (
+        f"{Path(app.srcdir) / 'notes.sql'}:2: WARNING: statement not understood, left out "
+        "of the schema: CREATE VIEW v AS SELECT 1 [labbook.schema]"
+    ) in warnings
+    assert (
+        f"{doc}:15: WARNING: schema check of models.py:metadata against "
+        "postgresql://nova:*****@127.0.0.1:1/nova: cannot connect"
+    ) in warnings
     assert "s3cret" not in warnings and "Traceback" not in warnings
     page = _page(app)
     assert "s3cret" not in page
@@ -126,8 +135,9 @@ def _drift(warnings: str) -> list[str]:
     return [ln for ln in plain.splitlines() if ln.endswith("[labbook.drift]")]
 
 
-def test_no_drift_no_warning_then_drift_warns_at_each_directive(make_app, rootdir, drift_db,
-                                                                tmp_path):
+def test_no_drift_no_warning_then_drift_warns_at_each_directive(
+    make_app, rootdir, drift_db, tmp_path
+):
     srcdir = tmp_path / "src"
     shutil.copytree(rootdir / "test-schema-drift", srcdir)
     # the allow-list entry must match something, or it is stale drift itself
@@ -145,8 +155,10 @@ def test_no_drift_no_warning_then_drift_warns_at_each_directive(make_app, rootdi
     app.cleanup()
     assert read == ["index"]  # documents with a live check are read on every build
     doc = srcdir / "index.rst"
-    message = ("WARNING: schema drift against sqlite:///{}: table hosts: column extra: "
-               "live VARCHAR(10), not documented [labbook.drift]").format(tmp_path / "live.db")
+    message = (
+        "WARNING: schema drift against sqlite:///{}: table hosts: column extra: "
+        "live VARCHAR(10), not documented [labbook.drift]"
+    ).format(tmp_path / "live.db")
     assert _drift(app.warning.getvalue()) == [f"{doc}:4: {message}", f"{doc}:8: {message}"]
 
 
@@ -155,9 +167,11 @@ def test_stale_allow_entry_warns_as_drift(make_app, rootdir, drift_db, tmp_path)
     shutil.copytree(rootdir / "test-schema-drift", srcdir)
     app = make_app("html", srcdir=srcdir)
     app.build()
-    message = (f"WARNING: schema drift against sqlite:///{tmp_path / 'live.db'}: "
-               f"{srcdir / 'allow.yaml'}:1: allow-list entry (table shadow_*) matches no "
-               "difference any more; remove it [labbook.drift]")
+    message = (
+        f"WARNING: schema drift against sqlite:///{tmp_path / 'live.db'}: "
+        f"{srcdir / 'allow.yaml'}:1: allow-list entry (table shadow_*) matches no "
+        "difference any more; remove it [labbook.drift]"
+    )
     doc = srcdir / "index.rst"
     assert _drift(app.warning.getvalue()) == [f"{doc}:4: {message}", f"{doc}:8: {message}"]
 
@@ -165,8 +179,11 @@ def test_stale_allow_entry_warns_as_drift(make_app, rootdir, drift_db, tmp_path)
 def test_drift_fails_a_build_with_warnings_as_errors(make_app, rootdir, drift_db, tmp_path):
     srcdir = tmp_path / "src"
     shutil.copytree(rootdir / "test-schema-drift", srcdir)
-    _alter(drift_db, "CREATE TABLE shadow_hosts (id INTEGER PRIMARY KEY)",
-           "ALTER TABLE cells ADD COLUMN extra INTEGER")
+    _alter(
+        drift_db,
+        "CREATE TABLE shadow_hosts (id INTEGER PRIMARY KEY)",
+        "ALTER TABLE cells ADD COLUMN extra INTEGER",
+    )
     # as tox -e docs builds: -W --keep-going (Sphinx 8.1 and later keep going anyway)
     app = make_app("html", srcdir=srcdir, warningiserror=True, keep_going=True)
     app.build()
@@ -178,14 +195,12 @@ def test_drift_warnings_can_be_suppressed(make_app, rootdir, drift_db, tmp_path)
     srcdir = tmp_path / "src"
     shutil.copytree(rootdir / "test-schema-drift", srcdir)
     _alter(drift_db, "ALTER TABLE cells ADD COLUMN extra INTEGER")
-    app = make_app("html", srcdir=srcdir,
-                   confoverrides={"suppress_warnings": ["labbook.drift"]})
+    app = make_app("html", srcdir=srcdir, confoverrides={"suppress_warnings": ["labbook.drift"]})
     app.build()
     assert app.warning.getvalue() == ""
 
 
-def test_unset_variable_in_check_url_is_a_schema_warning(make_app, rootdir, tmp_path,
-                                                         monkeypatch):
+def test_unset_variable_in_check_url_is_a_schema_warning(make_app, rootdir, tmp_path, monkeypatch):
     monkeypatch.delenv("LABBOOK_TEST_SCHEMA_DB", raising=False)
     srcdir = tmp_path / "src"
     shutil.copytree(rootdir / "test-schema-drift", srcdir)
@@ -201,14 +216,16 @@ def test_large_schema_falls_back_from_mermaid_and_splits_into_clusters(app):
     app.build()
     warnings = app.warning.getvalue()
     doc = Path(app.srcdir) / "index.rst"
-    assert re.search(rf"{re.escape(str(doc))}:4: WARNING: the mermaid diagram would be "
-                     r"[\d,]+ characters, over mermaid's limit of 50,000; draw it with "
-                     r"graphviz .*; drawn with graphviz instead \[labbook.schema\]", warnings)
+    assert re.search(
+        rf"{re.escape(str(doc))}:4: WARNING: the mermaid diagram would be "
+        r"[\d,]+ characters, over mermaid's limit of 50,000; draw it with "
+        r"graphviz .*; drawn with graphviz instead \[labbook.schema\]",
+        warnings,
+    )
     assert warnings.count("WARNING") == 1
     page = _page(app)
     assert 'class="mermaid"' not in page
     # the fallback, an overview and one diagram per family of tables
     assert len(re.findall(r'<object data="_images/graphviz-', page)) == 1 + 1 + 4
-    for caption in ("Overview of big.py:metadata", "compute", "identity", "network",
-                    "storage"):
+    for caption in ("Overview of big.py:metadata", "compute", "identity", "network", "storage"):
         assert f'<span class="caption-text">{caption}</span>' in page

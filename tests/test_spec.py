@@ -34,8 +34,9 @@ def test_duplicate_names_are_duplicate_keys() -> None:
         nodes:
           a: {}
           a: {}
-        """) == ["lab.yaml:4:3: duplicate key 'a' (first defined at line 3); "
-                 "give each a unique name"]
+        """) == [
+        "lab.yaml:4:3: duplicate key 'a' (first defined at line 3); give each a unique name"
+    ]
 
 
 def test_unknown_network_suggests_the_close_one() -> None:
@@ -79,8 +80,10 @@ def test_interface_names_longer_than_the_kernel_allows() -> None:
         name: x
         nodes:
           a: {interfaces: {a-very-long-name0: {}}}
-        """) == ["lab.yaml:3:20: interface name 'a-very-long-name0' is 17 characters; "
-                 "the kernel allows at most 15, for example 'a-very-long-nam'"]
+        """) == [
+        "lab.yaml:3:20: interface name 'a-very-long-name0' is 17 characters; "
+        "the kernel allows at most 15, for example 'a-very-long-nam'"
+    ]
 
 
 def test_bad_cidrs_say_what_to_write() -> None:
@@ -109,8 +112,7 @@ def test_unknown_keys_get_a_did_you_mean() -> None:
             interfaces: {eth0: {adress: 10.0.0.1/24}}
         """) == [
         "lab.yaml:4:5: unknown key 'hostnme' in node 'a'; did you mean 'hostname'?",
-        "lab.yaml:5:25: unknown key 'adress' in node 'a' interface 'eth0'; "
-        "did you mean 'address'?",
+        "lab.yaml:5:25: unknown key 'adress' in node 'a' interface 'eth0'; did you mean 'address'?",
     ]
 
 
@@ -137,7 +139,11 @@ def test_every_error_of_a_file_is_reported_at_once() -> None:
           - endpoints: [a:eth1, zz:eth1]
         """)
     assert [line.split(": ", 1)[0] for line in lines] == [
-        "lab.yaml:1:7", "lab.yaml:5:36", "lab.yaml:6:7", "lab.yaml:8:25"]
+        "lab.yaml:1:7",
+        "lab.yaml:5:36",
+        "lab.yaml:6:7",
+        "lab.yaml:8:25",
+    ]
     assert "unknown node 'zz' in link" in lines[3]
 
 
@@ -155,8 +161,9 @@ def test_macvlan_passthru_cannot_be_shared() -> None:
 
 def test_labbook_up_reports_spec_errors_with_exit_2(tmp_path, capsys) -> None:
     bad = tmp_path / "bad.yaml"
-    bad.write_text("name: x\nnodes:\n  a: {interfaces: {eth0: {network: nowhere}}}\n"
-                   "  b: {hostname: [1]}\n")
+    bad.write_text(
+        "name: x\nnodes:\n  a: {interfaces: {eth0: {network: nowhere}}}\n  b: {hostname: [1]}\n"
+    )
     root = state_root()
     before = set(os.listdir(root)) if os.path.isdir(root) else set()
     assert cli.main(["up", str(bad), "--name", "spec-errors"]) == 2

@@ -42,8 +42,13 @@ def test_cache_clean_rebuild_runs_no_lab_and_a_changed_step_reruns_one(app, make
     assert cached_by_doc(fourth) == {"one": False, "two": True}
 
 
-@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True, parallel=2,
-                    confoverrides={"labbook_execute": "force"})
+@pytest.mark.sphinx(
+    "html",
+    testroot="lab-cache",
+    freshenv=True,
+    parallel=2,
+    confoverrides={"labbook_execute": "force"},
+)
 def test_parallel_build_runs_labs_of_documents_side_by_side(app):
     app.build()
     assert warnings_of(app) == ""
@@ -58,8 +63,7 @@ def test_myst_directives_with_the_same_locations(app):
     app.build()
     text = warnings_of(app)
     src = Path(app.srcdir) / "index.md"
-    line = next(i for i, x in enumerate(src.read_text().splitlines(), 1)
-                if x == "$ echo drifted")
+    line = next(i for i, x in enumerate(src.read_text().splitlines(), 1) if x == "$ echo drifted")
     assert f"{src}:{line}: WARNING" in text, text
     assert text.count("WARNING") == 1
     assert "+drifted" in text
@@ -68,25 +72,30 @@ def test_myst_directives_with_the_same_locations(app):
 
 
 # as tox -e docs builds: -W --keep-going (Sphinx 8.1 and later keep going anyway)
-@pytest.mark.sphinx("html", testroot="lab-drift", freshenv=True,
-                    warningiserror=True, keep_going=True)
+@pytest.mark.sphinx(
+    "html", testroot="lab-drift", freshenv=True, warningiserror=True, keep_going=True
+)
 def test_drift_fails_a_build_with_W(app):
     app.build()
     assert app.statuscode == 1
     assert "[labbook.drift]" in warnings_of(app)
 
 
-@pytest.mark.sphinx("html", testroot="lab-drift", freshenv=True,
-                    confoverrides={"suppress_warnings": ["labbook.drift"]})
+@pytest.mark.sphinx(
+    "html",
+    testroot="lab-drift",
+    freshenv=True,
+    confoverrides={"suppress_warnings": ["labbook.drift"]},
+)
 def test_drift_warnings_can_be_suppressed_by_type(app):
     app.build()
     assert "[labbook.drift]" not in warnings_of(app)
 
 
-@pytest.mark.sphinx("html", testroot="lab-cache", freshenv=True,
-                    confoverrides={"labbook_execute": "off"})
-def test_environment_override_is_seen_by_the_next_incremental_build(app, make_app,
-                                                                    monkeypatch):
+@pytest.mark.sphinx(
+    "html", testroot="lab-cache", freshenv=True, confoverrides={"labbook_execute": "off"}
+)
+def test_environment_override_is_seen_by_the_next_incremental_build(app, make_app, monkeypatch):
     app.build()
     assert all(r.status.value == "skipped" for rs in results_of(app.env).values() for r in rs)
     monkeypatch.setenv("LABBOOK_EXECUTE", "force")
@@ -94,10 +103,10 @@ def test_environment_override_is_seen_by_the_next_incremental_build(app, make_ap
     again.build()
     results = results_of(again.env)
     assert sorted(results) == ["one", "two"]
-    assert all(r.status.value == "passed" and not r.cached for rs in results.values()
-               for r in rs)
+    assert all(r.status.value == "passed" and not r.cached for rs in results.values() for r in rs)
     third = make_app("html", srcdir=app.srcdir)  # force: runs again, although unchanged
     third.build()
     assert all(not r.cached for rs in results_of(third.env).values() for r in rs)
-    assert min(r.started for rs in results_of(third.env).values() for r in rs) > \
-        max(r.started for rs in results.values() for r in rs)
+    assert min(r.started for rs in results_of(third.env).values() for r in rs) > max(
+        r.started for rs in results.values() for r in rs
+    )

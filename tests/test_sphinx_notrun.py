@@ -18,13 +18,13 @@ from sphinxext.labbook.sphinx.execute import on_outdated, results_of
 
 #: The project without the page whose lab fails to come up: only the not-run lab is left.
 ONLY_NOT_RUN = {"exclude_patterns": ["broken.rst"]}
-REASON = ("the fake provider is not available here: it needs QEMU (Debian package "
-          "qemu-system-x86)")
+REASON = "the fake provider is not available here: it needs QEMU (Debian package qemu-system-x86)"
 
 
 def lab_line(path: Path) -> int:
-    return next(i for i, x in enumerate(path.read_text().splitlines(), 1)
-                if x.startswith(".. lab::"))
+    return next(
+        i for i, x in enumerate(path.read_text().splitlines(), 1) if x.startswith(".. lab::")
+    )
 
 
 def warning_lines(text: str) -> list[str]:
@@ -63,8 +63,12 @@ def test_a_lab_that_cannot_run_is_one_warning_at_its_directive(app):
     assert on_outdated(app, app.env, set(), set(), set()) == ["broken", "index"]
 
 
-@pytest.mark.sphinx("html", testroot="lab-notrun", freshenv=True,
-                    confoverrides={"suppress_warnings": ["labbook.not-run"]})
+@pytest.mark.sphinx(
+    "html",
+    testroot="lab-notrun",
+    freshenv=True,
+    confoverrides={"suppress_warnings": ["labbook.not-run"]},
+)
 def test_not_run_is_accepted_with_suppress_warnings_but_a_failed_up_is_not(app):
     app.build()
     text = warnings_of(app)
@@ -73,25 +77,34 @@ def test_not_run_is_accepted_with_suppress_warnings_but_a_failed_up_is_not(app):
 
 
 def _project(builder: str, **overrides: object) -> pytest.MarkDecorator:
-    return pytest.mark.sphinx(builder, testroot="lab-notrun", freshenv=True,
-                              warningiserror=builder == "html", keep_going=True,
-                              confoverrides={**ONLY_NOT_RUN, **overrides})
+    return pytest.mark.sphinx(
+        builder,
+        testroot="lab-notrun",
+        freshenv=True,
+        warningiserror=builder == "html",
+        keep_going=True,
+        confoverrides={**ONLY_NOT_RUN, **overrides},
+    )
 
 
-@pytest.mark.parametrize(("statuscode", "warnings"), [
-    pytest.param(1, 1, marks=_project("html"), id="fails"),
-    pytest.param(0, 0, marks=_project("html", suppress_warnings=["labbook.not-run"]),
-                 id="suppressed"),
-])
-def test_a_lab_that_cannot_run_fails_a_build_with_W_unless_suppressed(app, statuscode,
-                                                                      warnings):
+@pytest.mark.parametrize(
+    ("statuscode", "warnings"),
+    [
+        pytest.param(1, 1, marks=_project("html"), id="fails"),
+        pytest.param(
+            0, 0, marks=_project("html", suppress_warnings=["labbook.not-run"]), id="suppressed"
+        ),
+    ],
+)
+def test_a_lab_that_cannot_run_fails_a_build_with_W_unless_suppressed(app, statuscode, warnings):
     app.build()
     assert app.statuscode == statuscode
     assert len(warning_lines(warnings_of(app))) == warnings
 
 
-@pytest.mark.sphinx("html", testroot="lab-notrun", freshenv=True,
-                    confoverrides={"labbook_execute": "off"})
+@pytest.mark.sphinx(
+    "html", testroot="lab-notrun", freshenv=True, confoverrides={"labbook_execute": "off"}
+)
 def test_execution_off_renders_not_run_without_a_warning(app):
     app.build()
     assert warnings_of(app) == ""  # nothing was meant to run
@@ -100,10 +113,13 @@ def test_execution_off_renders_not_run_without_a_warning(app):
     assert page.count("labbook-mark labbook-skipped") == 3
 
 
-@pytest.mark.parametrize(("statuscode", "errors"), [
-    pytest.param(0, 0, marks=_project("labcheck"), id="not-run"),
-    pytest.param(1, 2, marks=_project("labcheck", exclude_patterns=[]), id="up-failed"),
-])
+@pytest.mark.parametrize(
+    ("statuscode", "errors"),
+    [
+        pytest.param(0, 0, marks=_project("labcheck"), id="not-run"),
+        pytest.param(1, 2, marks=_project("labcheck", exclude_patterns=[]), id="up-failed"),
+    ],
+)
 def test_labcheck_counts_a_lab_that_cannot_run_as_skipped(app, statuscode, errors):
     app.build()
     assert app.statuscode == statuscode  # only the lab that did not come up fails it
@@ -123,28 +139,39 @@ def test_check_exit_codes_of_labs_that_did_not_run(tmp_path, capsys):
     assert len(warning_lines(err)) == 2 and "[labbook.error]" in err
 
 
-@pytest.mark.sphinx("html", testroot="lab-notrun", freshenv=True,
-                    confoverrides={**ONLY_NOT_RUN, "labbook_execute": "cache"})
+@pytest.mark.sphinx(
+    "html",
+    testroot="lab-notrun",
+    freshenv=True,
+    confoverrides={**ONLY_NOT_RUN, "labbook_execute": "cache"},
+)
 def test_cache_mode_without_a_recorded_result_is_not_run(app):
     app.build()
     (warning,) = warning_lines(warnings_of(app))
-    assert warning.endswith("pair.yaml was not run: no recorded result (labbook_execute is "
-                            "'cache') [labbook.not-run]"), warning
+    assert warning.endswith(
+        "pair.yaml was not run: no recorded result (labbook_execute is 'cache') [labbook.not-run]"
+    ), warning
 
 
-@pytest.mark.sphinx("html", testroot="lab-notrun", freshenv=True,
-                    confoverrides={**ONLY_NOT_RUN, "labbook_provider_options": {}})
-def test_cache_mode_shows_a_result_recorded_where_the_lab_could_run(app, make_app,
-                                                                   monkeypatch):
+@pytest.mark.sphinx(
+    "html",
+    testroot="lab-notrun",
+    freshenv=True,
+    confoverrides={**ONLY_NOT_RUN, "labbook_provider_options": {}},
+)
+def test_cache_mode_shows_a_result_recorded_where_the_lab_could_run(app, make_app, monkeypatch):
     from sphinxext.labbook.providers.fake import FakeProvider
 
     app.build()  # runs the lab (on the host: it drifts, which is recorded all the same)
     (recorded,) = results_of(app.env)["index"]
     assert not recorded.not_run
     monkeypatch.setattr(FakeProvider, "unavailable", lambda self: "it needs QEMU")
-    again = make_app("html", srcdir=app.srcdir, freshenv=True,
-                     confoverrides={**ONLY_NOT_RUN, "labbook_provider_options": {},
-                                    "labbook_execute": "cache"})
+    again = make_app(
+        "html",
+        srcdir=app.srcdir,
+        freshenv=True,
+        confoverrides={**ONLY_NOT_RUN, "labbook_provider_options": {}, "labbook_execute": "cache"},
+    )
     again.build()
     assert "[labbook.not-run]" not in warnings_of(again)
     (shown,) = results_of(again.env)["index"]

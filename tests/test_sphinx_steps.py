@@ -28,8 +28,9 @@ def test_drift_is_a_warning_at_the_command_line_with_a_diff(app):
     app.build()
     text = warnings_of(app)
     src = Path(app.srcdir) / "index.rst"
-    line = next(i for i, x in enumerate(src.read_text().splitlines(), 1)
-                if "echo the lab says this" in x)
+    line = next(
+        i for i, x in enumerate(src.read_text().splitlines(), 1) if "echo the lab says this" in x
+    )
     assert f"{src}:{line}: WARNING:" in text
     assert "[labbook.drift]" in text
     assert "-the page says that" in text
@@ -83,8 +84,11 @@ def test_file_merges_and_end_of_lab_recheck(app):
     app.build()
     text = warnings_of(app)
     src = Path(app.srcdir) / "index.rst"
-    line = next(i for i, x in enumerate(src.read_text().splitlines(), 1)
-                if x.startswith(".. lab-file:: /etc/demo.conf"))
+    line = next(
+        i
+        for i, x in enumerate(src.read_text().splitlines(), 1)
+        if x.startswith(".. lab-file:: /etc/demo.conf")
+    )
     # exactly one warning: /etc/demo.conf was changed by the sed after it was applied
     assert text.count("WARNING") == 1, text
     assert "/etc/demo.conf on beta was changed by a later step" in text

@@ -66,7 +66,10 @@ def opts(argv: list[str]) -> dict[str, list[str]]:
 
 # -- YAML -----------------------------------------------------------------------------------
 def test_yaml_inventory_defaults_paths_and_interface_names(tmp_path):
-    inv = load_inventory(write(tmp_path / "inv.yaml", """\
+    inv = load_inventory(
+        write(
+            tmp_path / "inv.yaml",
+            """\
         defaults:
           user: root
           identity_file: keys/id_ed25519
@@ -78,7 +81,10 @@ def test_yaml_inventory_defaults_paths_and_interface_names(tmp_path):
             user: admin
             jump: admin@bastion.example:2200
             options: {ServerAliveInterval: 5}
-        """), str(tmp_path))
+        """,
+        ),
+        str(tmp_path),
+    )
     alpha, beta = inv.entry("alpha"), inv.entry("beta")
     assert (alpha.host, alpha.port, alpha.user) == ("192.0.2.10", 2222, "root")
     assert alpha.identity_file == str(tmp_path / "keys" / "id_ed25519")
@@ -91,7 +97,9 @@ def test_yaml_inventory_defaults_paths_and_interface_names(tmp_path):
 
 
 def test_yaml_inventory_reports_every_problem_with_its_line(tmp_path):
-    path = write(tmp_path / "inv.yaml", """\
+    path = write(
+        tmp_path / "inv.yaml",
+        """\
         defaults:
           usr: root
         nodes:
@@ -102,7 +110,8 @@ def test_yaml_inventory_reports_every_problem_with_its_line(tmp_path):
           gamma: just-a-string
           delta: {host: 192.0.2.12, jump: bastion,
                   proxy_command: nc %h %p}
-        """)
+        """,
+    )
     with pytest.raises(InventoryError) as err:
         load_inventory(path, str(tmp_path))
     lines = str(err.value).splitlines()
@@ -111,15 +120,16 @@ def test_yaml_inventory_reports_every_problem_with_its_line(tmp_path):
     assert any(x.startswith(f"{path}:4: node 'alpha' needs 'host:'") for x in lines)
     assert f"{path}:7: 'port' must be a number from 1 to 65535" in lines
     assert any(x.startswith(f"{path}:8: node 'gamma' must be a mapping") for x in lines)
-    assert f"{path}:10: give 'jump' or 'proxy_command', not both (ssh would use only the " \
+    assert (
+        f"{path}:10: give 'jump' or 'proxy_command', not both (ssh would use only the "
         "first)" in lines
+    )
     assert err.value.exit_code == 2
 
 
 def test_yaml_syntax_error_and_wrong_shape(tmp_path):
     with pytest.raises(InventoryError, match=r"inv\.yaml:2: YAML syntax error"):
-        load_inventory(write(tmp_path / "inv.yaml", "nodes:\n  alpha: {host: a}}\n"),
-                       str(tmp_path))
+        load_inventory(write(tmp_path / "inv.yaml", "nodes:\n  alpha: {host: a}}\n"), str(tmp_path))
     with pytest.raises(InventoryError, match=r"an inventory is a mapping with 'nodes:'"):
         load_inventory(write(tmp_path / "list.yaml", "- alpha\n- beta\n"), str(tmp_path))
     with pytest.raises(UsageError, match="inventory not found"):
@@ -132,8 +142,9 @@ def test_missing_node_names_the_node_and_the_nodes_line(tmp_path):
     inv.check_nodes(("alpha",))
     with pytest.raises(InventoryError) as err:
         inv.check_nodes(("alpha", "beta"))
-    assert str(err.value).startswith(f"{path}:2: no entry for node beta of the lab "
-                                     "(the inventory has: alpha)")
+    assert str(err.value).startswith(
+        f"{path}:2: no entry for node beta of the lab (the inventory has: alpha)"
+    )
 
 
 # -- ssh config -----------------------------------------------------------------------------
@@ -195,11 +206,17 @@ def test_vagrant_not_installed_or_no_directory(tmp_path, monkeypatch):
 
 # -- ssh options ----------------------------------------------------------------------------
 def test_host_keys_are_checked_unless_insecure(tmp_path):
-    inv = load_inventory(write(tmp_path / "inv.yaml", """\
+    inv = load_inventory(
+        write(
+            tmp_path / "inv.yaml",
+            """\
         nodes:
           alpha: {host: 192.0.2.10, user: root, identity_file: /k/id, known_hosts: /k/kh,
                   jump: bastion, options: {StrictHostKeyChecking: "no", BatchMode: "no"}}
-        """), str(tmp_path))
+        """,
+        ),
+        str(tmp_path),
+    )
     checked = opts(Target("alpha", inv.entry("alpha"), "/run/x/ssh/alpha").argv())
     # ssh keeps the first value of an option: ours come before the inventory's own.
     assert checked["StrictHostKeyChecking"][0] == "yes"
@@ -216,11 +233,15 @@ def test_host_keys_are_checked_unless_insecure(tmp_path):
 def test_provider_options_are_checked_when_a_lab_comes_up(tmp_path):
     spec = parse_spec("name: one\nnodes:\n  alpha: {}\n", str(tmp_path / "one.yaml"))
     inv = write(tmp_path / "inv.yaml", "nodes:\n  alpha: {host: 192.0.2.10}\n")
-    cases = [({}, "needs an inventory"),
-             ({"inventory": inv, "insecure": "maybe"}, "insecure='maybe': write true or false"),
-             ({"inventory": inv, "conect_timeout": "3"}, "unknown option of the ssh provider: "
-                                                         "conect_timeout"),
-             ({"inventory": inv, "connect_timeout": "0"}, "connect_timeout='0'")]
+    cases = [
+        ({}, "needs an inventory"),
+        ({"inventory": inv, "insecure": "maybe"}, "insecure='maybe': write true or false"),
+        (
+            {"inventory": inv, "conect_timeout": "3"},
+            "unknown option of the ssh provider: conect_timeout",
+        ),
+        ({"inventory": inv, "connect_timeout": "0"}, "connect_timeout='0'"),
+    ]
     for options, message in cases:
         with pytest.raises(UsageError, match=message.replace("(", r"\(")) as err:
             get_provider("ssh", **options).up(spec, "one-opts")

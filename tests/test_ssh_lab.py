@@ -26,13 +26,19 @@ from sphinxext.labbook.providers.ssh import state
 from sphinxext.labbook.providers.ssh.sshd import Served, serve
 from sphinxext.labbook.spec import load_spec
 
-MISSING = [tool for tool in ("sshd", "ssh", "socat", "nsenter")
-           if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None]
+MISSING = [
+    tool
+    for tool in ("sshd", "ssh", "socat", "nsenter")
+    if shutil.which(tool, path="/usr/sbin:/usr/bin:/sbin:/bin") is None
+]
 
 pytestmark = [
     NEEDS_USERNS,
-    pytest.mark.skipif(bool(MISSING), reason=f"needs {', '.join(MISSING)} "
-                       "(bindep: openssh-server, openssh-client, socat, util-linux)"),
+    pytest.mark.skipif(
+        bool(MISSING),
+        reason=f"needs {', '.join(MISSING)} "
+        "(bindep: openssh-server, openssh-client, socat, util-linux)",
+    ),
 ]
 
 PAIR = ROOTS / "test-lab-pass" / "pair.yaml"
@@ -68,8 +74,9 @@ def copy_root(tmp_path: Path, name: str) -> Path:
 
 
 def check(tmp_path: Path, root: str, inventory: str) -> int:
-    return main(["check", str(copy_root(tmp_path, root)), "--provider", "ssh",
-                 "--inventory", inventory])
+    return main(
+        ["check", str(copy_root(tmp_path, root)), "--provider", "ssh", "--inventory", inventory]
+    )
 
 
 def gone(nodes, node: str, pattern: str, within: float = 10.0) -> bool:
@@ -146,8 +153,11 @@ def test_exec_timeout_kills_the_remote_process_group(up, nodes):
 
 def test_exec_put_get(up):
     with up("files") as lab:
-        res = lab.exec("beta", ["sh", "-c", 'echo "$1"; echo err >&2; read x; echo "$x"; exit 3',
-                                "sh", "it's $HOME"], input=b"from stdin\n")
+        res = lab.exec(
+            "beta",
+            ["sh", "-c", 'echo "$1"; echo err >&2; read x; echo "$x"; exit 3', "sh", "it's $HOME"],
+            input=b"from stdin\n",
+        )
         assert (res.rc, res.stdout, res.stderr) == (3, "it's $HOME\nfrom stdin\n", "err\n")
         lab.put("beta", "/etc/ssh-test/a b.conf", b"x = 1\n", mode=0o640, owner="nobody")
         assert lab.get("beta", "/etc/ssh-test/a b.conf") == b"x = 1\n"
@@ -188,8 +198,10 @@ def test_list_attach_and_gc_of_a_run_that_died(up, nodes):
         dead = subprocess.Popen(["true"])
         dead.wait()
         state.write(dataclasses.replace(lab.state, owner=(dead.pid, 1)))
-        assert f"removed ssh lab '{lab.name}' (its owner process {dead.pid} is gone): 2 master " \
+        assert (
+            f"removed ssh lab '{lab.name}' (its owner process {dead.pid} is gone): 2 master "
             f"connections, {state.lab_dir(lab.name)}" in provider.gc()
+        )
         assert state.masters(lab.name) == [] and gone(nodes, "alpha", "sleep 1005")
         assert not [line for line in provider.gc() if lab.name in line]
     finally:
@@ -203,8 +215,11 @@ def test_wrong_host_key_is_refused_naming_the_node(tmp_path, capsys, served):
     inventory = inventory_with(served, tmp_path, beta={"known_hosts": str(wrong)})
     assert check(tmp_path, "lab-pass", inventory) == 3
     err = capsys.readouterr().err
-    assert re.search(r"cannot reach node beta \(root@10\.10\.0\.2\): Host key verification "
-                     r"failed", err), err
+    assert re.search(
+        r"cannot reach node beta \(root@10\.10\.0\.2\): Host key verification "
+        r"failed",
+        err,
+    ), err
     assert "node alpha" not in err
 
 
@@ -221,9 +236,11 @@ def test_topology_drift_is_reported_as_drift(tmp_path, capsys, served):
     captured = capsys.readouterr()
     warnings = [x for x in captured.err.splitlines() if "topology drift" in x]
     assert len(warnings) == 2, captured.err
-    assert re.search(r"index\.rst: WARNING: topology drift: \S+/pair\.yaml:7: node alpha: "
-                     r"interface eth0 lacks address 10\.10\.0\.9/24 \(it has: 10\.10\.0\.1/24",
-                     warnings[0]), warnings
+    assert re.search(
+        r"index\.rst: WARNING: topology drift: \S+/pair\.yaml:7: node alpha: "
+        r"interface eth0 lacks address 10\.10\.0\.9/24 \(it has: 10\.10\.0\.1/24",
+        warnings[0],
+    ), warnings
     assert "pair.yaml:10: node beta: interface eth1 is missing" in warnings[1]
     assert all(x.endswith("[labbook.drift]") or "labbook.drift" in x for x in warnings)
     assert "(ssh) drift: passed 1" in captured.out
@@ -241,18 +258,34 @@ def test_saved_ssh_config_as_inventory(tmp_path, capsys, served):
     data = yaml.safe_load(Path(served.inventory).read_text())
     blocks = []
     for node, entry in data["nodes"].items():
-        blocks.append(f"Host {node}\n  HostName {entry['host']}\n  User root\n"
-                      f"  IdentityFile {served.identity_file}\n"
-                      f"  UserKnownHostsFile {served.known_hosts}\n"
-                      f"  ProxyCommand {entry['proxy_command']}\n")
+        blocks.append(
+            f"Host {node}\n  HostName {entry['host']}\n  User root\n"
+            f"  IdentityFile {served.identity_file}\n"
+            f"  UserKnownHostsFile {served.known_hosts}\n"
+            f"  ProxyCommand {entry['proxy_command']}\n"
+        )
     config = tmp_path / "ssh-config"
     config.write_text("\n".join(blocks))
     assert check(tmp_path, "lab-pass", str(config)) == 0
     # what vagrant writes: host keys not checked, by the config's own choice
-    config.write_text("\n".join(blocks).replace(served.known_hosts, "/dev/null")
-                      .replace("  User root", "  User root\n  StrictHostKeyChecking no"))
-    assert main(["check", str(copy_root(tmp_path / "again", "lab-pass")), "--provider", "ssh",
-                 "--inventory", str(config)]) == 0
+    config.write_text(
+        "\n".join(blocks)
+        .replace(served.known_hosts, "/dev/null")
+        .replace("  User root", "  User root\n  StrictHostKeyChecking no")
+    )
+    assert (
+        main(
+            [
+                "check",
+                str(copy_root(tmp_path / "again", "lab-pass")),
+                "--provider",
+                "ssh",
+                "--inventory",
+                str(config),
+            ]
+        )
+        == 0
+    )
 
 
 def test_bad_inventory_is_exit_2_with_its_line(tmp_path, capsys):

@@ -11,20 +11,28 @@ from sphinxext.labbook.steps import Command, command_extent, parse_console
 
 
 def test_commands_and_their_output():
-    block = ["$ ip -br link show lo",
-             "lo               UNKNOWN        00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>",
-             "$ echo done", "done"]
+    block = [
+        "$ ip -br link show lo",
+        "lo               UNKNOWN        00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>",
+        "$ echo done",
+        "done",
+    ]
     assert parse_console(block) == (
-        Command("ip -br link show lo",
-                ("lo               UNKNOWN        00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>",),
-                0, "$ "),
+        Command(
+            "ip -br link show lo",
+            ("lo               UNKNOWN        00:00:00:00:00:00 <LOOPBACK,UP,LOWER_UP>",),
+            0,
+            "$ ",
+        ),
         Command("echo done", ("done",), 2, "$ "),
     )
 
 
 def test_a_string_is_split_into_lines():
     assert parse_console("$ true\n$ echo x\nx\n") == (
-        Command("true", (), 0, "$ "), Command("echo x", ("x",), 1, "$ "))
+        Command("true", (), 0, "$ "),
+        Command("echo x", ("x",), 1, "$ "),
+    )
 
 
 def test_an_empty_block_has_no_commands():
@@ -46,20 +54,24 @@ def test_a_bare_prompt_is_an_empty_command():
 
 def test_in_a_dollar_block_hash_lines_are_output():
     # the cat of a config file with comments: its '# ' lines are not root commands
-    block = ["$ cat /etc/keystone/keystone.conf", "[identity]",
-             "# Entry point for the identity backend driver in the `keystone.identity`",
-             "driver = sql"]
+    block = [
+        "$ cat /etc/keystone/keystone.conf",
+        "[identity]",
+        "# Entry point for the identity backend driver in the `keystone.identity`",
+        "driver = sql",
+    ]
     (cmd,) = parse_console(block)
     assert cmd.expected == tuple(block[1:])
     assert cmd.prompt == "$ "
 
 
 def test_in_a_hash_block_dollar_lines_are_output():
-    block = ["# service nova-network restart", "$ not a command here",
-             "# swapoff -a  && swapon -a"]
+    block = ["# service nova-network restart", "$ not a command here", "# swapoff -a  && swapon -a"]
     cmds = parse_console(block)
-    assert [(c.text, c.prompt) for c in cmds] == [("service nova-network restart", "# "),
-                                                    ("swapoff -a  && swapon -a", "# ")]
+    assert [(c.text, c.prompt) for c in cmds] == [
+        ("service nova-network restart", "# "),
+        ("swapoff -a  && swapon -a", "# "),
+    ]
     assert cmds[0].expected == ("$ not a command here",)
 
 
@@ -80,13 +92,18 @@ def test_text_before_the_first_prompt_is_an_error_at_its_offset():
 
 @pytest.mark.parametrize("ps2", ["> ", ""])
 def test_backslash_continuation_with_or_without_ps2(ps2):
-    block = ["$ nova-manage --config-file /etc/nova/nova-cells.conf \\",
-             f"{ps2}  cell create --name=region \\",
-             f"{ps2}  --cell_type=parent",
-             "created", "$ true"]
+    block = [
+        "$ nova-manage --config-file /etc/nova/nova-cells.conf \\",
+        f"{ps2}  cell create --name=region \\",
+        f"{ps2}  --cell_type=parent",
+        "created",
+        "$ true",
+    ]
     cmds = parse_console(block)
-    assert cmds[0].text == ("nova-manage --config-file /etc/nova/nova-cells.conf \\\n"
-                            "  cell create --name=region \\\n  --cell_type=parent")
+    assert cmds[0].text == (
+        "nova-manage --config-file /etc/nova/nova-cells.conf \\\n"
+        "  cell create --name=region \\\n  --cell_type=parent"
+    )
     assert cmds[0].expected == ("created",)
     assert command_extent(cmds[0]) == 3
     assert cmds[1].line == 4
@@ -100,11 +117,19 @@ def test_an_escaped_backslash_does_not_continue():
 
 @pytest.mark.parametrize("op", ["<<EOF", "<<'EOF'", '<<"EOF"', "<< EOF"])
 def test_heredoc_runs_to_its_terminator(op):
-    block = [f"$ cat > /etc/nova/nova.conf {op}", "> [DEFAULT]", "> # keep it's quote",
-             "> $ not a prompt", "> EOF", "$ wc -l < /etc/nova/nova.conf", "3"]
+    block = [
+        f"$ cat > /etc/nova/nova.conf {op}",
+        "> [DEFAULT]",
+        "> # keep it's quote",
+        "> $ not a prompt",
+        "> EOF",
+        "$ wc -l < /etc/nova/nova.conf",
+        "3",
+    ]
     cmds = parse_console(block)
-    assert cmds[0].text == (f"cat > /etc/nova/nova.conf {op}\n[DEFAULT]\n"
-                            "# keep it's quote\n$ not a prompt\nEOF")
+    assert cmds[0].text == (
+        f"cat > /etc/nova/nova.conf {op}\n[DEFAULT]\n# keep it's quote\n$ not a prompt\nEOF"
+    )
     assert cmds[0].expected == ()
     assert cmds[1] == Command("wc -l < /etc/nova/nova.conf", ("3",), 5, "$ ")
 
@@ -146,37 +171,51 @@ def test_unclosed_quote_continues_the_command():
 
 
 def test_quotes_and_hashes_inside_words_and_comments():
-    block = ["$ find /var/lib/dpkg/info/ -name \\*.list -mtime -1 | "
-             "sed 's#.list$##;s#.*/##' | grep docker",
-             "docker-ce",
-             "$ echo ${HOME#/} $# # what's this",
-             "root 0"]
+    block = [
+        "$ find /var/lib/dpkg/info/ -name \\*.list -mtime -1 | "
+        "sed 's#.list$##;s#.*/##' | grep docker",
+        "docker-ce",
+        "$ echo ${HOME#/} $# # what's this",
+        "root 0",
+    ]
     cmds = parse_console(block)
     assert [c.expected for c in cmds] == [("docker-ce",), ("root 0",)]
 
 
-@pytest.mark.parametrize("block,text,expected", [
-    (["$ for i in 1 2; do", ">   echo $i", "> done", "1", "2"],
-     "for i in 1 2; do\n  echo $i\ndone", ("1", "2")),
-    (["$ if true; then", "echo yes  # comment", "fi", "yes"],
-     "if true; then\necho yes  # comment\nfi", ("yes",)),
-    (["$ case x in", "x) echo x;;", "esac", "x"], "case x in\nx) echo x;;\nesac", ("x",)),
-    (["$ { echo a", "echo b; }", "a", "b"], "{ echo a\necho b; }", ("a", "b")),
-    (["$ ip link |", "> grep -c UP", "2"], "ip link |\ngrep -c UP", ("2",)),
-    (["$ true &&", "echo ok", "ok"], "true &&\necho ok", ("ok",)),
-    (["$ echo for done if", "for done if"], "echo for done if", ("for done if",)),
-])
+@pytest.mark.parametrize(
+    "block,text,expected",
+    [
+        (
+            ["$ for i in 1 2; do", ">   echo $i", "> done", "1", "2"],
+            "for i in 1 2; do\n  echo $i\ndone",
+            ("1", "2"),
+        ),
+        (
+            ["$ if true; then", "echo yes  # comment", "fi", "yes"],
+            "if true; then\necho yes  # comment\nfi",
+            ("yes",),
+        ),
+        (["$ case x in", "x) echo x;;", "esac", "x"], "case x in\nx) echo x;;\nesac", ("x",)),
+        (["$ { echo a", "echo b; }", "a", "b"], "{ echo a\necho b; }", ("a", "b")),
+        (["$ ip link |", "> grep -c UP", "2"], "ip link |\ngrep -c UP", ("2",)),
+        (["$ true &&", "echo ok", "ok"], "true &&\necho ok", ("ok",)),
+        (["$ echo for done if", "for done if"], "echo for done if", ("for done if",)),
+    ],
+)
 def test_compound_commands_and_operators_continue(block, text, expected):
     (cmd,) = parse_console(block)
     assert (cmd.text, cmd.expected) == (text, expected)
 
 
-@pytest.mark.parametrize("block,line,words", [
-    (["$ true", "$ cat <<EOF", "never closed"], 1, "here-document is never closed"),
-    (["$ echo 'open"], 0, "quote is never closed"),
-    (["", "$ while true; do", "sleep 1"], 1, "compound command"),
-    (["$ ls \\"], 0, "ends in '\\'"),
-])
+@pytest.mark.parametrize(
+    "block,line,words",
+    [
+        (["$ true", "$ cat <<EOF", "never closed"], 1, "here-document is never closed"),
+        (["$ echo 'open"], 0, "quote is never closed"),
+        (["", "$ while true; do", "sleep 1"], 1, "compound command"),
+        (["$ ls \\"], 0, "ends in '\\'"),
+    ],
+)
 def test_a_command_that_never_ends_is_an_error(block, line, words):
     with pytest.raises(DirectiveError) as err:
         parse_console(block)
@@ -186,12 +225,15 @@ def test_a_command_that_never_ends_is_an_error(block, line, words):
 
 def test_article_console_blocks():
     # commands as the source articles show them (nova cells, vagrant-libvirt)
-    block = ["$ nova-manage --config-file /etc/nova/nova-cells.conf db sync",
-             "$ sudo sh -c \"echo 'options kvm-intel nested=y' >> /etc/modprobe.d/dist.conf\"",
-             "$ sudo apt-cache policy docker-ce", "docker-ce:",
-             "  Installed: 17.12.1~ce-0~ubuntu",
-             " *** 17.12.1~ce-0~ubuntu 0",
-             "        100 /var/lib/dpkg/status"]
+    block = [
+        "$ nova-manage --config-file /etc/nova/nova-cells.conf db sync",
+        "$ sudo sh -c \"echo 'options kvm-intel nested=y' >> /etc/modprobe.d/dist.conf\"",
+        "$ sudo apt-cache policy docker-ce",
+        "docker-ce:",
+        "  Installed: 17.12.1~ce-0~ubuntu",
+        " *** 17.12.1~ce-0~ubuntu 0",
+        "        100 /var/lib/dpkg/status",
+    ]
     cmds = parse_console(block)
     assert [c.line for c in cmds] == [0, 1, 2]
     assert cmds[1].text == block[1][2:]
@@ -200,19 +242,25 @@ def test_article_console_blocks():
 
 _KEYWORDS = {"if", "fi", "for", "done", "while", "until", "case", "esac", "select", "do"}
 _word = st.text(alphabet="abcdefghij0123456789-_./=", min_size=1, max_size=12).filter(
-    lambda w: w not in _KEYWORDS)
+    lambda w: w not in _KEYWORDS
+)
 _out_line = st.text(alphabet="abc xyz:0123456789#$>", max_size=20).filter(
-    lambda s: not s.startswith("$") and s.strip() == s and s != "")
+    lambda s: not s.startswith("$") and s.strip() == s and s != ""
+)
 
 
-@given(st.lists(st.tuples(st.lists(_word, min_size=1, max_size=4),
-                          st.lists(_out_line, max_size=4)), min_size=1, max_size=6))
+@given(
+    st.lists(
+        st.tuples(st.lists(_word, min_size=1, max_size=4), st.lists(_out_line, max_size=4)),
+        min_size=1,
+        max_size=6,
+    )
+)
 def test_simple_blocks_round_trip(session):
     block: list[str] = []
     for words, out in session:
         block.append("$ " + " ".join(words))
         block.extend(out)
     cmds = parse_console(block)
-    assert [(c.text, list(c.expected)) for c in cmds] == [
-        (" ".join(w), out) for w, out in session]
+    assert [(c.text, list(c.expected)) for c in cmds] == [(" ".join(w), out) for w, out in session]
     assert all(block[c.line] == "$ " + c.text for c in cmds)

@@ -22,7 +22,8 @@ from sphinxext.labbook.spec import LabSpec, load_spec, parse_spec
 REPO = Path(__file__).resolve().parent.parent
 HAVE_DOT = shutil.which("dot") is not None
 NEEDS_DOT = pytest.mark.skipif(
-    not HAVE_DOT, reason="needs Graphviz's dot (Debian package graphviz, listed in bindep.txt)")
+    not HAVE_DOT, reason="needs Graphviz's dot (Debian package graphviz, listed in bindep.txt)"
+)
 
 PAIR = """\
 name: pair
@@ -104,6 +105,7 @@ def dot_edges(spec: LabSpec) -> list[str]:
 
 # -- the renderer -------------------------------------------------------------------------
 
+
 def test_bridge_pair():
     spec = spec_of(PAIR)
     dot = lines(to_dot(spec))
@@ -123,7 +125,9 @@ def test_bridge_pair():
     assert 'subgraph n_beta ["<b>beta</b><br/>hostname bravo"]' in mm
     assert 'n_alpha__p0["<b>eth0</b><br/>10.0.0.1/24"]' in mm
     assert [x for x in mm if "---" in x and not x.startswith("---")] == [
-        "n_alpha__p0 --- w_lan", "n_beta__p0 --- w_lan"]
+        "n_alpha__p0 --- w_lan",
+        "n_beta__p0 --- w_lan",
+    ]
 
 
 def test_macvlan_parent_in_another_node():
@@ -132,8 +136,7 @@ def test_macvlan_parent_in_another_node():
         '"node:host":"p0" -- "net:lan";',
         '"node:c1":"p0" -- "node:host":"p0" [style="dashed", color="#555555", '
         'label="macvlan private"];',
-        '"node:c2":"p0" -- "node:host":"p0" [style="dashed", color="#555555", '
-        'label="ipvlan l3"];',
+        '"node:c2":"p0" -- "node:host":"p0" [style="dashed", color="#555555", label="ipvlan l3"];',
     ]
     mm = lines(to_mermaid(spec))
     assert 'n_c1__p0 -.-|"macvlan private"| n_host__p0' in mm
@@ -152,8 +155,7 @@ def test_vlan_subinterface_and_access_port():
     assert dot_edges(spec) == [
         '"node:sw":"p0" -- "net:trunk" [label="access vlan 10"];',
         # parent on the same node: both ends on the west side, so the loop stays outside
-        '"node:sw":"p1":w -- "node:sw":"p0":w [style="dashed", color="#555555", '
-        'label="vlan 20"];',
+        '"node:sw":"p1":w -- "node:sw":"p0":w [style="dashed", color="#555555", label="vlan 20"];',
     ]
     mm = lines(to_mermaid(spec))
     assert 'n_sw__p0 ---|"access vlan 10"| w_trunk' in mm
@@ -197,7 +199,7 @@ def test_direction_and_title():
     spec = spec_of(PAIR)
     dot = to_dot(spec, rankdir="TB", title='Pair "lab" <1>')
     assert 'graph [rankdir="TB",' in dot
-    assert "label=<Pair &quot;lab&quot; &lt;1&gt;>, labelloc=\"t\"" in dot
+    assert 'label=<Pair &quot;lab&quot; &lt;1&gt;>, labelloc="t"' in dot
     mm = to_mermaid(spec, direction="BT", title='Pair "lab"')
     assert mm.startswith('---\ntitle: "Pair \\"lab\\""\n---\nflowchart BT\n')
     with pytest.raises(ValueError, match="write one of LR, TB, RL, BT"):
@@ -240,14 +242,16 @@ def test_odd_names_are_escaped():
 @pytest.mark.parametrize("shape", [*SHAPES, "weird"])
 def test_graphviz_lays_out_every_shape(shape):
     spec = spec_of(SHAPES.get(shape, WEIRD))
-    svg = subprocess.run(["dot", "-Tsvg"], input=to_dot(spec, title=shape).encode(),
-                         capture_output=True, check=True).stdout.decode()
+    svg = subprocess.run(
+        ["dot", "-Tsvg"], input=to_dot(spec, title=shape).encode(), capture_output=True, check=True
+    ).stdout.decode()
     for node in spec.nodes:
         assert f">{html.escape(node.name, quote=False)}</text>" in svg
 
 
 def test_output_is_sorted_whatever_the_spec_order():
-    reordered = spec_of(textwrap.dedent("""\
+    reordered = spec_of(
+        textwrap.dedent("""\
         name: macvlan
         nodes:
           c2:
@@ -261,7 +265,8 @@ def test_output_is_sorted_whatever_the_spec_order():
               eth0: {network: lan, address: 10.0.2.15/24}
         networks:
           lan: {cidr: 10.0.2.0/24}
-        """))
+        """)
+    )
     original = spec_of(MACVLAN)
     assert [n.name for n in reordered.nodes] != [n.name for n in original.nodes]
     assert to_dot(reordered) == to_dot(original)
@@ -279,7 +284,9 @@ sys.stdout.write(to_dot(spec, title="t") + to_mermaid(spec, title="t"))
 
 def test_bytes_identical_across_hash_seeds(tmp_path):
     path = tmp_path / "lab.yaml"
-    path.write_text(MACVLAN + textwrap.dedent("""\
+    path.write_text(
+        MACVLAN
+        + textwrap.dedent("""\
           sw:
             network-mode: host
             interfaces:
@@ -287,13 +294,20 @@ def test_bytes_identical_across_hash_seeds(tmp_path):
               eth0.20: {type: vlan, parent: eth0, id: 20}
         links:
           - endpoints: ["c1:eth1", "c2:eth1"]
-        """))
+        """)
+    )
     outputs = []
     for seed in ("1", "4242"):
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        outputs.append(subprocess.run([sys.executable, "-c", RENDER_SNIPPET, str(path)],
-                                      cwd=REPO, env=env, capture_output=True,
-                                      check=True).stdout)
+        outputs.append(
+            subprocess.run(
+                [sys.executable, "-c", RENDER_SNIPPET, str(path)],
+                cwd=REPO,
+                env=env,
+                capture_output=True,
+                check=True,
+            ).stdout
+        )
     spec = load_spec(path)
     assert outputs[0] == outputs[1]
     assert outputs[0] == (to_dot(spec, title="t") + to_mermaid(spec, title="t")).encode()
@@ -301,15 +315,17 @@ def test_bytes_identical_across_hash_seeds(tmp_path):
 
 
 def test_renderer_imports_neither_sphinx_nor_docutils():
-    code = ("import sys, sphinxext.labbook.render.topology; "
-            "bad = [m for m in sys.modules if m.split('.')[0] in ('sphinx', 'docutils')]; "
-            "print(bad); sys.exit(1 if bad else 0)")
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True,
-                          text=True)
+    code = (
+        "import sys, sphinxext.labbook.render.topology; "
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('sphinx', 'docutils')]; "
+        "print(bad); sys.exit(1 if bad else 0)"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
 # -- labbook graph --------------------------------------------------------------------------
+
 
 @pytest.fixture
 def pair_file(tmp_path: Path) -> Path:
@@ -326,8 +342,9 @@ def test_graph_dot_to_stdout(pair_file, capsys):
 
 
 def test_graph_mermaid_direction_and_title(pair_file, capsys):
-    assert cli.main(["graph", str(pair_file), "-f", "mermaid", "--rankdir", "TB",
-                     "--title", ""]) == 0
+    assert (
+        cli.main(["graph", str(pair_file), "-f", "mermaid", "--rankdir", "TB", "--title", ""]) == 0
+    )
     out = capsys.readouterr().out
     assert out == to_mermaid(load_spec(pair_file), direction="TB")
     assert out.startswith("flowchart TB\n")
@@ -367,14 +384,18 @@ def test_graph_without_graphviz_says_which_package(pair_file, tmp_path, monkeypa
 
 def test_graph_bad_spec_exits_2_with_location(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
-    bad.write_text(PAIR.replace("{network: lan, address: 10.0.0.2/24}",
-                                "{network: lna, address: 10.0.0.2/24}"))
+    bad.write_text(
+        PAIR.replace("{network: lan, address: 10.0.0.2/24}", "{network: lna, address: 10.0.0.2/24}")
+    )
     target = tmp_path / "out.dot"
     assert cli.main(["graph", str(bad), "-o", str(target)]) == 2
     out, err = capsys.readouterr()
     assert out == ""
-    assert re.fullmatch(rf"labbook: {re.escape(str(bad))}:11:\d+: unknown network 'lna'; "
-                        r"did you mean 'lan'\?\n", err)
+    assert re.fullmatch(
+        rf"labbook: {re.escape(str(bad))}:11:\d+: unknown network 'lna'; "
+        r"did you mean 'lan'\?\n",
+        err,
+    )
     assert not target.exists()
 
 
@@ -394,6 +415,7 @@ def test_graph_rejects_unknown_format(pair_file, capsys):
 
 # -- the topology directive -------------------------------------------------------------------
 
+
 @pytest.mark.sphinx("html", testroot="topology")
 def test_directive_graphviz_and_mermaid(app):
     app.build()
@@ -412,8 +434,9 @@ def test_directive_graphviz_and_mermaid(app):
     assert 'n_c2__p0 -.-|"macvlan private"| n_host__p0' in code
 
 
-@pytest.mark.sphinx("html", testroot="topology",
-                    confoverrides={"labbook_topology_format": "mermaid"})
+@pytest.mark.sphinx(
+    "html", testroot="topology", confoverrides={"labbook_topology_format": "mermaid"}
+)
 def test_directive_project_default_format(app):
     app.build()
     assert app.warning.getvalue() == ""
@@ -428,18 +451,22 @@ def test_directive_spec_errors_warn_at_the_spec(app):
     warnings = app.warning.getvalue()
     spec = Path(app.srcdir) / "broken.yaml"
     doc = Path(app.srcdir) / "index.rst"
-    assert (f"{spec}:7:23: WARNING: unknown network 'lna'; did you mean 'lan'? "
-            "[labbook.spec]") in warnings
-    assert (f"{doc}:4: WARNING: lab spec broken.yaml has errors (see above); "
-            "no topology drawn [labbook.spec]") in warnings
+    assert (
+        f"{spec}:7:23: WARNING: unknown network 'lna'; did you mean 'lan'? [labbook.spec]"
+    ) in warnings
+    assert (
+        f"{doc}:4: WARNING: lab spec broken.yaml has errors (see above); "
+        "no topology drawn [labbook.spec]"
+    ) in warnings
     assert f"{doc}:6: WARNING: lab spec 'nowhere' not found" in warnings
     assert "Traceback" not in warnings
     page = (app.outdir / "index.html").read_text()
     assert "graphviz-" not in page and 'class="mermaid"' not in page
 
 
-@pytest.mark.sphinx("html", testroot="topology-broken",
-                    confoverrides={"suppress_warnings": ["labbook.spec"]})
+@pytest.mark.sphinx(
+    "html", testroot="topology-broken", confoverrides={"suppress_warnings": ["labbook.spec"]}
+)
 def test_directive_spec_warnings_can_be_suppressed(app):
     app.build()
     warnings = app.warning.getvalue()

@@ -39,11 +39,17 @@ def pair(provider: NetnsProvider, lab_name: str):  # noqa: F811
         yield lab
 
 
-def _labbook(*args: str, env: dict[str, str], prefix: list[str] | None = None
-             ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*(prefix or []), sys.executable, "-m", "sphinxext.labbook", *args],
-                          cwd=REPO, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, **env})
+def _labbook(
+    *args: str, env: dict[str, str], prefix: list[str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*(prefix or []), sys.executable, "-m", "sphinxext.labbook", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env},
+    )
 
 
 def test_a_node_runs_in_a_user_namespace_of_its_lab(pair) -> None:
@@ -65,8 +71,10 @@ def test_root_of_a_node_cannot_undo_its_view_of_the_host(pair) -> None:
         "READ-KMSG": "head -c1 /dev/kmsg >/dev/null",
         "HOST-DEVICES": "ls /dev | grep -E '^(sd|vd|nvme|mem|kmem|port)'",
     }
-    script = "".join(f"( {cmd} ) >/dev/null 2>&1 && echo {what}\n"
-                     for what, cmd in attempts.items()) + "echo checked"
+    script = (
+        "".join(f"( {cmd} ) >/dev/null 2>&1 && echo {what}\n" for what, cmd in attempts.items())
+        + "echo checked"
+    )
     _rc, out = sh(pair, "alpha", script)
     done = out.strip().splitlines()
     if not userns.privileged():
@@ -78,8 +86,7 @@ def test_root_of_a_node_cannot_undo_its_view_of_the_host(pair) -> None:
     assert not any(p.name.startswith("lbx-") for p in Path("/usr/local").iterdir())
 
 
-def test_files_the_host_owns_can_be_changed_in_a_node_and_stay_unchanged_on_the_host(
-        pair) -> None:
+def test_files_the_host_owns_can_be_changed_in_a_node_and_stay_unchanged_on_the_host(pair) -> None:
     hosts = Path("/etc/hosts").read_text()
     script = """
         echo '10.9.9.9 extra' >> /etc/hosts && grep -c extra /etc/hosts
@@ -103,8 +110,7 @@ def test_daemons_may_switch_to_their_own_users_where_the_lab_maps_them(pair) -> 
         assert userns.limits()  # and labbook says why up front
 
 
-def test_without_capabilities_root_is_told_so_and_a_user_gets_a_lab(tmp_path,
-                                                                   lab_name) -> None:  # noqa: F811
+def test_without_capabilities_root_is_told_so_and_a_user_gets_a_lab(tmp_path, lab_name) -> None:  # noqa: F811
     if shutil.which("setpriv") is None:
         pytest.fail("setpriv (util-linux, in bindep.txt) is missing")
     env = {"XDG_RUNTIME_DIR": str(tmp_path)}
@@ -148,12 +154,30 @@ def test_a_kernel_that_refuses_user_namespaces_is_one_line_and_exit_3(tmp_path) 
         pytest.fail("unshare and setpriv (util-linux, in bindep.txt) are missing")
     # A namespace of our own whose limit of user namespaces is 0, as a kernel configured
     # with user.max_user_namespaces=0 has; labbook runs in it without capabilities.
-    argv = ["unshare", "-Ur", "sh", "-c",
-            'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"', "sh",
-            *NO_CAPS, sys.executable, "-m", "sphinxext.labbook", "up", "tests/labs/pair.yaml",
-            "--name", "refused"]
-    r = subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)})
+    argv = [
+        "unshare",
+        "-Ur",
+        "sh",
+        "-c",
+        'echo 0 > /proc/sys/user/max_user_namespaces && exec "$@"',
+        "sh",
+        *NO_CAPS,
+        sys.executable,
+        "-m",
+        "sphinxext.labbook",
+        "up",
+        "tests/labs/pair.yaml",
+        "--name",
+        "refused",
+    ]
+    r = subprocess.run(
+        argv,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)},
+    )
     assert r.returncode == 3, r.stderr
     assert r.stdout == "" and "Traceback" not in r.stderr
     lines = r.stderr.strip().splitlines()
@@ -173,12 +197,29 @@ def test_a_nodes_working_directory_is_its_own(pair) -> None:
 
 def test_labbook_exec_runs_in_the_nodes_user_namespace(pair) -> None:
     init = pair.init_pid("alpha")
-    r = subprocess.run([sys.executable, "-m", "sphinxext.labbook", "exec", pair.name, "alpha",
-                        "--", "readlink", "/proc/self/ns/user", "/proc/self/ns/mnt"],
-                       cwd=REPO, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinxext.labbook",
+            "exec",
+            pair.name,
+            "alpha",
+            "--",
+            "readlink",
+            "/proc/self/ns/user",
+            "/proc/self/ns/mnt",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
-    assert r.stdout.split() == [os.readlink(f"/proc/{init}/ns/user"),
-                                os.readlink(f"/proc/{init}/ns/mnt")]
+    assert r.stdout.split() == [
+        os.readlink(f"/proc/{init}/ns/user"),
+        os.readlink(f"/proc/{init}/ns/mnt"),
+    ]
 
 
 def test_a_node_may_run_commands_in_namespaces_of_its_own(pair) -> None:

@@ -31,9 +31,14 @@ from sphinxext.labbook.spec import load_spec, parse_spec
 
 WHY_NOT = get_provider("vm").unavailable()
 
-pytestmark = [NEEDS_USERNS, pytest.mark.slow,
-              pytest.mark.skipif(bool(WHY_NOT), reason=f"the vm provider is not available: "
-                                 f"{WHY_NOT} (CI installs bindep's vm profile)")]
+pytestmark = [
+    NEEDS_USERNS,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        bool(WHY_NOT),
+        reason=f"the vm provider is not available: {WHY_NOT} (CI installs bindep's vm profile)",
+    ),
+]
 
 PAIR = ROOTS / "test-lab-pass" / "pair.yaml"
 #: Lab names of this run: test runs on one machine must not take each other's labs.
@@ -85,8 +90,11 @@ def test_two_vms_with_their_own_kernel_and_names_ping_each_other(pair) -> None:
 def test_a_module_and_its_options_load_in_the_vm_and_not_on_the_host(pair) -> None:
     before = host_modules()
     pair.put("alpha", "/etc/modprobe.d/vhost.conf", b"options vhost_net experimental_zcopytx=0\n")
-    rc, out = sh(pair, "alpha", "modprobe vhost_net && lsmod && "
-                 "cat /sys/module/vhost_net/parameters/experimental_zcopytx")
+    rc, out = sh(
+        pair,
+        "alpha",
+        "modprobe vhost_net && lsmod && cat /sys/module/vhost_net/parameters/experimental_zcopytx",
+    )
     assert rc == 0, out
     names = [line.split()[0] for line in out.splitlines()[1:-1]]
     assert {"vhost_net", "vhost", "tun"} <= set(names)
@@ -126,8 +134,11 @@ def test_session_timeout_kills_the_command_inside_the_vm(pair) -> None:
 
 
 def test_exec_keeps_streams_apart_and_kills_the_whole_group_at_its_timeout(pair) -> None:
-    res = pair.exec("beta", ["sh", "-c", 'echo "$1"; echo err >&2; read x; echo "$x"; exit 3',
-                             "sh", "it's $HOME"], input=b"from stdin\n")
+    res = pair.exec(
+        "beta",
+        ["sh", "-c", 'echo "$1"; echo err >&2; read x; echo "$x"; exit 3', "sh", "it's $HOME"],
+        input=b"from stdin\n",
+    )
     assert (res.rc, res.stdout, res.stderr) == (3, "it's $HOME\nfrom stdin\n", "err\n")
     res = pair.exec("beta", ["sh", "-c", "echo partial; sleep 1001 & sleep 1002"], timeout=1)
     assert res.timed_out and res.rc == 124 and res.stdout == "partial\n"
@@ -156,12 +167,32 @@ def test_ls_and_exec_from_another_process(pair) -> None:
     assert info.nodes == ("alpha", "beta") and info.extra["status"] == "up"
     pair.close_sessions()
     pair._close_channels()  # one process at a time on a VM's control channel
-    out = subprocess.run([sys.executable, "-m", "sphinxext.labbook", "exec", pair.name, "beta",
-                          "--", "sh", "-c", "hostname; exit 4"], cwd=REPO, capture_output=True,
-                         text=True, timeout=120)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "sphinxext.labbook",
+            "exec",
+            pair.name,
+            "beta",
+            "--",
+            "sh",
+            "-c",
+            "hostname; exit 4",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert (out.returncode, out.stdout) == (4, "beta\n"), out.stderr
-    listed = subprocess.run([sys.executable, "-m", "sphinxext.labbook", "ls", "--json"],
-                            cwd=REPO, capture_output=True, text=True, timeout=60)
+    listed = subprocess.run(
+        [sys.executable, "-m", "sphinxext.labbook", "ls", "--json"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     mine = [lab for lab in json.loads(listed.stdout) if lab["name"] == pair.name]
     assert mine and mine[0]["provider"] == "vm" and mine[0]["nodes"] == ["alpha", "beta"]
     assert pair.session("alpha").run("hostname").stdout == "alpha\n"  # connects again
@@ -212,8 +243,7 @@ def test_routes_sysctls_mtus_macs_and_vlans_are_set_inside_the_guests(tmp_path) 
         rc, out = sh(lab, "router", "ip -d -br link show eth1.7; ip -d link show eth1.7")
         assert rc == 0 and "vlan protocol 802.1Q id 7" in out
         # as `ip route add` leaves it (proto boot, not shown), like the netns provider's
-        assert sh(lab, "client", "ip route show default") == (0, "default via 10.1.0.1 dev "
-                                                                 "eth0 \n")
+        assert sh(lab, "client", "ip route show default") == (0, "default via 10.1.0.1 dev eth0 \n")
 
 
 def test_a_vm_that_cannot_boot_names_its_node_and_console_and_leaves_nothing(monkeypatch) -> None:
@@ -252,29 +282,45 @@ SCRIPT = textwrap.dedent("""\
 
 def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() -> None:
     name = f"vm-kill-{RUN}"
-    proc = subprocess.Popen([sys.executable, "-c", SCRIPT, str(PAIR), name], cwd=REPO,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", SCRIPT, str(PAIR), name],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line == "up\n", proc.stderr.read() if proc.stderr else line
         assert len(state.scan()[name]) == 3  # the holder and two QEMUs
-        assert {p.name for p in Path(lab_dir(name)).iterdir()} >= {"0.ctl", "1.ctl",
-                                                                   "alpha.scratch"}
+        assert {p.name for p in Path(lab_dir(name)).iterdir()} >= {
+            "0.ctl",
+            "1.ctl",
+            "alpha.scratch",
+        }
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert name in state.scan()  # the VMs outlive a killed runner ...
     lines = get_provider("vm").gc()
-    assert f"removed vm lab '{name}' (its owner process {proc.pid} is gone): 3 processes, " \
+    assert (
+        f"removed vm lab '{name}' (its owner process {proc.pid} is gone): 3 processes, "
         f"{lab_dir(name)}" in lines
+    )
     nothing_left(name)  # ... until gc; the namespace, bridge and taps went with them
     assert not [x for x in get_provider("vm").gc() if name in x]
 
 
-@pytest.mark.sphinx("html", testroot="lab-pass", freshenv=True,
-                    confoverrides={"labbook_provider_force": "vm",
-                                   "labbook_provider_options": {"kernel": "0.0.0-missing"}})
+@pytest.mark.sphinx(
+    "html",
+    testroot="lab-pass",
+    freshenv=True,
+    confoverrides={
+        "labbook_provider_force": "vm",
+        "labbook_provider_options": {"kernel": "0.0.0-missing"},
+    },
+)
 def test_a_provider_unavailable_here_is_reported_as_not_run_with_the_reason(app) -> None:
     from conftest import warnings_of
 

@@ -49,15 +49,22 @@ ROUTED_VMS = """\
 def test_networks_are_bridges_and_interfaces_are_nics_with_stable_macs() -> None:
     plan = plan_of(ROUTED_VMS)
     assert [(b.name, b.mtu, b.hairpin, str(b.address)) for b in plan.bridges] == [
-        ("left", None, True, "10.1.0.254/24"), ("right", 1400, False, "None")]
+        ("left", None, True, "10.1.0.254/24"),
+        ("right", 1400, False, "None"),
+    ]
     nics = [(n.node, n.iface, n.bridge, n.mtu) for n in plan.nics]
-    assert nics == [("router", "eth0", "left", None), ("router", "eth1", "right", 1400),
-                    ("client", "eth0", "left", None), ("server", "eth0", "right", 1400)]
+    assert nics == [
+        ("router", "eth0", "left", None),
+        ("router", "eth1", "right", 1400),
+        ("client", "eth0", "left", None),
+        ("server", "eth0", "right", 1400),
+    ]
     assert len({n.tap for n in plan.nics}) == 4 and all(len(n.tap) <= 15 for n in plan.nics)
     macs = [n.mac for n in plan.nics]
     assert macs[2] == "02:00:00:00:01:10"  # the spec's own MAC
-    assert len(set(macs)) == 4 and all(m.startswith("52:54:00:") for i, m in enumerate(macs)
-                                       if i != 2)
+    assert len(set(macs)) == 4 and all(
+        m.startswith("52:54:00:") for i, m in enumerate(macs) if i != 2
+    )
     assert plan_of(ROUTED_VMS).nics == plan.nics  # the same lab, the same MACs
     assert plan.nics_of("lonely") == ()
 
@@ -73,7 +80,10 @@ def test_the_guest_configures_names_addresses_subinterfaces_routes_and_sysctls()
         "address add 10.1.0.1/24 brd + dev eth0",
         "address add 10.2.0.1/24 brd + dev eth1",
         "address add 10.7.0.1/24 brd + dev eth1.7",
-        "link set dev eth0 up", "link set dev eth1 up", "link set dev eth1.7 up"]
+        "link set dev eth0 up",
+        "link set dev eth1 up",
+        "link set dev eth1.7 up",
+    ]
     assert router.sysctls == (("net.ipv4.ip_forward", "1"),)
     assert "route add default via 10.1.0.1" in plan.guest("client").ip
     server = plan.guest("server").ip
@@ -95,34 +105,55 @@ def test_every_node_knows_the_others_by_name() -> None:
 def test_a_link_is_a_bridge_of_its_own() -> None:
     plan = make_plan(spec("link"))
     assert [(b.name, b.mtu) for b in plan.bridges] == [("link0", None)]
-    assert {(n.node, n.bridge, n.mtu) for n in plan.nics} == {("left", "link0", 1400),
-                                                              ("right", "link0", 1400)}
+    assert {(n.node, n.bridge, n.mtu) for n in plan.nics} == {
+        ("left", "link0", 1400),
+        ("right", "link0", 1400),
+    }
     assert "address add fd00:50::1/64 dev p2p nodad\n" in plan.guest("left").ip
     assert "address add 192.168.50.1/30 brd + dev p2p\n" in plan.guest("left").ip
 
 
 def test_what_a_vm_cannot_be_is_refused_naming_the_feature_and_place() -> None:
-    with pytest.raises(ProviderError, match=r"node 'underlay' \(.*routed.yaml:\d+:\d+\): "
-                       r"network-mode host is not supported by the vm provider"):
+    with pytest.raises(
+        ProviderError,
+        match=r"node 'underlay' \(.*routed.yaml:\d+:\d+\): "
+        r"network-mode host is not supported by the vm provider",
+    ):
         make_plan(spec("routed"))
-    with pytest.raises(ProviderError, match=r"node 'c1' interface 'eth0' \(.*macvlan.yaml:\d+"
-                       r":\d+\): the vm provider cannot put a macvlan on another node's "
-                       r"interface \(host:eth0\)"):
+    with pytest.raises(
+        ProviderError,
+        match=r"node 'c1' interface 'eth0' \(.*macvlan.yaml:\d+"
+        r":\d+\): the vm provider cannot put a macvlan on another node's "
+        r"interface \(host:eth0\)",
+    ):
         make_plan(spec("macvlan"))
 
 
 def test_qemu_command_line_names_the_lab_and_wires_every_nic(tmp_path: Path) -> None:
     plan = plan_of(ROUTED_VMS)
     imgs = images.Images("6.1.0-test", "/cache/vmlinux", "/cache/initrd.cpio")
-    m = machine("lab1", "router", 0, str(tmp_path), imgs, list(plan.nics_of("router")),
-                accel="tcg", memory=384, cpus=1, scratch=True, python="/usr/bin/python3.11")
+    m = machine(
+        "lab1",
+        "router",
+        0,
+        str(tmp_path),
+        imgs,
+        list(plan.nics_of("router")),
+        accel="tcg",
+        memory=384,
+        cpus=1,
+        scratch=True,
+        python="/usr/bin/python3.11",
+    )
     argv = list(m.argv)
     assert argv[argv.index("-name") + 1] == "labbook-lab1-router"
     assert argv[argv.index("-m") + 1] == "384" and argv[argv.index("-accel") + 1] == "tcg"
     assert m.ctl == str(tmp_path / "0.ctl") and m.console == str(tmp_path / "router.console")
     netdevs = [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"]
-    assert netdevs == [f"tap,id=n{i},ifname={n.tap},script=no,downscript=no"
-                       for i, n in enumerate(plan.nics_of("router"))]
+    assert netdevs == [
+        f"tap,id=n{i},ifname={n.tap},script=no,downscript=no"
+        for i, n in enumerate(plan.nics_of("router"))
+    ]
     devices = " ".join(argv[i + 1] for i, a in enumerate(argv) if a == "-device")
     for nic in plan.nics_of("router"):
         assert f"mac={nic.mac}" in devices
@@ -150,16 +181,22 @@ def test_a_missing_tool_or_kernel_names_the_debian_package(monkeypatch, tmp_path
     monkeypatch.setattr(images, "BUSYBOX", str(busybox))
     monkeypatch.setenv("PATH", str(tmp_path))
     monkeypatch.setattr(hostpath, "SBIN", ())  # nothing of this machine's /usr/sbin either
-    assert get_provider("vm", kernel="0.0.0-none").unavailable().startswith(
-        "no kernel 0.0.0-none for VMs (need /boot/vmlinuz-0.0.0-none")
+    assert (
+        get_provider("vm", kernel="0.0.0-none")
+        .unavailable()
+        .startswith("no kernel 0.0.0-none for VMs (need /boot/vmlinuz-0.0.0-none")
+    )
     (tmp_path / "mkfs.ext4").unlink()
     assert get_provider("vm").unavailable() == (
         "the vm provider needs mkfs.ext4: install the Debian package e2fsprogs (it is in "
-        "bindep.txt, profile vm)")
+        "bindep.txt, profile vm)"
+    )
     monkeypatch.setenv("PATH", "/nonexistent")
     why = get_provider("vm").unavailable()
-    assert why == ("the vm provider needs qemu-system-x86_64: install the Debian package "
-                   "qemu-system-x86 (it is in bindep.txt, profile vm)")
+    assert why == (
+        "the vm provider needs qemu-system-x86_64: install the Debian package "
+        "qemu-system-x86 (it is in bindep.txt, profile vm)"
+    )
     with pytest.raises(ProviderError, match="install the Debian package qemu-system-x86"):
         get_provider("vm").up(spec("pair"), "novm")
 
@@ -178,8 +215,10 @@ def test_sbin_tools_are_found_with_an_ordinary_users_path(monkeypatch, tmp_path)
     assert hostpath.program("no-such-tool") == "no-such-tool"
 
 
-@pytest.mark.skipif(not images.kernels(), reason="no kernel in /boot with modules "
-                    "(bindep profile vm: linux-image-amd64)")
+@pytest.mark.skipif(
+    not images.kernels(),
+    reason="no kernel in /boot with modules (bindep profile vm: linux-image-amd64)",
+)
 def test_boot_images_are_built_once_under_hashed_names(tmp_path: Path) -> None:
     kver = images.kernels()[-1]
     first = images.ensure(str(tmp_path), kver)
@@ -200,8 +239,9 @@ def test_an_ordinary_users_vm_networks_meet_on_hubs_that_have_no_address() -> No
     from sphinxext.labbook.providers.vm.qemu import hub_addresses
 
     plan = make_plan(parse_spec(textwrap.dedent(ROUTED_VMS), "routed.yaml"))
-    with pytest.raises(ProviderError, match="network 'left' has an address, which needs a "
-                                            "bridge on the lab's side"):
+    with pytest.raises(
+        ProviderError, match="network 'left' has an address, which needs a bridge on the lab's side"
+    ):
         check_hubs(plan)
     plain = ROUTED_VMS.replace(", address: 10.1.0.254/24, hairpin: true", "")
     check_hubs(make_plan(parse_spec(textwrap.dedent(plain), "routed.yaml")))

@@ -29,8 +29,9 @@ from .steps import Command, command_extent
 _SIMILAR = 0.6
 
 
-def accept(expected: Sequence[str], actual: str,
-           mode: MatchMode | str = MatchMode.NORMALIZED) -> list[str]:
+def accept(
+    expected: Sequence[str], actual: str, mode: MatchMode | str = MatchMode.NORMALIZED
+) -> list[str]:
     """The expected lines that make ``actual`` pass: the actual output, except that
     ``...``, ``(re)`` lines and lines that still match (by shape) stay as the page wrote
     them, so real-looking values on the page are not churned. ``match_output(accept(e, a),
@@ -82,8 +83,7 @@ def _accept_contains(exp: list[str], act: list[str]) -> list[str]:
     """Keep the lines still found; a lost line gives way to the most alike actual line
     between its neighbours, if one is alike enough; else it goes."""
     tests, index = with_gaps(compile_lines(exp, MatchMode.CONTAINS))
-    ops = align(tests, act, [ELLIPSIS if t is None else exp[index[k]]
-                             for k, t in enumerate(tests)])
+    ops = align(tests, act, [ELLIPSIS if t is None else exp[index[k]] for k, t in enumerate(tests)])
     matched = {index[op.i]: op.j for op in ops if op.kind == "match" and op.j is not None}
     out: list[str] = []
     low = 0
@@ -136,7 +136,7 @@ def rewrite_block(content: Sequence[str], commands: Sequence[Command]) -> list[s
     for k, cmd in enumerate(ordered):
         end = ordered[k + 1].line if k + 1 < len(ordered) else len(lines)
         body_start = min(cmd.line + command_extent(cmd), end)
-        out += lines[cmd.line:body_start]
+        out += lines[cmd.line : body_start]
         old = lines[body_start:end]
         blanks = len(old) - len(expected_lines(old)) if any(x.strip() for x in old) else len(old)
         out += [_unprompted(x, cmd.prompt) for x in expected_lines(list(cmd.expected))]

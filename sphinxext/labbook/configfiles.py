@@ -27,8 +27,9 @@ class FileFormat(enum.StrEnum):
 
 
 # -- entry points -----------------------------------------------------------------------
-def apply_content(content: Sequence[str], fmt: FileFormat | str, merge: bool,
-                  existing: bytes | None) -> bytes:
+def apply_content(
+    content: Sequence[str], fmt: FileFormat | str, merge: bool, existing: bytes | None
+) -> bytes:
     """The bytes to write: the content itself (``...`` lines left out), or with ``merge``
     the ``existing`` file (None: no file) with only the shown keys set.
 
@@ -41,14 +42,17 @@ def apply_content(content: Sequence[str], fmt: FileFormat | str, merge: bool,
         _VALIDATE[fmt](shown)
         return (shown.text + "\n").encode() if shown.lines else b""
     if fmt is FileFormat.TEXT:
-        raise DirectiveError("a text file cannot be merged; add ':format: ini' (or yaml, "
-                             "json), or drop ':merge:' to write the whole file")
+        raise DirectiveError(
+            "a text file cannot be merged; add ':format: ini' (or yaml, "
+            "json), or drop ':merge:' to write the whole file"
+        )
     old = _decode(existing)
     return _MERGE[fmt](shown, old).encode("utf-8", "surrogateescape")
 
 
-def check_content(content: Sequence[str], fmt: FileFormat | str, merge: bool,
-                  actual: bytes) -> Match:
+def check_content(
+    content: Sequence[str], fmt: FileFormat | str, merge: bool, actual: bytes
+) -> Match:
     """Does the file read back still say what the page says? Whole files line by line
     (``...`` lines match any lines); merged files key by key."""
     fmt = FileFormat(fmt)
@@ -112,8 +116,9 @@ class IniItem:
     value: str | None = None
 
 
-def scan_ini(lines: Sequence[str], strict: bool = False,
-             offsets: Sequence[int] | None = None) -> list[IniItem]:
+def scan_ini(
+    lines: Sequence[str], strict: bool = False, offsets: Sequence[int] | None = None
+) -> list[IniItem]:
     """Split INI lines into items; keys before any section are in [DEFAULT]. With
     ``strict``, a line that is none of these raises DirectiveError at its offset."""
     items: list[IniItem] = []
@@ -132,12 +137,23 @@ def scan_ini(lines: Sequence[str], strict: bool = False,
             items.append(IniItem("header", section, n, n + 1))
         elif (m := _KEYVAL.match(line) or _BARE.match(line)) is not None:
             value = m.groupdict().get("value")
-            items.append(IniItem("entry", section, n, n + 1, m["key"].strip(),
-                                 value.strip() if value is not None else None))
+            items.append(
+                IniItem(
+                    "entry",
+                    section,
+                    n,
+                    n + 1,
+                    m["key"].strip(),
+                    value.strip() if value is not None else None,
+                )
+            )
         elif strict:
             where = offsets[n] if offsets else n
-            raise DirectiveError(f"not an INI line: {stripped[:40]!r}; write 'key = value', "
-                                 "a bare key, '[section]' or a '# comment'", line=where)
+            raise DirectiveError(
+                f"not an INI line: {stripped[:40]!r}; write 'key = value', "
+                "a bare key, '[section]' or a '# comment'",
+                line=where,
+            )
         else:
             items.append(IniItem("other", section, n, n + 1))
     return items
@@ -167,11 +183,11 @@ def _merge_ini(shown: _Shown, old: str) -> str:
     replaced: dict[int, list[str]] = {}
     for group_key, new in want.items():
         olds = have.get(group_key, [])
-        texts = [list(shown.lines[e.start:e.end]) for e in new]
+        texts = [list(shown.lines[e.start : e.end]) for e in new]
         for k, it in enumerate(olds):
             replaced[it.start] = texts[k] if k < len(texts) else []
         if olds and len(texts) > len(olds):
-            replaced[olds[-1].start] += [x for t in texts[len(olds):] for x in t]
+            replaced[olds[-1].start] += [x for t in texts[len(olds) :] for x in t]
     out: list[str] = []
     ends = {it.start: it.end for it in items}
     n = 0
@@ -183,19 +199,27 @@ def _merge_ini(shown: _Shown, old: str) -> str:
             out.append(lines[n])
             n += 1
     missing = {k: v for k, v in want.items() if k not in have}
-    out = _insert_missing(out, missing, shown, explicit_default=any(
-        it.kind == "header" and it.section == DEFAULT_SECTION for it in page))
+    out = _insert_missing(
+        out,
+        missing,
+        shown,
+        explicit_default=any(it.kind == "header" and it.section == DEFAULT_SECTION for it in page),
+    )
     return "\n".join(out) + "\n" if out else ""
 
 
-def _insert_missing(lines: list[str], missing: dict[tuple[str, str], list[IniItem]],
-                    shown: _Shown, explicit_default: bool) -> list[str]:
+def _insert_missing(
+    lines: list[str],
+    missing: dict[tuple[str, str], list[IniItem]],
+    shown: _Shown,
+    explicit_default: bool,
+) -> list[str]:
     """Keys the file does not have go after the last entry of their section (or its
     header); sections the file does not have go at the end ([DEFAULT] at the top)."""
     by_section: dict[str, list[str]] = {}
     for (section, _), entries in missing.items():
         for e in entries:
-            by_section.setdefault(section, []).extend(shown.lines[e.start:e.end])
+            by_section.setdefault(section, []).extend(shown.lines[e.start : e.end])
     for section, new in by_section.items():
         items = scan_ini(lines)
         spot = _insertion_point(items, section)
@@ -237,11 +261,11 @@ def _check_ini(shown: _Shown, text: str) -> Match:
         for (sec, _key), entries in want.items():
             if sec != section:
                 continue
-            page_text = [x for e in entries for x in shown.lines[e.start:e.end]]
+            page_text = [x for e in entries for x in shown.lines[e.start : e.end]]
             olds = have.get((sec, _key), [])
             same = [e.value for e in entries] == [o.value for o in olds]
             exp += page_text
-            act += page_text if same else [x for o in olds for x in file_lines[o.start:o.end]]
+            act += page_text if same else [x for o in olds for x in file_lines[o.start : o.end]]
             if not same and bad is None:
                 bad = shown.offset(entries[0].start)
     if bad is None:
@@ -292,10 +316,13 @@ def _load_yaml(text: str, loader: Any, shown: _Shown | None) -> Any:
     except YAMLError as exc:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         if shown is None:
-            raise LabbookError(f"the existing file is not valid YAML ({_first_line(exc)}); "
-                               "a merge needs a mapping to merge into") from None
-        raise DirectiveError(f"not valid YAML: {_first_line(exc)}",
-                             line=shown.offset(mark.line if mark else 0)) from None
+            raise LabbookError(
+                f"the existing file is not valid YAML ({_first_line(exc)}); "
+                "a merge needs a mapping to merge into"
+            ) from None
+        raise DirectiveError(
+            f"not valid YAML: {_first_line(exc)}", line=shown.offset(mark.line if mark else 0)
+        ) from None
     return docs[0] if len(docs) == 1 else docs if docs else None
 
 
@@ -321,8 +348,9 @@ def _merge_yaml(shown: _Shown, old: str) -> str:
         data = yaml.load(old)
         mapping = _yaml_mapping_indent(old)
         yaml.explicit_start = _starts_with_marker(old)
-        yaml.indent(mapping=mapping, sequence=indent if dash is not None else mapping,
-                    offset=dash or 0)
+        yaml.indent(
+            mapping=mapping, sequence=indent if dash is not None else mapping, offset=dash or 0
+        )
         data = _deep_merge(data, page)
     out = io.StringIO()
     yaml.dump(data, out)
@@ -361,16 +389,19 @@ def _deep_merge(base: Any, update: Any) -> Any:
     return base
 
 
-def _check_tree(shown: _Shown, text: str, load: Callable[[str, _Shown | None], Any],
-                dump: Callable[[Any], list[str]]) -> Match:
+def _check_tree(
+    shown: _Shown,
+    text: str,
+    load: Callable[[str, _Shown | None], Any],
+    dump: Callable[[Any], list[str]],
+) -> Match:
     page = load(shown.text, shown)
     if page is None:
         return Match(True, "", None)
     try:
         actual = load(text, None)
     except LabbookError as exc:
-        return Match(False, unified(list(shown.lines), text.splitlines()) + exc.message + "\n",
-                     0)
+        return Match(False, unified(list(shown.lines), text.splitlines()) + exc.message + "\n", 0)
     path: list[str | int] = []
     view = _view(page, actual, (), path)
     if not path:
@@ -416,10 +447,13 @@ def _load_json(text: str, shown: _Shown | None) -> Any:
         return json.loads(text)
     except ValueError as exc:
         if shown is None:
-            raise LabbookError(f"the existing file is not valid JSON ({exc}); a merge needs "
-                               "an object to merge into") from None
-        raise DirectiveError(f"not valid JSON: {exc}",
-                             line=shown.offset(getattr(exc, "lineno", 1) - 1)) from None
+            raise LabbookError(
+                f"the existing file is not valid JSON ({exc}); a merge needs "
+                "an object to merge into"
+            ) from None
+        raise DirectiveError(
+            f"not valid JSON: {exc}", line=shown.offset(getattr(exc, "lineno", 1) - 1)
+        ) from None
 
 
 def _validate_json(shown: _Shown) -> None:
@@ -442,8 +476,9 @@ def _json_indent(text: str) -> int | None:
 
 
 def _check_json(shown: _Shown, text: str) -> Match:
-    return _check_tree(shown, text, _load_json,
-                       lambda v: json.dumps(v, indent=2, ensure_ascii=False).splitlines())
+    return _check_tree(
+        shown, text, _load_json, lambda v: json.dumps(v, indent=2, ensure_ascii=False).splitlines()
+    )
 
 
 _VALIDATE: dict[FileFormat, Callable[[_Shown], None]] = {

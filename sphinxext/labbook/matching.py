@@ -56,8 +56,9 @@ class Op:
     j: int | None
 
 
-def match_output(expected: Sequence[str], actual: str,
-                 mode: MatchMode | str = MatchMode.NORMALIZED) -> Match:
+def match_output(
+    expected: Sequence[str], actual: str, mode: MatchMode | str = MatchMode.NORMALIZED
+) -> Match:
     """Compare the page's ``expected`` lines with a command's ``actual`` output."""
     mode = MatchMode(mode)
     if mode is MatchMode.JSON or mode is MatchMode.NORMALIZED:
@@ -70,14 +71,17 @@ def match_output(expected: Sequence[str], actual: str,
     return match_tests(exp, actual_lines(actual), *(gapped or (tests,)))
 
 
-def match_tests(exp: Sequence[str], act: Sequence[str], tests: Sequence[LineTest],
-                index: Sequence[int] | None = None) -> Match:
+def match_tests(
+    exp: Sequence[str],
+    act: Sequence[str],
+    tests: Sequence[LineTest],
+    index: Sequence[int] | None = None,
+) -> Match:
     """Match compiled ``tests`` (``index``: the expected line of each) against lines."""
     if quick_match(tests, act):
         return Match(True, "", None)
     index = range(len(tests)) if index is None else index
-    ops = align(tests, act, [ELLIPSIS if t is None else exp[index[k]]
-                             for k, t in enumerate(tests)])
+    ops = align(tests, act, [ELLIPSIS if t is None else exp[index[k]] for k, t in enumerate(tests)])
     return Match(False, render_diff(exp, act, ops, index), first_bad(ops, index, len(exp)))
 
 
@@ -128,8 +132,9 @@ def compile_line(line: str, normalize: bool = True, offset: int = 0) -> LineTest
         return _regex_test(line[: -len(_RE_SUFFIX)], offset)
     if line.endswith(_GLOB_SUFFIX):
         glob = line[: -len(_GLOB_SUFFIX)]
-        return _regex_test(fnmatch.translate(glob).removeprefix("(?s:").removesuffix(")\\Z"),
-                           offset)
+        return _regex_test(
+            fnmatch.translate(glob).removeprefix("(?s:").removesuffix(")\\Z"), offset
+        )
     pattern = line_regex(line, normalize)
     if pattern is None:
         return line.__eq__
@@ -140,8 +145,11 @@ def _regex_test(source: str, offset: int) -> LineTest:
     try:
         pattern = re.compile(source)
     except re.error as exc:
-        raise DirectiveError(f"bad regular expression before ' (re)': {exc}; escape special "
-                             "characters with a backslash", line=offset) from None
+        raise DirectiveError(
+            f"bad regular expression before ' (re)': {exc}; escape special "
+            "characters with a backslash",
+            line=offset,
+        ) from None
     return lambda text: pattern.fullmatch(text) is not None
 
 
@@ -180,19 +188,23 @@ def quick_match(tests: Sequence[LineTest], act: Sequence[str]) -> bool:
     return i == n
 
 
-def align(tests: Sequence[LineTest], act: Sequence[Any],
-          keys: Sequence[str] | None = None) -> list[Op]:
+def align(
+    tests: Sequence[LineTest], act: Sequence[Any], keys: Sequence[str] | None = None
+) -> list[Op]:
     """The alignment with the fewest unmatched lines and, among those, the most matched
     ones (dynamic programming over lines, so many ``...`` never backtrack exponentially);
     ties resolve the same way every time. ``keys`` (the expected lines as text) let a
     huge mismatch be aligned by difflib instead, in bounded time."""
     head, tail = _common_ends(tests, act)
     n, m = len(tests) - head - tail, len(act) - head - tail
-    t_mid, a_mid = tests[head:head + n], act[head:head + m]
+    t_mid, a_mid = tests[head : head + n], act[head : head + m]
     if n * m > MAX_CELLS:
-        ops = _align_large(t_mid, a_mid, keys[head:head + n] if keys else None, head)
-        return ([Op("match", k, k) for k in range(head)] + ops
-                + [Op("match", head + n + k, head + m + k) for k in range(tail)])
+        ops = _align_large(t_mid, a_mid, keys[head : head + n] if keys else None, head)
+        return (
+            [Op("match", k, k) for k in range(head)]
+            + ops
+            + [Op("match", head + n + k, head + m + k) for k in range(tail)]
+        )
     miss = n + m + 1  # one unmatched line outweighs every match there could be
     inf = miss * miss
     cost = [[inf] * (m + 1) for _ in range(n + 1)]
@@ -214,8 +226,11 @@ def align(tests: Sequence[LineTest], act: Sequence[Any],
                 best = min(best, row[j - 1] + miss)
             row[j] = best
     ops = _backtrack(cost, t_mid, a_mid, head, miss)
-    return ([Op("match", k, k) for k in range(head)] + ops
-            + [Op("match", head + n + k, head + m + k) for k in range(tail)])
+    return (
+        [Op("match", k, k) for k in range(head)]
+        + ops
+        + [Op("match", head + n + k, head + m + k) for k in range(tail)]
+    )
 
 
 #: Past this many (expected x actual) pairs, a failed match is aligned by difflib: its
@@ -223,8 +238,9 @@ def align(tests: Sequence[LineTest], act: Sequence[Any],
 MAX_CELLS = 250_000
 
 
-def _align_large(tests: Sequence[LineTest], act: Sequence[Any], keys: Sequence[str] | None,
-                 base: int) -> list[Op]:
+def _align_large(
+    tests: Sequence[LineTest], act: Sequence[Any], keys: Sequence[str] | None, base: int
+) -> list[Op]:
     exp_keys = [_key(k) for k in keys] if keys else [f"\0{i}" for i in range(len(tests))]
     matcher = difflib.SequenceMatcher(None, exp_keys, [_key(a) for a in act], autojunk=False)
     ops: list[Op] = []
@@ -263,14 +279,14 @@ def _common_ends(tests: Sequence[LineTest], act: Sequence[str]) -> tuple[int, in
     while head < limit and tests[head] is not None and tests[head](act[head]):  # type: ignore[misc]
         head += 1
     tail = 0
-    while (tail < limit - head and tests[-1 - tail] is not None
-           and tests[-1 - tail](act[-1 - tail])):  # type: ignore[misc]
+    while tail < limit - head and tests[-1 - tail] is not None and tests[-1 - tail](act[-1 - tail]):  # type: ignore[misc]
         tail += 1
     return head, tail
 
 
-def _backtrack(cost: list[list[int]], tests: Sequence[LineTest], act: Sequence[str],
-               base: int, miss: int) -> list[Op]:
+def _backtrack(
+    cost: list[list[int]], tests: Sequence[LineTest], act: Sequence[str], base: int, miss: int
+) -> list[Op]:
     ops: list[Op] = []
     i, j = len(tests), len(act)
     while i or j:
@@ -299,8 +315,9 @@ def _backtrack(cost: list[list[int]], tests: Sequence[LineTest], act: Sequence[s
     return ops
 
 
-def render_diff(exp: Sequence[str], act: Sequence[str], ops: Sequence[Op],
-                index: Sequence[int]) -> str:
+def render_diff(
+    exp: Sequence[str], act: Sequence[str], ops: Sequence[Op], index: Sequence[int]
+) -> str:
     """A unified diff whose context shows real lines: expected lines that matched (by
     shape, pattern or ``...``) are shown as the actual lines they matched."""
     shown: list[str] = []
@@ -314,8 +331,7 @@ def render_diff(exp: Sequence[str], act: Sequence[str], ops: Sequence[Op],
 
 def unified(expected: Sequence[str], actual: Sequence[str]) -> str:
     """``--- expected / +++ actual`` diff text, one line per line, ending in a newline."""
-    lines = difflib.unified_diff(list(expected), list(actual), "expected", "actual",
-                                 lineterm="")
+    lines = difflib.unified_diff(list(expected), list(actual), "expected", "actual", lineterm="")
     text = "\n".join(lines)
     return text + "\n" if text else ""
 
@@ -330,8 +346,7 @@ def first_bad(ops: Sequence[Op], index: Sequence[int], n_expected: int) -> int:
     return n_expected
 
 
-def json_pair(expected: Sequence[str], actual: str,
-              required: bool) -> tuple[Any, Any] | None:
+def json_pair(expected: Sequence[str], actual: str, required: bool) -> tuple[Any, Any] | None:
     """Both sides parsed, or None to compare lines. In ``json`` mode expected must parse
     (else DirectiveError) and unparseable actual output is NOT_JSON; in ``normalized``
     mode only text that looks like a JSON object or array on both sides counts."""
@@ -344,8 +359,11 @@ def json_pair(expected: Sequence[str], actual: str,
         if not required:
             return None
         line = getattr(exc, "lineno", 1) - 1
-        raise DirectiveError(f"the expected output is not JSON ({exc}); write the JSON "
-                             "the command prints, or drop ':match: json'", line=line) from None
+        raise DirectiveError(
+            f"the expected output is not JSON ({exc}); write the JSON "
+            "the command prints, or drop ':match: json'",
+            line=line,
+        ) from None
     try:
         act = json.loads(actual)
     except ValueError:
@@ -383,8 +401,9 @@ def compare_json(exp: Any, act: Any, normalize: bool = True) -> JsonVerdict:
 _Path = tuple[str | int, ...]
 
 
-def _json(exp: Any, act: Any, normalize: bool, path: _Path,
-          bad: list[_Path]) -> tuple[bool, Any, Any]:
+def _json(
+    exp: Any, act: Any, normalize: bool, path: _Path, bad: list[_Path]
+) -> tuple[bool, Any, Any]:
     if isinstance(exp, str) and exp.strip() == ELLIPSIS:
         return True, act, exp
     if isinstance(exp, dict) and isinstance(act, dict):
@@ -408,8 +427,9 @@ def _json_scalar(exp: Any, act: Any, normalize: bool) -> bool:
     return bool(exp == act)
 
 
-def _json_object(exp: dict[str, Any], act: dict[str, Any], normalize: bool, path: _Path,
-                 bad: list[_Path]) -> tuple[bool, Any, Any]:
+def _json_object(
+    exp: dict[str, Any], act: dict[str, Any], normalize: bool, path: _Path, bad: list[_Path]
+) -> tuple[bool, Any, Any]:
     ok = True
     shown: dict[str, Any] = {}
     kept: dict[str, Any] = {}
@@ -439,7 +459,7 @@ def _json_object(exp: dict[str, Any], act: dict[str, Any], normalize: bool, path
 
 def _kernel_number(key: str, exp: Any, act: Any) -> bool:
     """An interface index or netns id in ``ip -j`` output: any integer will do."""
-    return (key in VOLATILE_JSON_NUMBERS and type(exp) is int and type(act) is int)
+    return key in VOLATILE_JSON_NUMBERS and type(exp) is int and type(act) is int
 
 
 def _item_test(item: Any, normalize: bool) -> LineTest:
@@ -453,8 +473,9 @@ def _item_test(item: Any, normalize: bool) -> LineTest:
     return test
 
 
-def _json_array(exp: list[Any], act: list[Any], normalize: bool, path: _Path,
-                bad: list[_Path]) -> tuple[bool, Any, Any]:
+def _json_array(
+    exp: list[Any], act: list[Any], normalize: bool, path: _Path, bad: list[_Path]
+) -> tuple[bool, Any, Any]:
     tests = [_item_test(e, normalize) for e in exp]
     ops = _pair_changes(align(tests, act, [_key(e) for e in exp]))
     ok = not any(op.kind in ("del", "ins", "change") for op in ops)
@@ -493,8 +514,7 @@ def _pair_changes(ops: list[Op]) -> list[Op]:
 
 def dump_json(value: Any, indent: int | None = 2, sort_keys: bool = True) -> list[str]:
     """Lines of ``value`` as JSON (sorted keys by default, so two dumps diff cleanly)."""
-    return json.dumps(value, indent=indent, sort_keys=sort_keys,
-                      ensure_ascii=False).splitlines()
+    return json.dumps(value, indent=indent, sort_keys=sort_keys, ensure_ascii=False).splitlines()
 
 
 def _json_match(expected: Sequence[str], actual: str, exp: Any, act: Any) -> Match:
@@ -514,8 +534,10 @@ def locate_key(lines: Sequence[str], path: Sequence[str | int]) -> int:
     for key in path:
         if not isinstance(key, str):
             continue
-        written = re.compile(f"(?:{re.escape(json.dumps(key, ensure_ascii=False))}|"
-                             f"(?<![\\w.-]){re.escape(key)})\\s*:")
+        written = re.compile(
+            f"(?:{re.escape(json.dumps(key, ensure_ascii=False))}|"
+            f"(?<![\\w.-]){re.escape(key)})\\s*:"
+        )
         found = next((i for i in range(line, len(lines)) if written.search(lines[i])), None)
         if found is None:
             break

@@ -21,10 +21,18 @@ def plan_result_to_dict(r: PlanResult) -> dict[str, Any]:
 
 def plan_result_from_dict(d: dict[str, Any]) -> PlanResult:
     steps = tuple(
-        StepResult(**{**s, "status": Status(s["status"]),
-                      "commands": tuple(CommandResult(**{**c, "status": Status(c["status"])})
-                                        for c in s.get("commands", ()))})
-        for s in d["steps"])
+        StepResult(
+            **{
+                **s,
+                "status": Status(s["status"]),
+                "commands": tuple(
+                    CommandResult(**{**c, "status": Status(c["status"])})
+                    for c in s.get("commands", ())
+                ),
+            }
+        )
+        for s in d["steps"]
+    )
     return PlanResult(**{**d, "status": Status(d["status"]), "steps": steps})
 
 
@@ -33,8 +41,12 @@ def summary(results: Iterable[PlanResult]) -> dict[str, int]:
     for r in results:
         for k, v in r.counts().items():
             out[k] += v
-    return {"passed": out["passed"], "drift": out["drift"], "errors": out["error"],
-            "skipped": out["skipped"]}
+    return {
+        "passed": out["passed"],
+        "drift": out["drift"],
+        "errors": out["error"],
+        "skipped": out["skipped"],
+    }
 
 
 def counted(n: int, noun: str, plural: str = "") -> str:
@@ -45,8 +57,10 @@ def counted(n: int, noun: str, plural: str = "") -> str:
 def summary_line(results: list[PlanResult], bad_input: int = 0) -> str:
     """``1 lab: 5 passed, 1 drift, 0 errors, 0 skipped``, and the bad input if there was."""
     s = summary(results)
-    line = (f"{counted(len(results), 'lab')}: {s['passed']} passed, {s['drift']} drift, "
-            f"{counted(s['errors'], 'error')}, {s['skipped']} skipped")
+    line = (
+        f"{counted(len(results), 'lab')}: {s['passed']} passed, {s['drift']} drift, "
+        f"{counted(s['errors'], 'error')}, {s['skipped']} skipped"
+    )
     if bad_input:
         line += f"; {counted(bad_input, 'bad directive or spec', 'bad directives or specs')}"
     return line
@@ -57,28 +71,49 @@ def step_rows(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
     rows = []
     for r in results:
         for s in r.steps:
-            rows.append({
-                "document": r.document, "file": s.file, "line": s.line, "lab": r.lab,
-                "spec": r.spec_path,
-                "node": s.node, "kind": s.kind, "status": s.status.value,
-                "duration": round(s.duration, 4), "diff": s.diff, "message": s.message,
-                "provider": r.provider, "cached": r.cached,
-            })
+            rows.append(
+                {
+                    "document": r.document,
+                    "file": s.file,
+                    "line": s.line,
+                    "lab": r.lab,
+                    "spec": r.spec_path,
+                    "node": s.node,
+                    "kind": s.kind,
+                    "status": s.status.value,
+                    "duration": round(s.duration, 4),
+                    "diff": s.diff,
+                    "message": s.message,
+                    "provider": r.provider,
+                    "cached": r.cached,
+                }
+            )
     return rows
 
 
-def to_json(results: list[PlanResult],
-            problems: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+def to_json(
+    results: list[PlanResult], problems: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
     sums = summary(results)
     sums["errors"] += len(problems or [])
     return {
         "version": REPORT_VERSION,
         "summary": sums,
         "problems": list(problems or []),
-        "labs": [{"document": r.document, "lab": r.lab, "spec": r.spec_path,
-                  "provider": r.provider, "status": r.status.value,
-                  "duration": round(r.duration, 4), "started": r.started,
-                  "cached": r.cached, "message": r.message} for r in results],
+        "labs": [
+            {
+                "document": r.document,
+                "lab": r.lab,
+                "spec": r.spec_path,
+                "provider": r.provider,
+                "status": r.status.value,
+                "duration": round(r.duration, 4),
+                "started": r.started,
+                "cached": r.cached,
+                "message": r.message,
+            }
+            for r in results
+        ],
         "steps": step_rows(results),
         "results": [plan_result_to_dict(r) for r in results],
     }
@@ -88,26 +123,40 @@ def from_json(data: dict[str, Any]) -> list[PlanResult]:
     return [plan_result_from_dict(d) for d in data.get("results", [])]
 
 
-def to_junit(results: list[PlanResult],
-             problems: list[dict[str, Any]] | None = None) -> bytes:
+def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = None) -> bytes:
     """JUnit XML: a testsuite per lab, a testcase per step (drift = failure); bad
     directives and specs are errors of a suite of their own."""
     sums = summary(results)
     sums["errors"] += len(problems or [])
-    root = ET.Element("testsuites", name="labbook",
-                      tests=str(sum(sums.values())), failures=str(sums["drift"]),
-                      errors=str(sums["errors"]), skipped=str(sums["skipped"]),
-                      time=f"{sum(r.duration for r in results):.3f}")
+    root = ET.Element(
+        "testsuites",
+        name="labbook",
+        tests=str(sum(sums.values())),
+        failures=str(sums["drift"]),
+        errors=str(sums["errors"]),
+        skipped=str(sums["skipped"]),
+        time=f"{sum(r.duration for r in results):.3f}",
+    )
     for r in results:
         c = r.counts()
-        suite = ET.SubElement(root, "testsuite", name=f"{r.document}:{r.lab}",
-                              tests=str(len(r.steps)), failures=str(c["drift"]),
-                              errors=str(c["error"]), skipped=str(c["skipped"]),
-                              time=f"{r.duration:.3f}")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=f"{r.document}:{r.lab}",
+            tests=str(len(r.steps)),
+            failures=str(c["drift"]),
+            errors=str(c["error"]),
+            skipped=str(c["skipped"]),
+            time=f"{r.duration:.3f}",
+        )
         for s in r.steps:
-            case = ET.SubElement(suite, "testcase", classname=r.document or r.spec_path,
-                                 name=f"line {s.line}: {s.kind} on {s.node}",
-                                 time=f"{s.duration:.3f}")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=r.document or r.spec_path,
+                name=f"line {s.line}: {s.kind} on {s.node}",
+                time=f"{s.duration:.3f}",
+            )
             if s.status is Status.DRIFT:
                 f = ET.SubElement(case, "failure", message=s.message or "drift", type="drift")
                 f.text = s.diff
@@ -117,11 +166,24 @@ def to_junit(results: list[PlanResult],
             elif s.status is Status.SKIPPED:
                 ET.SubElement(case, "skipped", message=s.message or "not run")
     if problems:
-        suite = ET.SubElement(root, "testsuite", name="bad input", tests=str(len(problems)),
-                              failures="0", errors=str(len(problems)), skipped="0", time="0")
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name="bad input",
+            tests=str(len(problems)),
+            failures="0",
+            errors=str(len(problems)),
+            skipped="0",
+            time="0",
+        )
         for p in problems:
-            case = ET.SubElement(suite, "testcase", classname=str(p.get("document", "")),
-                                 name=f"{p.get('file')}:{p.get('line')}", time="0")
+            case = ET.SubElement(
+                suite,
+                "testcase",
+                classname=str(p.get("document", "")),
+                name=f"{p.get('file')}:{p.get('line')}",
+                time="0",
+            )
             ET.SubElement(case, "error", message=str(p.get("message")), type="bad-input")
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
@@ -145,11 +207,17 @@ def write_atomic(path: str, data: bytes) -> None:
         raise
 
 
-def write_reports(results: list[PlanResult], json_path: str | None,
-                  junit_path: str | None, problems: list[dict[str, Any]] | None = None) -> None:
+def write_reports(
+    results: list[PlanResult],
+    json_path: str | None,
+    junit_path: str | None,
+    problems: list[dict[str, Any]] | None = None,
+) -> None:
     if json_path:
-        write_atomic(json_path, json.dumps(to_json(results, problems), indent=1,
-                                           sort_keys=True).encode() + b"\n")
+        write_atomic(
+            json_path,
+            json.dumps(to_json(results, problems), indent=1, sort_keys=True).encode() + b"\n",
+        )
     if junit_path:
         write_atomic(junit_path, to_junit(results, problems))
 
@@ -160,5 +228,7 @@ def status_line(r: PlanResult) -> str:
     parts = [f"{k} {v}" for k, v in c.items() if v]
     where = f"{r.document}: " if r.document else ""
     cached = ", cached" if r.cached else ""
-    return (f"{where}lab {os.path.basename(r.spec_path)} ({r.provider}{cached}) "
-            f"{r.status.value}: {', '.join(parts) or 'no steps'} in {r.duration:.1f} s")
+    return (
+        f"{where}lab {os.path.basename(r.spec_path)} ({r.provider}{cached}) "
+        f"{r.status.value}: {', '.join(parts) or 'no steps'} in {r.duration:.1f} s"
+    )

@@ -34,8 +34,10 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
                 continue
             where = f"{step.source.file}:{sres.line}"
             if not isinstance(step, RunStep):
-                notes.append(f"{where}: not accepted: a file on the page is what the lab "
-                             "applies; fix the step that changed it")
+                notes.append(
+                    f"{where}: not accepted: a file on the page is what the lab "
+                    "applies; fix the step that changed it"
+                )
                 continue
             if sres.status is Status.ERROR:
                 notes.append(f"{where}: not accepted: {sres.message}")
@@ -48,15 +50,15 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
                 if ran is not None and ran.status is Status.DRIFT:
                     expected = accept(cmd.expected, ran.output, step.match)
                     if ran.rc != step.rc:
-                        notes.append(f"{step.source.file}:{cmd.line}: exit status {ran.rc} "
-                                     f"differs from :rc: {step.rc}; change :rc: by hand if "
-                                     "that is right")
-                new_cmds.append(Command(cmd.text, tuple(expected), _offset(step, i),
-                                        cmd.prompt))
+                        notes.append(
+                            f"{step.source.file}:{cmd.line}: exit status {ran.rc} "
+                            f"differs from :rc: {step.rc}; change :rc: by hand if "
+                            "that is right"
+                        )
+                new_cmds.append(Command(cmd.text, tuple(expected), _offset(step, i), cmd.prompt))
             new = tuple(rewrite_block(list(step.content), new_cmds))
             if new != step.content:
-                edits.append(Edit(step.source.file, step.source.line, step.content, new,
-                                  step.node))
+                edits.append(Edit(step.source.file, step.source.line, step.content, new, step.node))
     return edits, notes
 
 
@@ -75,14 +77,18 @@ def apply_edits(edits: list[Edit]) -> list[str]:
             lines = f.read().split("\n")
         for e in sorted(file_edits, key=lambda e: -e.line):
             start = e.line - 1
-            region = lines[start:start + len(e.old)]
+            region = lines[start : start + len(e.old)]
             if [x.strip() for x in region] != [x.strip() for x in e.old]:
-                raise LabbookError(f"{file}:{e.line}: the block changed on disk since the "
-                                   "check ran; run labbook check again")
+                raise LabbookError(
+                    f"{file}:{e.line}: the block changed on disk since the "
+                    "check ran; run labbook check again"
+                )
             indent = _indent(region, e.old)
-            lines[start:start + len(e.old)] = [indent + x if x.strip() else "" for x in e.new]
-            done.append(f"{file}:{e.line}: accepted the output of node {e.node} "
-                        f"({len(e.old)} -> {len(e.new)} lines)")
+            lines[start : start + len(e.old)] = [indent + x if x.strip() else "" for x in e.new]
+            done.append(
+                f"{file}:{e.line}: accepted the output of node {e.node} "
+                f"({len(e.old)} -> {len(e.new)} lines)"
+            )
         from .report import write_atomic
 
         write_atomic(file, "\n".join(lines).encode("utf-8"))

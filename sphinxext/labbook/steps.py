@@ -13,8 +13,15 @@ from .errors import DirectiveError
 PS2 = "> "
 
 #: Words that open a compound command, and the word that closes each.
-_OPENERS = {"if": "fi", "case": "esac", "for": "done", "while": "done", "until": "done",
-            "select": "done", "{": "}"}
+_OPENERS = {
+    "if": "fi",
+    "case": "esac",
+    "for": "done",
+    "while": "done",
+    "until": "done",
+    "select": "done",
+    "{": "}",
+}
 _CLOSERS = frozenset(_OPENERS.values())
 #: Words after which the next word is in command position (where keywords count); so
 #: are separators (``;``, ``&&``, ``|``, ``(``, ``)``, newline).
@@ -46,8 +53,9 @@ class _Shape:
     open_compound: bool
 
 
-def parse_console(content: Sequence[str] | str,
-                  prompts: Sequence[str] = ("$ ", "# ")) -> tuple[Command, ...]:
+def parse_console(
+    content: Sequence[str] | str, prompts: Sequence[str] = ("$ ", "# ")
+) -> tuple[Command, ...]:
     """Split a console block into commands, each with the output lines that follow it.
 
     The block's prompt is the one its first non-blank line starts with, so in a ``$``
@@ -62,8 +70,11 @@ def parse_console(content: Sequence[str] | str,
     prompt = _prompt_of(lines[first], prompts)
     if prompt is None:
         shown = " or ".join(repr(p.rstrip()) for p in prompts)
-        raise DirectiveError(f"a console block must start with a prompt ({shown}), then the "
-                             f"command; got {lines[first].strip()[:40]!r}", line=first)
+        raise DirectiveError(
+            f"a console block must start with a prompt ({shown}), then the "
+            f"command; got {lines[first].strip()[:40]!r}",
+            line=first,
+        )
     commands: list[Command] = []
     i = first
     while i < len(lines):
@@ -99,7 +110,7 @@ def _read_command(lines: list[str], i: int, prompt: str) -> tuple[str, int]:
     """The command starting at line ``i`` and the index of the first line after it."""
     start = i
     first = lines[i]
-    code = [first[len(prompt):] if first.startswith(prompt) else ""]
+    code = [first[len(prompt) :] if first.startswith(prompt) else ""]
     text = list(code)
     i += 1
     ps2 = i < len(lines) and (lines[i].startswith(PS2) or lines[i] == PS2.rstrip())
@@ -115,19 +126,25 @@ def _read_command(lines: list[str], i: int, prompt: str) -> tuple[str, int]:
         if not (shape.open_quote or shape.open_line or shape.open_compound):
             return "\n".join(text), i
         if i >= len(lines):
-            what = ("a quote is never closed" if shape.open_quote else
-                    "the last line ends in '\\' or an operator" if shape.open_line else
-                    "a compound command (if/for/while/case/{) is never closed")
-            raise DirectiveError(f"the command is incomplete at the end of the block: {what}",
-                                 line=start)
+            what = (
+                "a quote is never closed"
+                if shape.open_quote
+                else "the last line ends in '\\' or an operator"
+                if shape.open_line
+                else "a compound command (if/for/while/case/{) is never closed"
+            )
+            raise DirectiveError(
+                f"the command is incomplete at the end of the block: {what}", line=start
+            )
         nxt = _unprompt(lines[i], ps2)
         code.append(nxt)
         text.append(nxt)
         i += 1
 
 
-def _read_heredoc(lines: list[str], i: int, term: str, strip_tabs: bool, ps2: bool,
-                  text: list[str], start: int) -> int:
+def _read_heredoc(
+    lines: list[str], i: int, term: str, strip_tabs: bool, ps2: bool, text: list[str], start: int
+) -> int:
     while i < len(lines):
         body = _unprompt(lines[i], ps2)
         text.append(body)
@@ -135,13 +152,14 @@ def _read_heredoc(lines: list[str], i: int, term: str, strip_tabs: bool, ps2: bo
         candidate = body.lstrip("\t") if strip_tabs else body
         if candidate.rstrip() == term:
             return i
-    raise DirectiveError(f"the here-document is never closed: add a line {term!r} to end it",
-                         line=start)
+    raise DirectiveError(
+        f"the here-document is never closed: add a line {term!r} to end it", line=start
+    )
 
 
 def _unprompt(line: str, ps2: bool) -> str:
     if ps2 and line.startswith(PS2):
-        return line[len(PS2):]
+        return line[len(PS2) :]
     if ps2 and line == PS2.rstrip():
         return ""
     return line
@@ -153,8 +171,9 @@ def _shape(code: str) -> _Shape:
         return _Shape((), False, True, False)
     # A ';' opens every line so a comment (which shlex reads up to and including its
     # newline) cannot hide where the next command starts.
-    lexer = shlex.shlex(_GLUED_HASH.sub("_", code).replace("\n", "\n;"), posix=True,
-                        punctuation_chars="();<>|&\n")
+    lexer = shlex.shlex(
+        _GLUED_HASH.sub("_", code).replace("\n", "\n;"), posix=True, punctuation_chars="();<>|&\n"
+    )
     lexer.whitespace = " \t"
     lexer.commenters = "#"
     tokens: list[str] = []
@@ -173,7 +192,7 @@ def _heredocs(tokens: list[str]) -> list[tuple[str, bool]]:
     removed by shlex; ``<<<`` is a here-string and has no body)."""
     found = []
     for k, tok in enumerate(tokens):
-        words = [w for w in tokens[k + 1:k + 3] if not _is_separator(w)]
+        words = [w for w in tokens[k + 1 : k + 3] if not _is_separator(w)]
         if tok != "<<" or not words:
             continue
         dash = words[0].startswith("-")

@@ -16,45 +16,66 @@ from typing import Any
 from ..errors import LabbookError, UsageError
 
 LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|`{3,}\s*\{lab\}|:{3,}\s*\{lab\})", re.M)
-INCLUDE = re.compile(r"^\s*(?:\.\. (?:include|literalinclude)::|`{3,}\s*\{include\})\s*(\S+)",
-                     re.M)
+INCLUDE = re.compile(r"^\s*(?:\.\. (?:include|literalinclude)::|`{3,}\s*\{include\})\s*(\S+)", re.M)
 SOURCE_SUFFIXES = (".rst", ".md", ".txt")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "check", help="run the labs of a handbook and report drift",
+        "check",
+        help="run the labs of a handbook and report drift",
         description="Run every lab of the given documents (a Sphinx source directory with "
-                    "conf.py, or .rst/.md files) and compare each page with what really "
-                    "happened. Prints a line per lab and a summary; drift is shown as a "
-                    "diff at its file:line.",
+        "conf.py, or .rst/.md files) and compare each page with what really "
+        "happened. Prints a line per lab and a summary; drift is shown as a "
+        "diff at its file:line.",
         epilog="exit codes: 0 all passed, 1 drift (or a step failed), 2 bad input, "
-               "3 a lab could not be brought up",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("paths", nargs="+", metavar="PATH",
-                   help="a Sphinx source directory (with conf.py) or document files")
+        "3 a lab could not be brought up",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "paths",
+        nargs="+",
+        metavar="PATH",
+        help="a Sphinx source directory (with conf.py) or document files",
+    )
     p.add_argument("--provider", help="run every lab on this provider (netns, ssh, vm)")
-    p.add_argument("--inventory", help="inventory file for the ssh provider "
-                                       "(or vagrant:DIR)")
+    p.add_argument("--inventory", help="inventory file for the ssh provider (or vagrant:DIR)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="write the report as JUnit XML")
-    p.add_argument("--accept", action="store_true",
-                   help="write the actual output back into drifted blocks")
-    p.add_argument("-x", "--exitfirst", action="store_true",
-                   help="stop at the first failing step: the rest of its lab and the labs "
-                        "after it are reported as skipped")
-    p.add_argument("--execute", choices=("force", "auto", "cache"), default="force",
-                   help="force (default): run every lab; auto: reuse results of labs whose "
-                        "inputs did not change; cache: only cached results")
-    p.add_argument("--shard", metavar="K/N",
-                   help="check only the K-th of N deterministic, duration-balanced shares "
-                        "of the documents (for CI matrix jobs)")
-    p.add_argument("--durations", metavar="REPORT.json",
-                   help="a previous labcheck.json whose durations balance the shards")
-    p.add_argument("-j", "--jobs", type=int, default=1,
-                   help="run the labs of N documents in parallel")
-    p.add_argument("--build-dir", help="where results and the cache are kept "
-                                       "(default: a temporary directory)")
+    p.add_argument(
+        "--accept", action="store_true", help="write the actual output back into drifted blocks"
+    )
+    p.add_argument(
+        "-x",
+        "--exitfirst",
+        action="store_true",
+        help="stop at the first failing step: the rest of its lab and the labs "
+        "after it are reported as skipped",
+    )
+    p.add_argument(
+        "--execute",
+        choices=("force", "auto", "cache"),
+        default="force",
+        help="force (default): run every lab; auto: reuse results of labs whose "
+        "inputs did not change; cache: only cached results",
+    )
+    p.add_argument(
+        "--shard",
+        metavar="K/N",
+        help="check only the K-th of N deterministic, duration-balanced shares "
+        "of the documents (for CI matrix jobs)",
+    )
+    p.add_argument(
+        "--durations",
+        metavar="REPORT.json",
+        help="a previous labcheck.json whose durations balance the shards",
+    )
+    p.add_argument(
+        "-j", "--jobs", type=int, default=1, help="run the labs of N documents in parallel"
+    )
+    p.add_argument(
+        "--build-dir", help="where results and the cache are kept (default: a temporary directory)"
+    )
     p.set_defaults(func=run)
 
 
@@ -71,7 +92,7 @@ class _ProgressStream(io.TextIOBase):
             line, self.buf = self.buf.split("\n", 1)
             line = re.sub(r"\x1b\[[0-9;]*m", "", line)
             if line.startswith("labbook: ") and "the results are in" not in line:
-                self.out.write(line[len("labbook: "):] + "\n")
+                self.out.write(line[len("labbook: ") :] + "\n")
                 self.out.flush()
         return len(s)
 
@@ -164,8 +185,7 @@ def _select_shard(args: argparse.Namespace, src: str, docs: list[str]) -> list[s
             with open(args.durations, encoding="utf-8") as f:
                 durations = durations_from_report(json.load(f))
         except (OSError, ValueError) as exc:
-            raise UsageError(f"--durations {args.durations}: cannot read a report: {exc}") \
-                from None
+            raise UsageError(f"--durations {args.durations}: cannot read a report: {exc}") from None
     candidates = docs or _lab_docs(src)
     return assign(candidates, n, durations)[k - 1]
 
@@ -180,8 +200,10 @@ def run(args: argparse.Namespace) -> int:
 
             print(summary_line([]))
             return _finish(args, [], 0, [])
-    overrides: dict[str, Any] = {"labbook_execute": args.execute,
-                                 "labbook_stop_on_fail": args.exitfirst}
+    overrides: dict[str, Any] = {
+        "labbook_execute": args.execute,
+        "labbook_stop_on_fail": args.exitfirst,
+    }
     if conf is None:
         overrides["extensions"] = ["sphinxext.labbook"]
     if docs:
@@ -191,8 +213,11 @@ def run(args: argparse.Namespace) -> int:
         overrides["labbook_provider_force"] = args.provider
     if args.inventory:
         overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
-    env_override = {k: os.environ.pop(k) for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER",
-                                                   "LABBOOK_STOP_ON_FAIL") if k in os.environ}
+    env_override = {
+        k: os.environ.pop(k)
+        for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER", "LABBOOK_STOP_ON_FAIL")
+        if k in os.environ
+    }
     build = args.build_dir or tempfile.mkdtemp(prefix="labbook-check-")
     try:
         return _build(args, src, conf, overrides, build)
@@ -202,8 +227,9 @@ def run(args: argparse.Namespace) -> int:
             shutil.rmtree(build, ignore_errors=True)
 
 
-def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict[str, Any],
-           build: str) -> int:
+def _build(
+    args: argparse.Namespace, src: str, conf: str | None, overrides: dict[str, Any], build: str
+) -> int:
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
     from sphinx.util.docutils import docutils_namespace, patch_docutils
@@ -218,10 +244,18 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
     try:
         # as sphinx-build does: docutils' global registries are restored afterwards
         with patch_docutils(conf), docutils_namespace():
-            app = Sphinx(src, conf, os.path.join(build, "labcheck"),
-                         os.path.join(build, "doctrees"), "labcheck", confoverrides=overrides,
-                         status=_ProgressStream(sys.stdout), warning=warnings, freshenv=True,
-                         parallel=max(1, args.jobs))
+            app = Sphinx(
+                src,
+                conf,
+                os.path.join(build, "labcheck"),
+                os.path.join(build, "doctrees"),
+                "labcheck",
+                confoverrides=overrides,
+                status=_ProgressStream(sys.stdout),
+                warning=warnings,
+                freshenv=True,
+                parallel=max(1, args.jobs),
+            )
             app.build()
     except SphinxError as exc:
         if isinstance(exc.__cause__, LabbookError):  # e.g. a bad inventory: say it plainly
@@ -229,13 +263,17 @@ def _build(args: argparse.Namespace, src: str, conf: str | None, overrides: dict
         raise UsageError(f"the documents could not be read: {exc}") from None
     results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]
     plans = [p for _, ps in sorted(plans_of(app.env).items()) for p in ps]
-    problems = [{"document": d, **p} for d, ps in sorted(problems_of(app.env).items())
-                for p in ps]
+    problems = [{"document": d, **p} for d, ps in sorted(problems_of(app.env).items()) for p in ps]
     return _finish(args, results, warnings.bad_input + len(problems), plans, problems)
 
 
-def _finish(args: argparse.Namespace, results: list[Any], bad_input: int,
-            plans: list[Any], problems: list[dict[str, Any]] | None = None) -> int:
+def _finish(
+    args: argparse.Namespace,
+    results: list[Any],
+    bad_input: int,
+    plans: list[Any],
+    problems: list[dict[str, Any]] | None = None,
+) -> int:
     from ..report import write_reports
     from ..runner.model import Status
 

@@ -22,65 +22,100 @@ _FMT = argparse.RawDescriptionHelpFormatter
 
 def _add_up(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "up", help="bring a lab up and leave it running",
+        "up",
+        help="bring a lab up and leave it running",
         description="Bring the lab of SPEC up and leave it running (until 'labbook down "
-                    "NAME'). Prints the lab's name, and nothing else, on standard output.",
+        "NAME'). Prints the lab's name, and nothing else, on standard output.",
         epilog=f"{EXIT_CODES}\nexample:\n  name=$(labbook up labs/pair.yaml --name pair2)\n"
-               "  labbook exec $name alpha -- ping -c1 10.0.0.2", formatter_class=_FMT)
+        "  labbook exec $name alpha -- ping -c1 10.0.0.2",
+        formatter_class=_FMT,
+    )
     p.add_argument("spec", metavar="SPEC.yaml", help="the lab spec")
-    p.add_argument("--name", help="name of the running lab (default: the spec's name); "
-                                  "two labs of one spec run side by side under two names")
+    p.add_argument(
+        "--name",
+        help="name of the running lab (default: the spec's name); "
+        "two labs of one spec run side by side under two names",
+    )
     p.add_argument("--provider", default=None, help="where the lab runs (default: netns)")
-    p.add_argument("--inventory", metavar="FILE",
-                   help="ssh provider: the inventory (YAML, a saved ssh config, or vagrant:DIR)")
-    p.add_argument("--option", "-o", action="append", default=[], metavar="KEY=VALUE",
-                   help="a provider option (repeatable), e.g. -o insecure=true")
+    p.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="ssh provider: the inventory (YAML, a saved ssh config, or vagrant:DIR)",
+    )
+    p.add_argument(
+        "--option",
+        "-o",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a provider option (repeatable), e.g. -o insecure=true",
+    )
     p.set_defaults(func=cmd_up)
 
 
 def _add_exec(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "exec", help="run a command inside a node of a running lab",
+        "exec",
+        help="run a command inside a node of a running lab",
         description="Run COMMAND inside NODE of the running lab NAME. Its standard output, "
-                    "standard error and exit code are the command's; signals are passed on.",
+        "standard error and exit code are the command's; signals are passed on.",
         epilog="exit codes: the command's; 2 unknown lab or node\nexample:\n"
-               "  labbook exec pair alpha -- ip -br addr", formatter_class=_FMT)
+        "  labbook exec pair alpha -- ip -br addr",
+        formatter_class=_FMT,
+    )
     p.add_argument("name", metavar="NAME", help="the running lab")
     p.add_argument("node", metavar="NODE", help="the node to run the command in")
-    p.add_argument("command", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG...]",
-                   help="the command and its arguments (after '--')")
+    p.add_argument(
+        "command",
+        nargs=argparse.REMAINDER,
+        metavar="-- COMMAND [ARG...]",
+        help="the command and its arguments (after '--')",
+    )
     p.set_defaults(func=cmd_exec)
 
 
 def _add_down(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "down", help="tear a running lab down",
+        "down",
+        help="tear a running lab down",
         description="Tear the running lab NAME down: every process, namespace, interface "
-                    "and file it has goes. A lab that is already partly gone is removed "
-                    "all the same; an unknown name is an error.",
-        epilog="exit codes: 0 success, 2 no lab of that name", formatter_class=_FMT)
+        "and file it has goes. A lab that is already partly gone is removed "
+        "all the same; an unknown name is an error.",
+        epilog="exit codes: 0 success, 2 no lab of that name",
+        formatter_class=_FMT,
+    )
     p.add_argument("names", nargs="+", metavar="NAME", help="running labs to tear down")
     p.set_defaults(func=cmd_down)
 
 
 def _add_ls(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "ls", help="list running labs",
+        "ls",
+        help="list running labs",
         description="List the labs running on this machine: name, provider, nodes, age "
-                    "and the spec each was made from.", formatter_class=_FMT)
+        "and the spec each was made from.",
+        formatter_class=_FMT,
+    )
     p.add_argument("--json", action="store_true", help="print a JSON list instead of a table")
     p.set_defaults(func=cmd_ls)
 
 
 def _add_gc(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "gc", help="remove what killed runs left behind",
+        "gc",
+        help="remove what killed runs left behind",
         description="Remove labs whose owner process is gone (a run that was killed), "
-                    "half-created labs, and lab processes or state without each other. "
-                    "Labs brought up with 'labbook up' stay; --all removes them too. "
-                    "Prints a line per thing removed.", formatter_class=_FMT)
-    p.add_argument("names", nargs="*", metavar="NAME",
-                   help="only look at these labs (default: every lab on this machine)")
+        "half-created labs, and lab processes or state without each other. "
+        "Labs brought up with 'labbook up' stay; --all removes them too. "
+        "Prints a line per thing removed.",
+        formatter_class=_FMT,
+    )
+    p.add_argument(
+        "names",
+        nargs="*",
+        metavar="NAME",
+        help="only look at these labs (default: every lab on this machine)",
+    )
     p.add_argument("--all", action="store_true", help="remove every lab, also running ones")
     p.set_defaults(func=cmd_gc)
 
@@ -192,13 +227,28 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     labs = _all_labs()
     if args.json:
-        print(json.dumps([{"name": i.name, "provider": i.provider, "nodes": list(i.nodes),
-                           "created": i.created, "spec": i.spec_path, "owner_pid": i.owner_pid,
-                           **i.extra} for i in labs], indent=2))
+        print(
+            json.dumps(
+                [
+                    {
+                        "name": i.name,
+                        "provider": i.provider,
+                        "nodes": list(i.nodes),
+                        "created": i.created,
+                        "spec": i.spec_path,
+                        "owner_pid": i.owner_pid,
+                        **i.extra,
+                    }
+                    for i in labs
+                ],
+                indent=2,
+            )
+        )
         return 0
     rows = [("NAME", "PROVIDER", "NODES", "AGE", "SPEC")]
-    rows += [(i.name, i.provider, str(len(i.nodes)), age(i.created), _short(i.spec_path))
-             for i in labs]
+    rows += [
+        (i.name, i.provider, str(len(i.nodes)), age(i.created), _short(i.spec_path)) for i in labs
+    ]
     widths = [max(len(r[c]) for r in rows) for c in range(4)]
     for r in rows:
         print("  ".join(v.ljust(w) for v, w in zip(r, widths, strict=False)) + "  " + r[4])

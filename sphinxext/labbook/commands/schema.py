@@ -39,66 +39,114 @@ SOURCE is one of:
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "schema", help="draw a database schema, or snapshot it to a file",
+        "schema",
+        help="draw a database schema, or snapshot it to a file",
         description="Draw the tables, columns, keys and foreign keys of a schema as DOT, "
-                    "SVG, PNG or a mermaid erDiagram; identical input gives identical output. "
-                    "'labbook schema snapshot SOURCE -o FILE.yaml' writes a sorted snapshot a "
-                    "docs build can draw without application code or a database.",
+        "SVG, PNG or a mermaid erDiagram; identical input gives identical output. "
+        "'labbook schema snapshot SOURCE -o FILE.yaml' writes a sorted snapshot a "
+        "docs build can draw without application code or a database.",
         epilog=SOURCES + "\n\nexit codes: 0 done, 2 bad input, 3 database unreachable",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("words", nargs="+", metavar="[snapshot] SOURCE",
-                   help="the schema to draw; 'snapshot SOURCE' writes a snapshot instead")
-    p.add_argument("-f", "--format", choices=FORMATS, default="dot",
-                   help="output format (default: dot; svg and png need Graphviz's dot)")
-    p.add_argument("-o", "--output", metavar="FILE",
-                   help="write here (atomically) instead of to standard output; a directory "
-                        "with --split; .json or .yaml for a snapshot")
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument(
+        "words",
+        nargs="+",
+        metavar="[snapshot] SOURCE",
+        help="the schema to draw; 'snapshot SOURCE' writes a snapshot instead",
+    )
+    p.add_argument(
+        "-f",
+        "--format",
+        choices=FORMATS,
+        default="dot",
+        help="output format (default: dot; svg and png need Graphviz's dot)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        metavar="FILE",
+        help="write here (atomically) instead of to standard output; a directory "
+        "with --split; .json or .yaml for a snapshot",
+    )
     add_render_options(p)
-    p.add_argument("--split", action="store_true",
-                   help="write an overview of the clusters plus one diagram per cluster "
-                        "into the directory -o names (needs --group)")
-    p.add_argument("--schema", dest="schema_name", metavar="NAME",
-                   help="database schema to read from a live database")
+    p.add_argument(
+        "--split",
+        action="store_true",
+        help="write an overview of the clusters plus one diagram per cluster "
+        "into the directory -o names (needs --group)",
+    )
+    p.add_argument(
+        "--schema",
+        dest="schema_name",
+        metavar="NAME",
+        help="database schema to read from a live database",
+    )
     p.set_defaults(func=run)
 
     d = sub.add_parser(
-        "schema-diff", help="compare a documented schema with a live database",
+        "schema-diff",
+        help="compare a documented schema with a live database",
         description="Compare the documented schema with the live one: tables, columns, types "
-                    "(normalized across dialects), nullability, primary and foreign keys, "
-                    "indexes. Against a database, alembic's autogenerate comparison does the "
-                    "work. Prints one line per difference.",
-        epilog=SOURCES + "\n\nexit codes: 0 no drift, 1 drift, 2 bad input, "
-                         "3 database unreachable",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "(normalized across dialects), nullability, primary and foreign keys, "
+        "indexes. Against a database, alembic's autogenerate comparison does the "
+        "work. Prints one line per difference.",
+        epilog=SOURCES + "\n\nexit codes: 0 no drift, 1 drift, 2 bad input, 3 database unreachable",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     d.add_argument("documented", metavar="DOCUMENTED", help="the schema the docs describe")
     d.add_argument("live", metavar="LIVE", help="the real one, usually a database URL")
-    d.add_argument("--allow", metavar="FILE.yaml",
-                   help="accepted differences, each with a reason; an entry that matches "
-                        "nothing is reported as drift")
+    d.add_argument(
+        "--allow",
+        metavar="FILE.yaml",
+        help="accepted differences, each with a reason; an entry that matches "
+        "nothing is reported as drift",
+    )
     d.add_argument("--json", action="store_true", help="print the report as JSON")
-    d.add_argument("--schema", dest="schema_name", metavar="NAME",
-                   help="database schema to compare (default: the URL's #NAME or the "
-                        "default schema)")
+    d.add_argument(
+        "--schema",
+        dest="schema_name",
+        metavar="NAME",
+        help="database schema to compare (default: the URL's #NAME or the default schema)",
+    )
     d.set_defaults(func=run_diff)
 
 
 def add_render_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--include", action="append", default=[], metavar="GLOBS",
-                   help="only tables matching these names or globs (comma-separated; "
-                        "repeatable)")
-    p.add_argument("--exclude", action="append", default=[], metavar="GLOBS",
-                   help="leave out tables matching these")
-    p.add_argument("--columns", choices=COLUMN_MODES, default="all",
-                   help="all columns (default), keys (primary and foreign) only, or none")
-    p.add_argument("--rankdir", choices=DIRECTIONS, default="LR",
-                   help="layout direction (default LR)")
-    p.add_argument("--group", metavar="SPEC",
-                   help="clusters: 'prefix' (by name up to the first _), "
-                        "'NAME = GLOB, GLOB; NAME = GLOB', or a YAML file mapping names to globs")
-    p.add_argument("--around", metavar="TABLES",
-                   help="only these tables and their neighbours (see --depth)")
-    p.add_argument("--depth", type=int, default=1,
-                   help="foreign-key hops from --around (default 1)")
+    p.add_argument(
+        "--include",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="only tables matching these names or globs (comma-separated; repeatable)",
+    )
+    p.add_argument(
+        "--exclude",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="leave out tables matching these",
+    )
+    p.add_argument(
+        "--columns",
+        choices=COLUMN_MODES,
+        default="all",
+        help="all columns (default), keys (primary and foreign) only, or none",
+    )
+    p.add_argument(
+        "--rankdir", choices=DIRECTIONS, default="LR", help="layout direction (default LR)"
+    )
+    p.add_argument(
+        "--group",
+        metavar="SPEC",
+        help="clusters: 'prefix' (by name up to the first _), "
+        "'NAME = GLOB, GLOB; NAME = GLOB', or a YAML file mapping names to globs",
+    )
+    p.add_argument(
+        "--around", metavar="TABLES", help="only these tables and their neighbours (see --depth)"
+    )
+    p.add_argument(
+        "--depth", type=int, default=1, help="foreign-key hops from --around (default 1)"
+    )
     p.add_argument("--title", help="title drawn above the diagram")
     p.add_argument("--indexes", action="store_true", help="list indexes and unique constraints")
 
@@ -107,10 +155,18 @@ def options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The render options the command line asks for."""
     from ..schema.options import render_options
 
-    opts, _ = render_options(include=args.include, exclude=args.exclude, columns=args.columns,
-                             rankdir=args.rankdir, group=args.group, around=args.around,
-                             depth=args.depth, title=args.title, indexes=args.indexes,
-                             base_dir=os.getcwd())
+    opts, _ = render_options(
+        include=args.include,
+        exclude=args.exclude,
+        columns=args.columns,
+        rankdir=args.rankdir,
+        group=args.group,
+        around=args.around,
+        depth=args.depth,
+        title=args.title,
+        indexes=args.indexes,
+        base_dir=os.getcwd(),
+    )
     return opts
 
 
@@ -151,8 +207,10 @@ def _write_split(schema: Schema, opts: RenderOptions, fmt: str, directory: str |
     if not directory or directory == "-":
         raise UsageError("--split writes several files: name a directory with -o DIR")
     if not (opts.groups or opts.group_by_prefix):
-        raise UsageError("--split draws one diagram per cluster: say how to cluster with "
-                         "--group prefix or --group 'NAME = GLOB; ...'")
+        raise UsageError(
+            "--split draws one diagram per cluster: say how to cluster with "
+            "--group prefix or --group 'NAME = GLOB; ...'"
+        )
     # Render everything first, so a failure leaves no half-written set behind.
     files = {f"overview.{SUFFIX[fmt]}": render(schema, opts, fmt, overview=True)}
     for cluster, part in split(schema, opts):
@@ -167,8 +225,10 @@ def run(args: argparse.Namespace) -> int:
     if words[0] == "snapshot" and len(words) == 2:
         return run_snapshot(words[1], args)
     if len(words) != 1:
-        raise UsageError(f"one SOURCE expected, got {' '.join(words)!r}; write "
-                         "'labbook schema SOURCE' or 'labbook schema snapshot SOURCE -o FILE'")
+        raise UsageError(
+            f"one SOURCE expected, got {' '.join(words)!r}; write "
+            "'labbook schema SOURCE' or 'labbook schema snapshot SOURCE -o FILE'"
+        )
     schema = load(words[0], args.schema_name)
     opts = options_from_args(args)
     if args.split:
@@ -196,20 +256,21 @@ def run_diff(args: argparse.Namespace) -> int:
 
     allow = load_allow(args.allow) if args.allow else ()
     documented = load(args.documented)
-    report = check_drift(documented, args.live, os.getcwd(), name=args.schema_name,
-                         allow=allow)
+    report = check_drift(documented, args.live, os.getcwd(), name=args.schema_name, allow=allow)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, sort_keys=True))
     else:
         for line in report.lines():
             print(line)
         n = len(report.differences)
-        summary = (f"{n} difference{'s' if n != 1 else ''}" if n else "no drift") + \
-            f" between {report.documented} and {report.live}"
+        summary = (
+            f"{n} difference{'s' if n != 1 else ''}" if n else "no drift"
+        ) + f" between {report.documented} and {report.live}"
         if report.allowed:
             summary += f" ({len(report.allowed)} allowed by {args.allow})"
         if report.stale:
-            summary += f"; {len(report.stale)} stale allow-list entr" + \
-                ("ies" if len(report.stale) > 1 else "y")
+            summary += f"; {len(report.stale)} stale allow-list entr" + (
+                "ies" if len(report.stale) > 1 else "y"
+            )
         print(f"labbook: {summary}", file=sys.stderr)
     return 1 if report.drift else 0

@@ -11,14 +11,19 @@ from ..errors import SpecErrors, UsageError
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
-        "validate", help="check lab specs; print the JSON Schema of the format",
+        "validate",
+        help="check lab specs; print the JSON Schema of the format",
         description="Check lab spec files and report every problem as FILE:LINE:COL: "
-                    "message. Nothing is brought up. With --json-schema, print the JSON "
-                    "Schema of the format (point your editor's YAML support at it).",
-        epilog="exit codes: 0 every spec is valid, 2 a spec has errors")
+        "message. Nothing is brought up. With --json-schema, print the JSON "
+        "Schema of the format (point your editor's YAML support at it).",
+        epilog="exit codes: 0 every spec is valid, 2 a spec has errors",
+    )
     p.add_argument("specs", nargs="*", metavar="SPEC.yaml")
-    p.add_argument("--json-schema", action="store_true",
-                   help="print the JSON Schema of the lab format and exit")
+    p.add_argument(
+        "--json-schema",
+        action="store_true",
+        help="print the JSON Schema of the lab format and exit",
+    )
     p.set_defaults(func=run)
 
 
@@ -40,6 +45,8 @@ def run(args: argparse.Namespace) -> int:
             for err in exc.errors:
                 print(str(err), file=sys.stderr)
             continue
-        print(f"{path}: lab '{spec.name}' is valid: {len(spec.nodes)} nodes, "
-              f"{len(spec.networks)} networks, {len(spec.links)} links")
+        print(
+            f"{path}: lab '{spec.name}' is valid: {len(spec.nodes)} nodes, "
+            f"{len(spec.networks)} networks, {len(spec.links)} links"
+        )
     return 2 if bad else 0

@@ -8,8 +8,7 @@ from typing import Any
 from ..errors import UsageError
 from .base import ExecResult, Lab, LabInfo, Provider
 
-__all__ = ["BUILTIN", "ExecResult", "Lab", "LabInfo", "Provider", "get_provider",
-           "provider_names"]
+__all__ = ["BUILTIN", "ExecResult", "Lab", "LabInfo", "Provider", "get_provider", "provider_names"]
 
 #: Providers shipped with labbook (also reachable when the package is not installed).
 BUILTIN = {

@@ -60,8 +60,14 @@ class Lab(abc.ABC):
 
     # -- commands -----------------------------------------------------------------
     @abc.abstractmethod
-    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
-             input: bytes | None = None) -> ExecResult:
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        input: bytes | None = None,
+    ) -> ExecResult:
         """Run ``argv`` (no shell) in ``node``; stdout and stderr are kept apart."""
 
     @abc.abstractmethod
@@ -75,8 +81,9 @@ class Lab(abc.ABC):
         s = self._sessions.get(node)
         if s is None or not s.alive:
             self.check_node(node)
-            s = PtySession(self.shell_argv(node), name=f"{self.name}/{node}",
-                           env=dict(self.session_env))
+            s = PtySession(
+                self.shell_argv(node), name=f"{self.name}/{node}", env=dict(self.session_env)
+            )
             self._sessions[node] = s
         return s
 
@@ -87,8 +94,15 @@ class Lab(abc.ABC):
 
     # -- files ---------------------------------------------------------------------
     @abc.abstractmethod
-    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
-            owner: str | None = None) -> None:
+    def put(
+        self,
+        node: str,
+        path: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+    ) -> None:
         """Write ``data`` to ``path`` on ``node`` (parent directories are created)."""
 
     @abc.abstractmethod
@@ -110,8 +124,10 @@ class Lab(abc.ABC):
         """Let the lab outlive this process: it stays until ``labbook down NAME``."""
         from ..errors import UsageError
 
-        raise UsageError(f"the {self.provider_name} provider cannot keep a lab running after "
-                         "'labbook up' returns; use 'labbook check' instead")
+        raise UsageError(
+            f"the {self.provider_name} provider cannot keep a lab running after "
+            "'labbook up' returns; use 'labbook check' instead"
+        )
 
     def check_node(self, node: str) -> None:
         from ..errors import NodeNotFound

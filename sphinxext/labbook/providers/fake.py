@@ -37,28 +37,63 @@ class FakeLab(Lab):
     def _path(self, node: str, path: str) -> str:
         return os.path.join(self._dir(node), path.lstrip("/"))
 
-    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
-             input: bytes | None = None) -> ExecResult:
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        input: bytes | None = None,
+    ) -> ExecResult:
         t = time.monotonic()
         try:
-            p = subprocess.run(argv, cwd=self._dir(node), input=input, capture_output=True,
-                               timeout=timeout, check=False)
+            p = subprocess.run(
+                argv,
+                cwd=self._dir(node),
+                input=input,
+                capture_output=True,
+                timeout=timeout,
+                check=False,
+            )
         except subprocess.TimeoutExpired as exc:
-            return ExecResult(" ".join(argv), 124, _s(exc.stdout), _s(exc.stderr),
-                              time.monotonic() - t, timed_out=True)
+            return ExecResult(
+                " ".join(argv),
+                124,
+                _s(exc.stdout),
+                _s(exc.stderr),
+                time.monotonic() - t,
+                timed_out=True,
+            )
         except FileNotFoundError as exc:
             return ExecResult(" ".join(argv), 127, "", f"{exc}\n", time.monotonic() - t)
-        return ExecResult(" ".join(argv), p.returncode, _s(p.stdout), _s(p.stderr),
-                          time.monotonic() - t)
+        return ExecResult(
+            " ".join(argv), p.returncode, _s(p.stdout), _s(p.stderr), time.monotonic() - t
+        )
 
     def shell_argv(self, node: str) -> list[str]:
         d = self._dir(node)
-        return ["bash", "--noprofile", "--norc", "-c",
-                'cd "$1" && export LABBOOK_NODE="$2" LABBOOK_FAKE_LAB="$3" && '
-                "exec bash --noprofile --norc", "fake-shell", d, node, self.name]
+        return [
+            "bash",
+            "--noprofile",
+            "--norc",
+            "-c",
+            'cd "$1" && export LABBOOK_NODE="$2" LABBOOK_FAKE_LAB="$3" && '
+            "exec bash --noprofile --norc",
+            "fake-shell",
+            d,
+            node,
+            self.name,
+        ]
 
-    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
-            owner: str | None = None) -> None:
+    def put(
+        self,
+        node: str,
+        path: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+    ) -> None:
         target = self._path(node, path)
         os.makedirs(os.path.dirname(target), exist_ok=True)
         with open(target, "wb") as f:
@@ -123,8 +158,10 @@ class FakeProvider(Provider):
             raise LabNotFound(f"no running fake lab named '{name}'") from None
 
     def labs(self) -> list[LabInfo]:
-        return [LabInfo(lab.name, "fake", lab.spec.path, lab.spec.node_names, lab.created)
-                for lab in _RUNNING.values()]
+        return [
+            LabInfo(lab.name, "fake", lab.spec.path, lab.spec.node_names, lab.created)
+            for lab in _RUNNING.values()
+        ]
 
     def unavailable(self) -> str | None:
         return str(self.options.get("unavailable") or "") or None

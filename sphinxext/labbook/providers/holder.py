@@ -141,8 +141,9 @@ def reap() -> None:
 
 
 # -- in the parent ---------------------------------------------------------------------------
-def wait_report(fd: int, pid: int, timeout: float,
-                ids: userns.IdMap | None = None) -> dict[str, list[int]]:
+def wait_report(
+    fd: int, pid: int, timeout: float, ids: userns.IdMap | None = None
+) -> dict[str, list[int]]:
     """Map the holder's user namespace when it asks (with ``ids``, default
     :func:`userns.plan`), then return its report: node -> [pid, start]; ProviderError
     with the holder's reason. Closes ``fd``."""
@@ -169,8 +170,7 @@ def wait_report(fd: int, pid: int, timeout: float,
     try:
         report = json.loads(data)
     except ValueError:
-        raise ProviderError(f"the lab's holder process {pid} ended before the lab was up")\
-            from None
+        raise ProviderError(f"the lab's holder process {pid} ended before the lab was up") from None
     if "error" in report:
         raise LabFailed(report["error"])
     return {k: list(v) for k, v in report["nodes"].items()}

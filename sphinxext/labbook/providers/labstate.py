@@ -99,11 +99,14 @@ def ensure_root(root: str | None = None) -> str:
     try:
         os.makedirs(root, mode=0o700, exist_ok=True)
     except OSError as exc:
-        raise ProviderError(f"cannot create the labs' state directory {root}: "
-                            f"{exc.strerror}") from None
+        raise ProviderError(
+            f"cannot create the labs' state directory {root}: {exc.strerror}"
+        ) from None
     if not _trusted(root):
-        raise ProviderError(f"{root} is not a directory of this user's; remove it, or set "
-                            "XDG_RUNTIME_DIR to a directory of yours")
+        raise ProviderError(
+            f"{root} is not a directory of this user's; remove it, or set "
+            "XDG_RUNTIME_DIR to a directory of yours"
+        )
     return root
 
 
@@ -146,8 +149,9 @@ def provider_of(name: str, root: str | None = None) -> str | None:
     return str(raw.get("provider", "")) if raw is not None else None
 
 
-def load(name: str, provider: str, build: Callable[[dict[str, Any]], T],
-         root: str | None = None) -> T | None:
+def load(
+    name: str, provider: str, build: Callable[[dict[str, Any]], T], root: str | None = None
+) -> T | None:
     """``build(raw state)`` for ``provider``'s lab ``name``; None when there is none, it is
     unreadable or another provider's."""
     raw = _raw(name, root)
@@ -184,8 +188,9 @@ def as_procs(raw: dict[str, Any], *keys: str) -> None:
         raw[key] = tuple(raw[key]) if raw.get(key) else None
 
 
-def from_json(cls: Callable[..., T], node: Callable[..., Any], procs: tuple[str, ...],
-              raw: dict[str, Any]) -> T:
+def from_json(
+    cls: Callable[..., T], node: Callable[..., Any], procs: tuple[str, ...], raw: dict[str, Any]
+) -> T:
     """A state dataclass ``cls`` from its JSON: ``nodes`` of class ``node``, and the
     processes under the keys ``procs``."""
     nodes = {k: node(**v) for k, v in raw.pop("nodes", {}).items()}

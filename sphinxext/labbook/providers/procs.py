@@ -28,7 +28,7 @@ def _stat_fields(pid: int | str) -> list[str]:
     with open(f"/proc/{pid}/stat", "rb") as f:
         raw = f.read()
     # comm may hold spaces and parentheses: the fields start after the last ')'.
-    return [raw[:raw.index(b"(")].strip().decode(), *raw[raw.rindex(b")") + 2:].decode().split()]
+    return [raw[: raw.index(b"(")].strip().decode(), *raw[raw.rindex(b")") + 2 :].decode().split()]
 
 
 def start_time(pid: int) -> int | None:

@@ -40,8 +40,14 @@ class PtySession:
     Each command runs with stdin from /dev/null, so it cannot swallow the next one.
     """
 
-    def __init__(self, argv: list[str], *, name: str = "", columns: int = 160,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: list[str],
+        *,
+        name: str = "",
+        columns: int = 160,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.name = name
         self.argv = argv
         master, slave = os.openpty()
@@ -50,12 +56,21 @@ class PtySession:
         attrs[3] &= ~termios.ECHO
         termios.tcsetattr(slave, termios.TCSANOW, attrs)
         fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 50, columns, 0, 0))
-        full_env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                    "HOME": "/root", **SESSION_ENV, **(env or {})}
+        full_env = {
+            "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            "HOME": "/root",
+            **SESSION_ENV,
+            **(env or {}),
+        }
         try:
             self.proc = subprocess.Popen(
-                argv, stdin=subprocess.PIPE, stdout=slave, stderr=slave,
-                start_new_session=True, env=full_env, close_fds=True,
+                argv,
+                stdin=subprocess.PIPE,
+                stdout=slave,
+                stderr=slave,
+                start_new_session=True,
+                env=full_env,
+                close_fds=True,
             )
         except OSError as exc:
             os.close(master)
@@ -76,7 +91,7 @@ class PtySession:
         """
         if not self.alive:
             raise ProviderError(f"the shell session of {self.name} has ended")
-        script = (f"{{ {command}\n}} </dev/null; printf '\\036LB{self._token} %d\\036' $?\n")
+        script = f"{{ {command}\n}} </dev/null; printf '\\036LB{self._token} %d\\036' $?\n"
         start = time.monotonic()
         try:
             assert self.proc.stdin is not None
@@ -90,14 +105,20 @@ class PtySession:
         while True:
             m = self._marker.search(buf)
             if m:
-                out = bytes(buf[:m.start()])
-                return ExecResult(command, int(m.group(1)), _decode(out),
-                                  duration=time.monotonic() - start)
+                out = bytes(buf[: m.start()])
+                return ExecResult(
+                    command, int(m.group(1)), _decode(out), duration=time.monotonic() - start
+                )
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
             if wait == 0.0:
                 self.close()
-                return ExecResult(command, 124, _decode(bytes(buf)),
-                                  duration=time.monotonic() - start, timed_out=True)
+                return ExecResult(
+                    command,
+                    124,
+                    _decode(bytes(buf)),
+                    duration=time.monotonic() - start,
+                    timed_out=True,
+                )
             ready, _, _ = select.select([self.fd], [], [], wait)
             if not ready:
                 continue
@@ -108,8 +129,9 @@ class PtySession:
             if not chunk:  # the shell died (e.g. the command ran `exit`)
                 self.close()
                 rc = self.proc.returncode if self.proc.returncode is not None else 255
-                return ExecResult(command, rc, _decode(bytes(buf)),
-                                  duration=time.monotonic() - start)
+                return ExecResult(
+                    command, rc, _decode(bytes(buf)), duration=time.monotonic() - start
+                )
             buf += chunk
 
     def close(self) -> None:
@@ -131,7 +153,6 @@ class PtySession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
 
 
 def _decode(data: bytes) -> str:

@@ -72,8 +72,14 @@ class StatefulProvider(Provider, Generic[S]):
         lab of this provider; UsageError when a live lab has it."""
         for _ in range(2):
             if labstate.claim(name, mode=self.dir_mode):
-                st = state(name=name, spec_path=os.path.abspath(spec.path),
-                           spec_digest=spec.digest, created=time.time(), owner=me(), **extra)
+                st = state(
+                    name=name,
+                    spec_path=os.path.abspath(spec.path),
+                    spec_digest=spec.digest,
+                    created=time.time(),
+                    owner=me(),
+                    **extra,
+                )
                 try:
                     labstate.write(st)
                 except BaseException:
@@ -84,9 +90,11 @@ class StatefulProvider(Provider, Generic[S]):
             old = self.read(name)
             if other not in (self.name, None) or not self.why_stale(old, name=name):
                 by = f" (provider {other})" if other not in (self.name, None) else ""
-                raise UsageError(f"a lab named '{name}' is already running{by}; bring this "
-                                 f"one up under another name (--name), or run "
-                                 f"'labbook down {name}'")
+                raise UsageError(
+                    f"a lab named '{name}' is already running{by}; bring this "
+                    f"one up under another name (--name), or run "
+                    f"'labbook down {name}'"
+                )
             self.remove(name, old, [])
         raise UsageError(f"cannot claim the name '{name}'; run 'labbook gc'")
 
@@ -108,8 +116,7 @@ class StatefulProvider(Provider, Generic[S]):
     def why_stale(self, st: S | None, everything: bool = False, name: str = "") -> str:
         """Why ``gc`` should remove this lab, or "" to keep it."""
         if st is None:
-            return "its state file is unreadable" if _unchanged_for(name) > CLAIM_GRACE \
-                else ""
+            return "its state file is unreadable" if _unchanged_for(name) > CLAIM_GRACE else ""
         verdict = owner_verdict(st)
         if verdict is not None:
             return verdict
@@ -132,14 +139,17 @@ class StatefulProvider(Provider, Generic[S]):
             if not why:
                 continue
             count = self.remove(name, st, found)
-            lines.append(f"removed {self.name} lab '{name}' ({why}): {count} {self.parts}, "
-                         f"{labstate.lab_dir(name)}")
+            lines.append(
+                f"removed {self.name} lab '{name}' ({why}): {count} {self.parts}, "
+                f"{labstate.lab_dir(name)}"
+            )
         for name, pids in sorted(procs.items()):
             if labstate.provider_of(name) not in (self.name, None):
                 continue  # the name is another provider's lab now
             count = self.remove(name, None, pids)
-            lines.append(f"removed {count} {self.parts} of {self.name} lab '{name}', which "
-                         "has no state")
+            lines.append(
+                f"removed {count} {self.parts} of {self.name} lab '{name}', which has no state"
+            )
         return lines
 
 

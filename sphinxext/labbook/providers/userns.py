@@ -77,8 +77,11 @@ def privileged() -> bool:
 def _own_map(name: str) -> tuple[tuple[int, int, int], ...]:
     try:
         with open(f"/proc/self/{name}") as f:
-            return tuple(tuple(int(x) for x in line.split()) for line in f  # type: ignore[misc]
-                         if line.strip())
+            return tuple(
+                tuple(int(x) for x in line.split())
+                for line in f  # type: ignore[misc]
+                if line.strip()
+            )
     except OSError:
         return ((0, 0, ALL_IDS),)
 
@@ -105,15 +108,20 @@ def plan() -> IdMap:
     if privileged():
         own_u, own_g = _own_map("uid_map"), _own_map("gid_map")
         # root (of this machine, or of a namespace labbook already runs in): the same ids
-        return IdMap(((0, 0, _contiguous(own_u) or 1),), ((0, 0, _contiguous(own_g) or 1),),
-                     False, privileged=True)
+        return IdMap(
+            ((0, 0, _contiguous(own_u) or 1),),
+            ((0, 0, _contiguous(own_g) or 1),),
+            False,
+            privileged=True,
+        )
     user = _name(uid)
     # newgidmap looks the range up in /etc/subgid by the user's name, as newuidmap does
     subu, subg = subordinate(SUBUID, user, uid), subordinate(SUBGID, user, uid)
     helpers = shutil.which("newuidmap") and shutil.which("newgidmap")
     if subu and subg and helpers:
-        return IdMap(((0, uid, 1), (1, subu[0], subu[1])), ((0, gid, 1), (1, subg[0], subg[1])),
-                     True)
+        return IdMap(
+            ((0, uid, 1), (1, subu[0], subu[1])), ((0, gid, 1), (1, subg[0], subg[1])), True
+        )
     return IdMap(((0, uid, 1),), ((0, gid, 1),), False)
 
 
@@ -130,11 +138,15 @@ def limits() -> str:
     if m.privileged or m.helpers:
         return ""
     if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
-        return ("nodes have only root (uid 0): newuidmap/newgidmap are missing (Debian "
-                "package uidmap), so daemons that switch to their own user fail")
-    return (f"nodes have only root (uid 0): {SUBUID} or {SUBGID} gives this user no range, "
-            "so daemons that switch to their own user fail (ask for one: "
-            f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)")
+        return (
+            "nodes have only root (uid 0): newuidmap/newgidmap are missing (Debian "
+            "package uidmap), so daemons that switch to their own user fail"
+        )
+    return (
+        f"nodes have only root (uid 0): {SUBUID} or {SUBGID} gives this user no range, "
+        "so daemons that switch to their own user fail (ask for one: "
+        f"usermod --add-subuids 100000-165535 --add-subgids 100000-165535 USER)"
+    )
 
 
 def map_ids(pid: int, m: IdMap) -> None:
@@ -169,9 +181,11 @@ def why_unmapped(exc: OSError) -> str:
     """One line: why the ids of a lab's user namespace could not be mapped."""
     if os.geteuid() == 0:
         # The kernel lets only root with CAP_SETFCAP map root into a namespace.
-        return ("labbook runs as root without the capabilities to make namespaces (as in "
-                "a container that dropped them: CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SETFCAP); "
-                "run it as an ordinary user, or give it those capabilities")
+        return (
+            "labbook runs as root without the capabilities to make namespaces (as in "
+            "a container that dropped them: CAP_SYS_ADMIN, CAP_NET_ADMIN, CAP_SETFCAP); "
+            "run it as an ordinary user, or give it those capabilities"
+        )
     return f"cannot map the ids of the lab's user namespace: {exc.strerror or exc}"
 
 
@@ -179,13 +193,19 @@ def why_refused(exc: OSError) -> str:
     """One line: why the kernel refused a user namespace, and how to allow it."""
     knobs = []
     for path, bad, fix in (
-            ("/proc/sys/kernel/unprivileged_userns_clone", "0",
-             "sysctl -w kernel.unprivileged_userns_clone=1"),
-            ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns", "1",
-             "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor "
-             "profile that allows userns for python3)"),
-            ("/proc/sys/user/max_user_namespaces", "0",
-             "sysctl -w user.max_user_namespaces=15000")):
+        (
+            "/proc/sys/kernel/unprivileged_userns_clone",
+            "0",
+            "sysctl -w kernel.unprivileged_userns_clone=1",
+        ),
+        (
+            "/proc/sys/kernel/apparmor_restrict_unprivileged_userns",
+            "1",
+            "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 (or an AppArmor "
+            "profile that allows userns for python3)",
+        ),
+        ("/proc/sys/user/max_user_namespaces", "0", "sysctl -w user.max_user_namespaces=15000"),
+    ):
         try:
             with open(path) as f:
                 value = f.read().strip()
@@ -195,8 +215,13 @@ def why_refused(exc: OSError) -> str:
             key = path.removeprefix("/proc/sys/").replace("/", ".")
             knobs.append(f"{key} is {value}; allow it with: {fix}")
     if knobs:
-        return ("this kernel does not let labbook make a user namespace: " + "; ".join(knobs)
-                + "; or run labbook as root")
+        return (
+            "this kernel does not let labbook make a user namespace: "
+            + "; ".join(knobs)
+            + "; or run labbook as root"
+        )
     reason = "too many user namespaces" if exc.errno == errno.ENOSPC else exc.strerror
-    return (f"this kernel does not let labbook make a user namespace ({reason}); "
-            "check user.max_user_namespaces, or run labbook as root")
+    return (
+        f"this kernel does not let labbook make a user namespace ({reason}); "
+        "check user.max_user_namespaces, or run labbook as root"
+    )

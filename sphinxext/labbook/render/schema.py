@@ -57,13 +57,16 @@ class MermaidTooLarge(SchemaError):
     """The mermaid text is over :data:`MERMAID_LIMIT`; draw it with graphviz instead."""
 
     def __init__(self, size: int) -> None:
-        super().__init__(f"the mermaid diagram would be {size:,} characters, over mermaid's "
-                         f"limit of {MERMAID_LIMIT:,}; draw it with graphviz or split it "
-                         "into clusters")
+        super().__init__(
+            f"the mermaid diagram would be {size:,} characters, over mermaid's "
+            f"limit of {MERMAID_LIMIT:,}; draw it with graphviz or split it "
+            "into clusters"
+        )
         self.size = size
 
 
 # -- options from text ------------------------------------------------------------------
+
 
 def parse_list(text: str | None) -> tuple[str, ...]:
     """``"a, b*  c"`` -> ("a", "b*", "c"): commas or white space separate."""
@@ -80,8 +83,7 @@ def parse_groups(text: str) -> tuple[tuple[str, tuple[str, ...]], ...] | None:
             continue
         name, sep, globs = part.partition("=")
         if not sep or not name.strip() or not parse_list(globs):
-            raise SchemaError(f"group {part!r}: write NAME = GLOB, GLOB; NAME = GLOB "
-                              "(or 'prefix')")
+            raise SchemaError(f"group {part!r}: write NAME = GLOB, GLOB; NAME = GLOB (or 'prefix')")
         groups.append((name.strip(), parse_list(globs)))
     return tuple(groups)
 
@@ -99,6 +101,7 @@ def groups_from_mapping(data: Mapping[str, object]) -> tuple[tuple[str, tuple[st
 
 # -- selection -------------------------------------------------------------------------
 
+
 def _matches(name: str, globs: Iterable[str]) -> bool:
     return any(fnmatch.fnmatchcase(name, g) for g in globs)
 
@@ -110,9 +113,12 @@ def _check_known(schema: Schema, names: Iterable[str], option: str) -> None:
             import difflib
 
             close = difflib.get_close_matches(pattern, sorted(known), n=3)
-            hint = f"; did you mean {', '.join(close)}?" if close else \
-                f"; the tables are {', '.join(sorted(known)[:8])}" + \
-                (", ..." if len(known) > 8 else "")
+            hint = (
+                f"; did you mean {', '.join(close)}?"
+                if close
+                else f"; the tables are {', '.join(sorted(known)[:8])}"
+                + (", ..." if len(known) > 8 else "")
+            )
             raise SchemaError(f"{option}: no table matches {pattern!r}{hint}")
 
 
@@ -136,13 +142,16 @@ def select(schema: Schema, opts: RenderOptions) -> Schema:
     """The tables ``opts`` asks for: include, exclude, then neighbourhood of ``around``."""
     _check_known(schema, opts.include, "include")
     _check_known(schema, opts.around, "around")
-    names = [n for n in schema.names
-             if (not opts.include or _matches(n, opts.include))
-             and not _matches(n, opts.exclude)]
+    names = [
+        n
+        for n in schema.names
+        if (not opts.include or _matches(n, opts.include)) and not _matches(n, opts.exclude)
+    ]
     if opts.around:
         start = {n for n in schema.names if _matches(n, opts.around)}
-        near = neighbours(schema.only(names) if opts.include or opts.exclude else schema,
-                          start, opts.depth)
+        near = neighbours(
+            schema.only(names) if opts.include or opts.exclude else schema, start, opts.depth
+        )
         names = [n for n in names if n in near]
     return schema.only(names)
 
@@ -185,6 +194,7 @@ def split(schema: Schema, opts: RenderOptions) -> list[tuple[str, Schema]]:
 
 # -- what is drawn -----------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class _Row:
     column: Column
@@ -218,17 +228,20 @@ def _box(t: Table, opts: RenderOptions) -> _Box:
     unique = {u.columns for u in t.unique_constraints}
     for i, c in enumerate(t.columns):
         keep = opts.columns == "all" or (
-            opts.columns == "keys" and (c.name in t.primary_key or c.name in t.fk_columns))
+            opts.columns == "keys" and (c.name in t.primary_key or c.name in t.fk_columns)
+        )
         if keep:
             rows.append(_Row(c, f"c{i}", _flags(t, c, unique)))
     extra: list[str] = []
     if opts.indexes:
-        extra += [f"{'unique ' if i.unique else 'index '}{i.name or ''} "
-                  f"({', '.join(i.columns)})" for i in t.indexes]
-        extra += [f"unique {u.name or ''} ({', '.join(u.columns)})"
-                  for u in t.unique_constraints]
-    return _Box(t, tuple(rows), len(t.columns) - len(rows), tuple(e.replace("  ", " ")
-                                                                  for e in extra))
+        extra += [
+            f"{'unique ' if i.unique else 'index '}{i.name or ''} ({', '.join(i.columns)})"
+            for i in t.indexes
+        ]
+        extra += [f"unique {u.name or ''} ({', '.join(u.columns)})" for u in t.unique_constraints]
+    return _Box(
+        t, tuple(rows), len(t.columns) - len(rows), tuple(e.replace("  ", " ") for e in extra)
+    )
 
 
 def _port(box: _Box, fk: ForeignKey) -> str | None:
@@ -251,6 +264,7 @@ def _stubs(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
 
 
 # -- DOT -----------------------------------------------------------------------------------
+
 
 def _q(text: str) -> str:
     """A DOT quoted id."""
@@ -276,27 +290,42 @@ def _table_label(box: _Box, fill: str = HEADER_FILL) -> str:
         if "PK" in r.flags:
             name = f"<U>{name}</U>"
         # the port is the outer cell, so an edge leaves the row instead of crossing it
-        cells.append(f'<TR><TD ALIGN="LEFT">{name}</TD>'
-                     f'<TD ALIGN="LEFT">{_e(r.column.type)}</TD>'
-                     f'<TD PORT="{r.key}" ALIGN="LEFT">{_small(" ".join(r.flags))}</TD></TR>')
+        cells.append(
+            f'<TR><TD ALIGN="LEFT">{name}</TD>'
+            f'<TD ALIGN="LEFT">{_e(r.column.type)}</TD>'
+            f'<TD PORT="{r.key}" ALIGN="LEFT">{_small(" ".join(r.flags))}</TD></TR>'
+        )
     if box.hidden and box.rows:
-        cells.append(f'<TR><TD COLSPAN="3" ALIGN="LEFT"><I>+ {box.hidden} more '
-                     f'column{"s" if box.hidden > 1 else ""}</I></TD></TR>')
+        cells.append(
+            f'<TR><TD COLSPAN="3" ALIGN="LEFT"><I>+ {box.hidden} more '
+            f"column{'s' if box.hidden > 1 else ''}</I></TD></TR>"
+        )
     cells += [f'<TR><TD COLSPAN="3" ALIGN="LEFT"><I>{_e(x)}</I></TD></TR>' for x in box.extra]
-    return ('<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
-            + "".join(cells) + "</TABLE>>")
+    return (
+        '<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="3">'
+        + "".join(cells)
+        + "</TABLE>>"
+    )
 
 
 def _graph_header(name: str, opts: RenderOptions) -> list[str]:
     # concentrate: edges into one table share their last stretch; without it dot's edge
     # routing takes minutes on a few hundred tables (seconds at 150, minutes at 300)
-    graph = [f"rankdir={opts.rankdir}", f"fontname={_q(FONT)}", "nodesep=0.4", "ranksep=0.9",
-             "concentrate=true"]
+    graph = [
+        f"rankdir={opts.rankdir}",
+        f"fontname={_q(FONT)}",
+        "nodesep=0.4",
+        "ranksep=0.9",
+        "concentrate=true",
+    ]
     if opts.title:
         graph += [f"label={_q(opts.title)}", "labelloc=t", "fontsize=14"]
-    return [f"digraph {_q(name)} {{", f"  graph [{', '.join(graph)}];",
-            f"  node [shape=plain, fontname={_q(FONT)}, fontsize=10];",
-            f"  edge [fontname={_q(FONT)}, fontsize=8, color=\"#555555\", arrowsize=0.7];"]
+    return [
+        f"digraph {_q(name)} {{",
+        f"  graph [{', '.join(graph)}];",
+        f"  node [shape=plain, fontname={_q(FONT)}, fontsize=10];",
+        f'  edge [fontname={_q(FONT)}, fontsize=8, color="#555555", arrowsize=0.7];',
+    ]
 
 
 def _fk_edge(t: Table, fk: ForeignKey, boxes: dict[str, _Box]) -> str:
@@ -320,24 +349,30 @@ def to_dot(schema: Schema, opts: RenderOptions | None = None, name: str = "schem
     for cluster, names in clusters(selected, opts).items():
         indent = "  "
         if cluster:
-            out += [f"  subgraph {_q(f'cluster_{cluster}')} {{",
-                    f"    graph [label={_q(cluster)}, style=\"rounded,filled\", "
-                    f"fillcolor={_q(CLUSTER_FILL)}, color=\"#bbbbbb\"];"]
+            out += [
+                f"  subgraph {_q(f'cluster_{cluster}')} {{",
+                f'    graph [label={_q(cluster)}, style="rounded,filled", '
+                f'fillcolor={_q(CLUSTER_FILL)}, color="#bbbbbb"];',
+            ]
             indent = "    "
         out += [f"{indent}{_q(f't:{n}')} [label={_table_label(boxes[n])}];" for n in names]
         if cluster:
             out.append("  }")
     stubs = _stubs(selected, opts)
-    out += [f"  {_q(f't:{s}')} [label={_table_label(_Box(Table(s, ()), (), 0), STUB_FILL)}, "
-            "style=dashed];" for s in stubs]
+    out += [
+        f"  {_q(f't:{s}')} [label={_table_label(_Box(Table(s, ()), (), 0), STUB_FILL)}, "
+        "style=dashed];"
+        for s in stubs
+    ]
     drawn = set(boxes) | set(stubs)
     out += [_fk_edge(t, fk, boxes) for t, fk in _edges(selected, drawn)]
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def _overview(schema: Schema, opts: RenderOptions) -> tuple[
-        dict[str, tuple[str, ...]], list[tuple[tuple[str, str], int]]]:
+def _overview(
+    schema: Schema, opts: RenderOptions
+) -> tuple[dict[str, tuple[str, ...]], list[tuple[tuple[str, str], int]]]:
     """Clusters (ungrouped tables as :data:`OTHER`) and foreign-key counts between them."""
     selected = select(schema, opts)
     found = clusters(selected, opts)
@@ -358,13 +393,14 @@ def overview_dot(schema: Schema, opts: RenderOptions | None = None) -> str:
     parts, counts = _overview(schema, opts)
     out = _graph_header("overview", opts)
     for c, names in parts.items():
-        label = (f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
-                 f'<TR><TD BGCOLOR="{HEADER_FILL}"><B>{_e(c)}</B></TD></TR>'
-                 f"<TR><TD>{len(names)} table{'s' if len(names) != 1 else ''}</TD></TR>"
-                 "</TABLE>>")
+        label = (
+            f'<<TABLE BORDER="0" CELLBORDER="1" CELLSPACING="0" CELLPADDING="4">'
+            f'<TR><TD BGCOLOR="{HEADER_FILL}"><B>{_e(c)}</B></TD></TR>'
+            f"<TR><TD>{len(names)} table{'s' if len(names) != 1 else ''}</TD></TR>"
+            "</TABLE>>"
+        )
         out.append(f"  {_q(f'c:{c}')} [label={label}, tooltip={_q(', '.join(names))}];")
-    out += [f"  {_q(f'c:{a}')} -> {_q(f'c:{b}')} [label={_q(str(n))}];"
-            for (a, b), n in counts]
+    out += [f"  {_q(f'c:{a}')} -> {_q(f'c:{b}')} [label={_q(str(n))}];" for (a, b), n in counts]
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -406,8 +442,10 @@ def _attribute(r: _Row) -> str:
 def _relationship(t: Table, fk: ForeignKey) -> str:
     nullable = any(c.nullable for c in t.columns if c.name in fk.columns)
     parent = "|o" if nullable else "||"
-    return (f"    {_mname(fk.ref_table)} {parent}--o{{ {_mname(t.name)} : "
-            f"{_mcomment(', '.join(fk.columns))}")
+    return (
+        f"    {_mname(fk.ref_table)} {parent}--o{{ {_mname(t.name)} : "
+        f"{_mcomment(', '.join(fk.columns))}"
+    )
 
 
 def to_mermaid(schema: Schema, opts: RenderOptions | None = None) -> str:
@@ -451,5 +489,6 @@ def overview_mermaid(schema: Schema, opts: RenderOptions | None = None) -> str:
 
 def with_stubs(opts: RenderOptions) -> RenderOptions:
     """``opts`` for one cluster's diagram: every table, foreign tables as stubs, no groups."""
-    return replace(opts, include=(), exclude=(), around=(), groups=(), group_by_prefix=False,
-                   stubs=True)
+    return replace(
+        opts, include=(), exclude=(), around=(), groups=(), group_by_prefix=False, stubs=True
+    )

@@ -82,10 +82,12 @@ class Diagram:
 
 # -- the model ------------------------------------------------------------------------
 
+
 def _node_interfaces(spec: LabSpec) -> dict[str, dict[str, Interface | None]]:
     """Every interface of every node, also those only a link or a parent reference declares."""
     found: dict[str, dict[str, Interface | None]] = {
-        n.name: {i.name: i for i in n.interfaces} for n in spec.nodes}
+        n.name: {i.name: i for i in n.interfaces} for n in spec.nodes
+    }
     refs = [e for link in spec.links for e in (link.a, link.b)]
     refs += [i.parent for n in spec.nodes for i in n.interfaces if i.parent is not None]
     for ep in refs:
@@ -113,8 +115,9 @@ def _box(node: Node, ifaces: dict[str, Interface | None]) -> Box:
         lines.append(f"hostname {node.hostname}")
     if node.shares_root:
         lines.append("network-mode: host")
-    ports = tuple(Port(name, f"p{i}", _port_lines(ifaces[name]))
-                  for i, name in enumerate(sorted(ifaces)))
+    ports = tuple(
+        Port(name, f"p{i}", _port_lines(ifaces[name])) for i, name in enumerate(sorted(ifaces))
+    )
     return Box(node.name, tuple(lines), ports, node.shares_root)
 
 
@@ -145,11 +148,16 @@ def _wires(spec: LabSpec) -> Iterator[Wire]:
                 label = f"access vlan {iface.access_vlan}" if iface.access_vlan else ""
                 yield Wire("network", here, (iface.network, None), label)
             if iface.parent is not None:
-                yield Wire("parent", here, (iface.parent.node, iface.parent.iface),
-                           _sub_label(iface))
+                yield Wire(
+                    "parent", here, (iface.parent.node, iface.parent.iface), _sub_label(iface)
+                )
     for link in spec.links:
-        yield Wire("link", (link.a.node, link.a.iface), (link.b.node, link.b.iface),
-                   f"mtu {link.mtu}" if link.mtu else "")
+        yield Wire(
+            "link",
+            (link.a.node, link.a.iface),
+            (link.b.node, link.b.iface),
+            f"mtu {link.mtu}" if link.mtu else "",
+        )
 
 
 def _wire_key(w: Wire) -> tuple[int, str, str, str, str, str]:
@@ -180,6 +188,7 @@ def _check_direction(direction: str) -> None:
 
 # -- DOT --------------------------------------------------------------------------------
 
+
 class _Html(str):
     """A DOT HTML-like label: written between ``<`` and ``>``, not quoted."""
 
@@ -207,10 +216,12 @@ def _box_label(box: Box) -> _Html:
     fill = HOST_FILL if box.shares_root else NODE_FILL
     style = ' STYLE="dashed"' if box.shares_root else ""
     rows = [_cell((box.name, *box.lines), bgcolor=fill)]
-    rows += [_cell((p.name, *p.lines), port=p.key, align="left", balign="left")
-             for p in box.ports]
-    return _Html(f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4"{style}>'
-                 + "<HR/>".join(f"<TR>{r}</TR>" for r in rows) + "</TABLE>")
+    rows += [_cell((p.name, *p.lines), port=p.key, align="left", balign="left") for p in box.ports]
+    return _Html(
+        f'<TABLE BORDER="1" CELLBORDER="0" CELLSPACING="0" CELLPADDING="4"{style}>'
+        + "<HR/>".join(f"<TR>{r}</TR>" for r in rows)
+        + "</TABLE>"
+    )
 
 
 def _dot_end(d: Diagram, end: tuple[str, str | None], side: str = "") -> str:
@@ -222,8 +233,11 @@ def _dot_end(d: Diagram, end: tuple[str, str | None], side: str = "") -> str:
     return f"{_q(f'node:{name}')}:{_q(port.key)}{side}"
 
 
-WIRE_STYLE = {"network": {}, "link": {"penwidth": "2"},
-              "parent": {"style": "dashed", "color": "#555555"}}
+WIRE_STYLE = {
+    "network": {},
+    "link": {"penwidth": "2"},
+    "parent": {"style": "dashed", "color": "#555555"},
+}
 
 
 def to_dot(spec: LabSpec, rankdir: str = "LR", title: str | None = None) -> str:
@@ -232,17 +246,32 @@ def to_dot(spec: LabSpec, rankdir: str = "LR", title: str | None = None) -> str:
     d = diagram(spec)
     graph = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.8"}
     if title:
-        graph |= {"label": _Html("<BR/>".join(html.escape(x) for x in title.splitlines())),
-                  "labelloc": "t"}
-    out = [f"graph {_q(spec.name)} {{", f"  graph {_attrs(graph)};",
-           f"  node {_attrs({'fontname': FONT, 'fontsize': '10', 'shape': 'plain'})};",
-           f"  edge {_attrs({'fontname': FONT, 'fontsize': '9'})};"]
+        graph |= {
+            "label": _Html("<BR/>".join(html.escape(x) for x in title.splitlines())),
+            "labelloc": "t",
+        }
+    out = [
+        f"graph {_q(spec.name)} {{",
+        f"  graph {_attrs(graph)};",
+        f"  node {_attrs({'fontname': FONT, 'fontsize': '10', 'shape': 'plain'})};",
+        f"  edge {_attrs({'fontname': FONT, 'fontsize': '9'})};",
+    ]
     for s in d.segments:
-        label = _Html('<TABLE BORDER="0" CELLPADDING="2">'
-                      f"<TR>{_cell((s.name, *s.lines))}</TR></TABLE>")
-        out.append(f"  {_q(f'net:{s.name}')} " + _attrs(
-            {"label": label, "shape": "box", "style": "rounded,filled",
-             "fillcolor": NETWORK_FILL}) + ";")
+        label = _Html(
+            f'<TABLE BORDER="0" CELLPADDING="2"><TR>{_cell((s.name, *s.lines))}</TR></TABLE>'
+        )
+        out.append(
+            f"  {_q(f'net:{s.name}')} "
+            + _attrs(
+                {
+                    "label": label,
+                    "shape": "box",
+                    "style": "rounded,filled",
+                    "fillcolor": NETWORK_FILL,
+                }
+            )
+            + ";"
+        )
     out += [f"  {_q(f'node:{b.name}')} {_attrs({'label': _box_label(b)})};" for b in d.boxes]
     for w in d.wires:
         attrs = dict(WIRE_STYLE[w.kind])
@@ -258,6 +287,7 @@ def to_dot(spec: LabSpec, rankdir: str = "LR", title: str | None = None) -> str:
 
 # -- mermaid ------------------------------------------------------------------------------
 
+
 def _mid(prefix: str, name: str) -> str:
     """A mermaid id: ASCII letters and digits kept, anything else as ``_HEX_`` (so ids stay
     distinct and never collide with mermaid's syntax or keywords such as ``end``)."""
@@ -266,7 +296,7 @@ def _mid(prefix: str, name: str) -> str:
 
 def _mtext(text: str) -> str:
     # mermaid's entity codes: '#' first, since the others are written with it
-    for char in "#\"<>&":
+    for char in '#"<>&':
         text = text.replace(char, f"#{ord(char)};")
     return text
 
@@ -308,8 +338,9 @@ def to_mermaid(spec: LabSpec, direction: str = "LR", title: str | None = None) -
         out.append("    end")
     for w in d.wires:
         label = f'|"{_mtext(w.label)}"|' if w.label else ""
-        out.append(f"    {_mermaid_end(d, w.a)} {MERMAID_LINK[w.kind]}{label} "
-                   f"{_mermaid_end(d, w.b)}")
+        out.append(
+            f"    {_mermaid_end(d, w.a)} {MERMAID_LINK[w.kind]}{label} {_mermaid_end(d, w.b)}"
+        )
     if d.segments:
         out.append(f"    classDef network fill:{NETWORK_FILL}")
         out.append(f"    class {','.join(_mid('w_', s.name) for s in d.segments)} network")

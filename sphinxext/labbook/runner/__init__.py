@@ -15,8 +15,19 @@ from .model import (
     StepResult,
 )
 
-__all__ = ["CommandResult", "CommandSpec", "FileStep", "LabPlan", "PlanResult", "RunStep",
-           "Source", "Status", "Step", "StepResult", "run_plan"]
+__all__ = [
+    "CommandResult",
+    "CommandSpec",
+    "FileStep",
+    "LabPlan",
+    "PlanResult",
+    "RunStep",
+    "Source",
+    "Status",
+    "Step",
+    "StepResult",
+    "run_plan",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -39,8 +39,9 @@ def lab_name_for(spec: LabSpec) -> str:
     return f"{spec.name[:15].rstrip('-')}-{secrets.token_hex(4)}"
 
 
-def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
-             progress: Progress | None = None) -> PlanResult:
+def run_plan(
+    plan: LabPlan, *, stop_on_fail: bool = False, progress: Progress | None = None
+) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
     Spec errors raise (bad input); a lab that cannot come up gives a result whose
@@ -59,10 +60,18 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
             lab = provider.up(spec, name)
         except ProviderError as exc:
             message = f"{UP_FAILED}: {exc.message}"
-            steps = tuple(_not_run(i, s, Status.ERROR, message) for i, s in
-                          enumerate(plan.steps))
-            return PlanResult(plan.spec_path, name, plan.document, plan.provider, Status.ERROR,
-                              steps, time.monotonic() - t0, started, message=message)
+            steps = tuple(_not_run(i, s, Status.ERROR, message) for i, s in enumerate(plan.steps))
+            return PlanResult(
+                plan.spec_path,
+                name,
+                plan.document,
+                plan.provider,
+                Status.ERROR,
+                steps,
+                time.monotonic() - t0,
+                started,
+                message=message,
+            )
         lab.session_env.update(dict(plan.env))
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
@@ -73,12 +82,28 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False,
     status = _overall(results)
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
-        return PlanResult(plan.spec_path, name, plan.document, plan.provider, status,
-                          tuple(results), time.monotonic() - t0, started,
-                          message="topology drift: " + "; ".join(topology),
-                          extra={"topology_drift": topology})
-    return PlanResult(plan.spec_path, name, plan.document, plan.provider, status, tuple(results),
-                      time.monotonic() - t0, started)
+        return PlanResult(
+            plan.spec_path,
+            name,
+            plan.document,
+            plan.provider,
+            status,
+            tuple(results),
+            time.monotonic() - t0,
+            started,
+            message="topology drift: " + "; ".join(topology),
+            extra={"topology_drift": topology},
+        )
+    return PlanResult(
+        plan.spec_path,
+        name,
+        plan.document,
+        plan.provider,
+        status,
+        tuple(results),
+        time.monotonic() - t0,
+        started,
+    )
 
 
 def _overall(results: list[StepResult]) -> Status:
@@ -90,8 +115,15 @@ def _overall(results: list[StepResult]) -> Status:
 
 
 def _not_run(index: int, step: Step, status: Status, message: str) -> StepResult:
-    return StepResult(index, step.kind, step.node, status, step.source.line, message=message,
-                      file=step.source.file)
+    return StepResult(
+        index,
+        step.kind,
+        step.node,
+        status,
+        step.source.line,
+        message=message,
+        file=step.source.file,
+    )
 
 
 def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> list[StepResult]:
@@ -108,12 +140,19 @@ def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> li
             else:
                 result = _run_commands(lab, i, step)
         except LabbookError as exc:
-            result = StepResult(i, step.kind, step.node, Status.ERROR, step.source.line,
-                                message=exc.message)
+            result = StepResult(
+                i, step.kind, step.node, Status.ERROR, step.source.line, message=exc.message
+            )
         except OSError as exc:  # e.g. a lab-file whose path is a directory on the node
             where = f" {step.path}" if isinstance(step, FileStep) else ""
-            result = StepResult(i, step.kind, step.node, Status.ERROR, step.source.line,
-                                message=f"on {step.node}{where}: {exc.strerror or exc}")
+            result = StepResult(
+                i,
+                step.kind,
+                step.node,
+                Status.ERROR,
+                step.source.line,
+                message=f"on {step.node}{where}: {exc.strerror or exc}",
+            )
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
         failed = failed or result.status in (Status.DRIFT, Status.ERROR)
@@ -135,13 +174,22 @@ def _run_commands(lab: Lab, index: int, step: RunStep) -> StepResult:
             break
     bad = [c for c in done if c.status is not Status.PASSED]
     if not bad:
-        return StepResult(index, "run", step.node, Status.PASSED, step.source.line,
-                          commands=tuple(done))
+        return StepResult(
+            index, "run", step.node, Status.PASSED, step.source.line, commands=tuple(done)
+        )
     status = Status.ERROR if any(c.status is Status.ERROR for c in bad) else Status.DRIFT
     diff = "".join(_headed(c, len(bad) > 1) for c in bad)
     message = bad[0].message + (f" (and {len(bad) - 1} more commands)" if len(bad) > 1 else "")
-    return StepResult(index, "run", step.node, status, bad[0].line, diff=diff,
-                      message=message, commands=tuple(done))
+    return StepResult(
+        index,
+        "run",
+        step.node,
+        status,
+        bad[0].line,
+        diff=diff,
+        message=message,
+        commands=tuple(done),
+    )
 
 
 def _headed(c: CommandResult, many: bool) -> str:
@@ -158,7 +206,7 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
     diff = m.diff
     ok = m.ok and rc == step.rc
     if rc != step.rc:
-        diff += (f"exit status: the page expects {step.rc}, the command returned {rc}\n")
+        diff += f"exit status: the page expects {step.rc}, the command returned {rc}\n"
     return ok, diff
 
 
@@ -168,11 +216,17 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     while True:
         res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
         if res.timed_out:
-            return CommandResult(cmd.text, cmd.line, res.rc, res.stdout,
-                                 time.monotonic() - t, Status.ERROR,
-                                 diff=_partial(res.stdout),
-                                 message=f"timed out after {step.timeout:g} s; the command "
-                                         "and everything it started were killed")
+            return CommandResult(
+                cmd.text,
+                cmd.line,
+                res.rc,
+                res.stdout,
+                time.monotonic() - t,
+                Status.ERROR,
+                diff=_partial(res.stdout),
+                message=f"timed out after {step.timeout:g} s; the command "
+                "and everything it started were killed",
+            )
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
             break
@@ -181,8 +235,16 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     message = "" if ok else f"output of `{_short(cmd.text)}` on {step.node} differs from the page"
     if not ok and step.retry:
         message += f" (still after retrying for {step.retry:g} s)"
-    return CommandResult(cmd.text, cmd.line, res.rc, res.stdout, time.monotonic() - t, status,
-                         diff=diff, message=message)
+    return CommandResult(
+        cmd.text,
+        cmd.line,
+        res.rc,
+        res.stdout,
+        time.monotonic() - t,
+        status,
+        diff=diff,
+        message=message,
+    )
 
 
 def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
@@ -199,32 +261,54 @@ def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> Comman
     wrapped = shlex.quote(f"trap 'echo $? > {rcfile}' EXIT\n{cmd.text}")
     sess = lab.session(step.node)
     t = time.monotonic()
-    started = sess.run(f"( setsid bash -c {wrapped} >{log} 2>&1 </dev/null & "
-                       f"echo $! >{pidfile} )\ncat {pidfile}", timeout=10)
+    started = sess.run(
+        f"( setsid bash -c {wrapped} >{log} 2>&1 </dev/null & echo $! >{pidfile} )\ncat {pidfile}",
+        timeout=10,
+    )
     pid = started.stdout.strip().splitlines()[-1] if started.stdout.strip() else ""
     if not pid.isdigit():
-        return CommandResult(cmd.text, cmd.line, started.rc, started.stdout,
-                             time.monotonic() - t, Status.ERROR,
-                             message="could not start the command in the background")
+        return CommandResult(
+            cmd.text,
+            cmd.line,
+            started.rc,
+            started.stdout,
+            time.monotonic() - t,
+            Status.ERROR,
+            message="could not start the command in the background",
+        )
     deadline = time.monotonic() + max(BACKGROUND_GRACE, step.retry)
     while True:
         # not `kill -0`: where nothing reaps orphans, a finished daemon lingers as a zombie
-        alive = sess.run(f"s=$(ps -o stat= -p {pid}); [ -n \"$s\" ] && [ \"${{s#Z}}\" = \"$s\" ]",
-                         timeout=5).rc == 0
+        alive = (
+            sess.run(
+                f's=$(ps -o stat= -p {pid}); [ -n "$s" ] && [ "${{s#Z}}" = "$s" ]', timeout=5
+            ).rc
+            == 0
+        )
         output = sess.run(f"cat {log}", timeout=5).stdout
         rc_text = "" if alive else sess.run(f"cat {rcfile} 2>/dev/null", timeout=5).stdout
         rc = 0 if alive else int(rc_text.strip()) if rc_text.strip().isdigit() else 255
         ok, diff = _judge(_contains(step), cmd, output, rc)
-        if not alive or (ok and time.monotonic() >= t + BACKGROUND_GRACE) \
-                or time.monotonic() >= deadline:
+        if (
+            not alive
+            or (ok and time.monotonic() >= t + BACKGROUND_GRACE)
+            or time.monotonic() >= deadline
+        ):
             break
         time.sleep(0.05)
     if not ok:
         why = "" if alive else f"it exited with status {rc}"
-        return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t,
-                             Status.DRIFT, diff=diff + _printed(output),
-                             message=f"background command `{_short(cmd.text)}` on {step.node} "
-                                     f"did not start as the page says{': ' + why if why else ''}")
+        return CommandResult(
+            cmd.text,
+            cmd.line,
+            rc,
+            output,
+            time.monotonic() - t,
+            Status.DRIFT,
+            diff=diff + _printed(output),
+            message=f"background command `{_short(cmd.text)}` on {step.node} "
+            f"did not start as the page says{': ' + why if why else ''}",
+        )
     return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
 
 
@@ -262,22 +346,39 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
         lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
     except (OSError, LabbookError) as exc:
         message = getattr(exc, "message", None) or str(exc)
-        return StepResult(index, "file", step.node, Status.ERROR, step.source.line,
-                          message=f"cannot write {step.path} on {step.node}: {message}")
+        return StepResult(
+            index,
+            "file",
+            step.node,
+            Status.ERROR,
+            step.source.line,
+            message=f"cannot write {step.path} on {step.node}: {message}",
+        )
     back = lab.get(step.node, step.path)
     m = check_content(step.content, step.format, step.merge, back)
     if not m.ok:
-        return StepResult(index, "file", step.node, Status.DRIFT, step.source.line, diff=m.diff,
-                          message=f"{step.path} on {step.node} does not read back as written",
-                          actual=_text(back))
+        return StepResult(
+            index,
+            "file",
+            step.node,
+            Status.DRIFT,
+            step.source.line,
+            diff=m.diff,
+            message=f"{step.path} on {step.node} does not read back as written",
+            actual=_text(back),
+        )
     if step.mode is not None:
         got = lab.exec(step.node, ["stat", "-c", "%a", step.path]).stdout.strip()
         if got and int(got, 8) != step.mode:
-            return StepResult(index, "file", step.node, Status.DRIFT, step.source.line,
-                              message=f"{step.path} on {step.node} has mode {got}, the page "
-                                      f"says {step.mode:o}")
-    return StepResult(index, "file", step.node, Status.PASSED, step.source.line,
-                      actual=_text(back))
+            return StepResult(
+                index,
+                "file",
+                step.node,
+                Status.DRIFT,
+                step.source.line,
+                message=f"{step.path} on {step.node} has mode {got}, the page says {step.mode:o}",
+            )
+    return StepResult(index, "file", step.node, Status.PASSED, step.source.line, actual=_text(back))
 
 
 def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
@@ -295,19 +396,31 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
         try:
             now = lab.get(node, path)
         except FileNotFoundError:
-            out[i] = replace(out[i], status=Status.DRIFT, actual="",
-                             message=f"{path} on {node} was removed after it was applied; "
-                                     "the page says it exists")
+            out[i] = replace(
+                out[i],
+                status=Status.DRIFT,
+                actual="",
+                message=f"{path} on {node} was removed after it was applied; "
+                "the page says it exists",
+            )
             continue
         except OSError as exc:
-            out[i] = replace(out[i], status=Status.ERROR,
-                             message=f"cannot read {path} back from {node}: {exc.strerror}")
+            out[i] = replace(
+                out[i],
+                status=Status.ERROR,
+                message=f"cannot read {path} back from {node}: {exc.strerror}",
+            )
             continue
         m = check_content(step.content, step.format, step.merge, now)
         if not m.ok:
-            out[i] = replace(out[i], status=Status.DRIFT, diff=m.diff, actual=_text(now),
-                             message=f"{path} on {node} was changed by a later step: the page "
-                                     "shows what was applied, the node now has something else")
+            out[i] = replace(
+                out[i],
+                status=Status.DRIFT,
+                diff=m.diff,
+                actual=_text(now),
+                message=f"{path} on {node} was changed by a later step: the page "
+                "shows what was applied, the node now has something else",
+            )
     return out
 
 

@@ -17,8 +17,7 @@ def parse_shard(text: str) -> tuple[int, int]:
     return int(m.group(1)), int(m.group(2))
 
 
-def assign(docs: list[str], n: int, durations: dict[str, float] | None = None
-           ) -> list[list[str]]:
+def assign(docs: list[str], n: int, durations: dict[str, float] | None = None) -> list[list[str]]:
     """Longest-processing-time-first: each document (longest first) to the least loaded shard.
 
     Documents without a known duration count as the mean of the known ones (1 s when

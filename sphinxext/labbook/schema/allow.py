@@ -26,9 +26,11 @@ class AllowEntry:
     line: int | None = None
 
     def matches(self, d: Difference) -> bool:
-        return (fnmatch.fnmatchcase(d.table, self.table)
-                and (self.subject is None or fnmatch.fnmatchcase(d.subject, self.subject))
-                and (self.kind is None or self.kind == d.kind))
+        return (
+            fnmatch.fnmatchcase(d.table, self.table)
+            and (self.subject is None or fnmatch.fnmatchcase(d.subject, self.subject))
+            and (self.kind is None or self.kind == d.kind)
+        )
 
     def describe(self) -> str:
         parts = [f"table {self.table}"]
@@ -40,8 +42,9 @@ class AllowEntry:
 
     def stale_message(self) -> str:
         loc = ":".join(str(p) for p in (self.file, self.line) if p is not None)
-        return (f"{loc}: allow-list entry ({self.describe()}) matches no difference any "
-                "more; remove it")
+        return (
+            f"{loc}: allow-list entry ({self.describe()}) matches no difference any more; remove it"
+        )
 
 
 def _entry(item: object, path: str, line: int) -> AllowEntry:
@@ -52,22 +55,29 @@ def _entry(item: object, path: str, line: int) -> AllowEntry:
         raise fail(f"an allow-list entry is a mapping; write it like {EXAMPLE}")
     unknown = sorted(set(item) - set(FIELDS))
     if unknown:
-        raise fail(f"unknown key {unknown[0]!r} in an allow-list entry; use "
-                   f"{', '.join(FIELDS)}")
+        raise fail(f"unknown key {unknown[0]!r} in an allow-list entry; use {', '.join(FIELDS)}")
     if not isinstance(item.get("table"), str) or not item["table"]:
         raise fail("an allow-list entry needs 'table' (a name or glob like shadow_*)")
     reason = item.get("reason")
     if not isinstance(reason, str) or not reason.strip():
-        raise fail(f"allow-list entry for table {item['table']} has no reason; add "
-                   "reason: why this difference is accepted")
+        raise fail(
+            f"allow-list entry for table {item['table']} has no reason; add "
+            "reason: why this difference is accepted"
+        )
     kind = item.get("kind")
     if kind is not None and kind not in {k.value for k in Kind}:
         raise fail(f"unknown kind {kind!r}; write one of {', '.join(k.value for k in Kind)}")
     subject = item.get("subject")
     if item.get("column") is not None:
         subject = f"column {item['column']}"
-    return AllowEntry(item["table"], reason.strip(), str(subject) if subject else None,
-                      Kind(kind) if kind else None, path, line)
+    return AllowEntry(
+        item["table"],
+        reason.strip(),
+        str(subject) if subject else None,
+        Kind(kind) if kind else None,
+        path,
+        line,
+    )
 
 
 def load_allow(path: str) -> tuple[AllowEntry, ...]:
@@ -75,8 +85,9 @@ def load_allow(path: str) -> tuple[AllowEntry, ...]:
     marked = read_marked(path, "allow-list")
     data = marked.data if marked.data != {} else []
     if not isinstance(data, list):
-        raise SchemaError(f"an allow-list is a YAML list of entries, like {EXAMPLE}",
-                          file=path, line=1)
+        raise SchemaError(
+            f"an allow-list is a YAML list of entries, like {EXAMPLE}", file=path, line=1
+        )
     return tuple(_entry(item, path, marked.mark((i,)).line) for i, item in enumerate(data))
 
 
@@ -100,5 +111,4 @@ def apply_allow(diffs: Iterable[Difference], entries: Iterable[AllowEntry]) -> A
         else:
             allowed.append((d, entry))
             used.add(entry)
-    return Applied(tuple(remaining), tuple(allowed),
-                   tuple(e for e in entries if e not in used))
+    return Applied(tuple(remaining), tuple(allowed), tuple(e for e in entries if e not in used))

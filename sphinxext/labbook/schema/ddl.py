@@ -21,11 +21,28 @@ from .sqla import Verbatim, fk_action, parse_type, type_text
 from .url import reflect_connection
 
 #: Dialect names a source may give after the file (``schemas/x.sql:postgres``).
-DIALECTS = {"sqlite": "sqlite", "postgres": "postgres", "postgresql": "postgres",
-            "mysql": "mysql", "mariadb": "mysql", "generic": ""}
+DIALECTS = {
+    "sqlite": "sqlite",
+    "postgres": "postgres",
+    "postgresql": "postgres",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "generic": "",
+}
 #: Statements that carry data or session state, not schema: skipped without a note.
-_DATA = (exp.Insert, exp.Update, exp.Delete, exp.Set, exp.Use, exp.Transaction, exp.Commit,
-         exp.Rollback, exp.Drop, exp.Comment, exp.Select)
+_DATA = (
+    exp.Insert,
+    exp.Update,
+    exp.Delete,
+    exp.Set,
+    exp.Use,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+    exp.Drop,
+    exp.Comment,
+    exp.Select,
+)
 #: ALTER statements: exp.Alter (its kind says what is altered) in newer sqlglot, exp.AlterTable
 #: in 25.0, the oldest we support.
 _ALTER = getattr(exp, "Alter", None) or exp.AlterTable
@@ -44,8 +61,7 @@ class _TableBuilder:
 
     def freeze(self, file: str, tables: dict[str, _TableBuilder]) -> Table:
         pk = set(self.pk)
-        cols = tuple(Column(c.name, c.type, c.nullable and c.name not in pk)
-                     for c in self.columns)
+        cols = tuple(Column(c.name, c.type, c.nullable and c.name not in pk) for c in self.columns)
         fks = []
         for fk in self.fks:
             ref = tables.get(fk.ref_table)
@@ -53,8 +69,16 @@ class _TableBuilder:
             if not fk.ref_columns and ref is not None:
                 fk = replace(fk, ref_columns=tuple(ref.pk))
             fks.append(fk)
-        return Table(self.name, cols, tuple(self.pk), tuple(fks), tuple(self.indexes),
-                     tuple(self.uniques), file=file, line=self.line)
+        return Table(
+            self.name,
+            cols,
+            tuple(self.pk),
+            tuple(fks),
+            tuple(self.indexes),
+            tuple(self.uniques),
+            file=file,
+            line=self.line,
+        )
 
 
 def _names(node: exp.Expression | None) -> tuple[str, ...]:
@@ -80,8 +104,14 @@ def _reference(cols: tuple[str, ...], ref: exp.Reference, name: str | None) -> F
         m = re.match(r"ON\s+(DELETE|UPDATE)\s+(.+)", str(option).strip(), re.I)
         if m:
             actions[m.group(1).upper()] = fk_action(m.group(2))
-    return ForeignKey(cols, table.name, _names(target) if isinstance(target, exp.Schema) else (),
-                      name, ondelete=actions["DELETE"], onupdate=actions["UPDATE"])
+    return ForeignKey(
+        cols,
+        table.name,
+        _names(target) if isinstance(target, exp.Schema) else (),
+        name,
+        ondelete=actions["DELETE"],
+        onupdate=actions["UPDATE"],
+    )
 
 
 def _column(tb: _TableBuilder, cd: exp.ColumnDef, dialect: str) -> None:
@@ -106,8 +136,9 @@ def _constraint(tb: _TableBuilder, item: exp.Expression, name: str | None) -> bo
     if isinstance(item, exp.PrimaryKey):
         tb.pk[:] = [e.name for e in item.expressions]
     elif isinstance(item, exp.ForeignKey):
-        tb.fks.append(_reference(tuple(e.name for e in item.expressions),
-                                 item.args["reference"], name))
+        tb.fks.append(
+            _reference(tuple(e.name for e in item.expressions), item.args["reference"], name)
+        )
     elif isinstance(item, exp.UniqueColumnConstraint):
         target = item.this
         own = target.this.name if isinstance(target, exp.Schema) and target.this else None
@@ -131,20 +162,27 @@ class _Reader:
         self.notes.append(Note(message, self.path, line))
 
     def statement(self, stmt: exp.Expression, line: int) -> None:
-        if isinstance(stmt, exp.Create) and stmt.kind == "TABLE" and \
-                isinstance(stmt.this, exp.Schema) and stmt.expression is None:
+        if (
+            isinstance(stmt, exp.Create)
+            and stmt.kind == "TABLE"
+            and isinstance(stmt.this, exp.Schema)
+            and stmt.expression is None
+        ):
             self.create_table(stmt.this, line)
         elif isinstance(stmt, exp.Create) and stmt.kind == "INDEX":
             self.create_index(stmt, line)
         elif isinstance(stmt, _ALTER) and stmt.args.get("kind", "TABLE") == "TABLE":
             self.alter_table(stmt, line)
         elif isinstance(stmt, _DATA) or (
-                isinstance(stmt, exp.Command) and str(stmt.this).upper().startswith(
-                    _SESSION_COMMANDS)):
+            isinstance(stmt, exp.Command) and str(stmt.this).upper().startswith(_SESSION_COMMANDS)
+        ):
             return
         else:
-            self.note(line, "statement not understood, left out of the schema: "
-                            f"{_head(stmt.sql(dialect=self.dialect or None))}")
+            self.note(
+                line,
+                "statement not understood, left out of the schema: "
+                f"{_head(stmt.sql(dialect=self.dialect or None))}",
+            )
 
     def create_table(self, schema: exp.Schema, line: int) -> None:
         tb = _TableBuilder(schema.this.name, line)
@@ -153,14 +191,19 @@ class _Reader:
             if isinstance(item, exp.ColumnDef):
                 _column(tb, item, self.dialect)
             elif not _constraint(tb, item, None):
-                self.note(line, f"table {tb.name}: clause not understood, left out: "
-                                f"{_head(item.sql(dialect=self.dialect or None))}")
+                self.note(
+                    line,
+                    f"table {tb.name}: clause not understood, left out: "
+                    f"{_head(item.sql(dialect=self.dialect or None))}",
+                )
 
     def table_for(self, table: exp.Expression, line: int, what: str) -> _TableBuilder | None:
         tb = self.tables.get(table.name)
         if tb is None:
-            self.note(line, f"{what} for table {table.name}, which no CREATE TABLE before it "
-                            "defines; left out")
+            self.note(
+                line,
+                f"{what} for table {table.name}, which no CREATE TABLE before it defines; left out",
+            )
         return tb
 
     def create_index(self, stmt: exp.Create, line: int) -> None:
@@ -169,8 +212,10 @@ class _Reader:
         if tb is None:
             return
         params = index.args.get("params")
-        cols = tuple(o.this.name if isinstance(o.this, exp.Column) else o.this.sql()
-                     for o in (params.args.get("columns") or [] if params else []))
+        cols = tuple(
+            o.this.name if isinstance(o.this, exp.Column) else o.this.sql()
+            for o in (params.args.get("columns") or [] if params else [])
+        )
         tb.indexes.append(Index(index.name or None, cols, bool(stmt.args.get("unique"))))
 
     def alter_table(self, stmt: exp.Expression, line: int) -> None:
@@ -181,21 +226,26 @@ class _Reader:
             if isinstance(action, exp.ColumnDef):
                 _column(tb, action, self.dialect)
             elif isinstance(action, exp.AddConstraint) and all(
-                    _constraint(tb, e, None) for e in action.expressions):
+                _constraint(tb, e, None) for e in action.expressions
+            ):
                 continue
             else:
-                self.note(line, f"ALTER TABLE {tb.name}: action not understood, left out: "
-                                f"{_head(action.sql(dialect=self.dialect or None))}")
+                self.note(
+                    line,
+                    f"ALTER TABLE {tb.name}: action not understood, left out: "
+                    f"{_head(action.sql(dialect=self.dialect or None))}",
+                )
 
     def schema(self, source: str) -> Schema:
         tables = tuple(tb.freeze(self.path, self.tables) for tb in self.tables.values())
-        return Schema(tables, source=source, notes=tuple(self.notes),
-                      files=(os.path.abspath(self.path),))
+        return Schema(
+            tables, source=source, notes=tuple(self.notes), files=(os.path.abspath(self.path),)
+        )
 
 
 def _head(sql: str, width: int = 60) -> str:
     one = " ".join(sql.split())
-    return one if len(one) <= width else one[:width - 3] + "..."
+    return one if len(one) <= width else one[: width - 3] + "..."
 
 
 def _chunks(tokens: list[Token]) -> Iterator[list[Token]]:
@@ -214,9 +264,12 @@ def _chunks(tokens: list[Token]) -> Iterator[list[Token]]:
 def _parse_error(exc: sqlglot.errors.ParseError, path: str, line: int) -> SchemaError:
     first = exc.errors[0] if exc.errors else {}
     what = first.get("description") or str(exc).splitlines()[0]
-    return SchemaError(f"cannot parse this SQL: {what}; fix the statement or name its "
-                       "dialect (file.sql:postgres, :mysql or :sqlite)",
-                       file=path, line=first.get("line") or line)
+    return SchemaError(
+        f"cannot parse this SQL: {what}; fix the statement or name its "
+        "dialect (file.sql:postgres, :mysql or :sqlite)",
+        file=path,
+        line=first.get("line") or line,
+    )
 
 
 def _load_sqlglot(path: str, text: str, dialect: str, source: str) -> Schema:
@@ -265,28 +318,46 @@ def _load_sqlite(path: str, text: str, source: str) -> Schema:
             try:
                 db.executescript(stmt)
             except sqlite3.Error as exc:
-                raise SchemaError(f"SQLite cannot run this statement: {exc}", file=path,
-                                  line=line) from None
-        others = db.execute("SELECT type, name FROM sqlite_master WHERE type IN "
-                            "('view', 'trigger') ORDER BY name").fetchall()
+                raise SchemaError(
+                    f"SQLite cannot run this statement: {exc}", file=path, line=line
+                ) from None
+        others = db.execute(
+            "SELECT type, name FROM sqlite_master WHERE type IN ('view', 'trigger') ORDER BY name"
+        ).fetchall()
         engine = sa.create_engine("sqlite://", creator=lambda: db)
         with engine.connect() as conn:
             schema = reflect_connection(conn, None, source)
     finally:
         db.close()
-    notes = tuple(Note(f"{kind} {name} is not part of the schema model", path)
-                  for kind, name in others)
-    return Schema(tuple(Table(t.name, t.columns, t.primary_key, t.foreign_keys, t.indexes,
-                              t.unique_constraints, file=path) for t in schema.tables),
-                  source=source, notes=notes, files=(os.path.abspath(path),))
+    notes = tuple(
+        Note(f"{kind} {name} is not part of the schema model", path) for kind, name in others
+    )
+    return Schema(
+        tuple(
+            Table(
+                t.name,
+                t.columns,
+                t.primary_key,
+                t.foreign_keys,
+                t.indexes,
+                t.unique_constraints,
+                file=path,
+            )
+            for t in schema.tables
+        ),
+        source=source,
+        notes=notes,
+        files=(os.path.abspath(path),),
+    )
 
 
 def load_ddl(path: str, dialect: str | None = None, source: str = "") -> Schema:
     """The schema that the DDL file ``path`` creates, in ``dialect`` (default: generic SQL)."""
     name = (dialect or "generic").lower()
     if name not in DIALECTS:
-        raise SchemaError(f"unknown SQL dialect {dialect!r}; write one of "
-                          f"{', '.join(sorted(DIALECTS))}")
+        raise SchemaError(
+            f"unknown SQL dialect {dialect!r}; write one of {', '.join(sorted(DIALECTS))}"
+        )
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()

@@ -50,8 +50,14 @@ class Difference:
         return f"{head}: live{_sp(self.live)}, not documented"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"table": self.table, "subject": self.subject, "kind": str(self.kind),
-                "documented": self.documented, "live": self.live, "message": str(self)}
+        return {
+            "table": self.table,
+            "subject": self.subject,
+            "kind": str(self.kind),
+            "documented": self.documented,
+            "live": self.live,
+            "message": str(self),
+        }
 
 
 def _sp(text: str | None) -> str:
@@ -68,10 +74,18 @@ def _fk_subject(columns: Iterable[str], ref_table: str, ref_columns: Iterable[st
 
 #: Type names that mean the same thing in different dialects (compared without arguments
 #: when only one side has them, as alembic does).
-SYNONYMS = ({"DATETIME", "TIMESTAMP"}, {"NUMERIC", "DECIMAL"}, {"BOOLEAN", "BOOL", "TINYINT(1)"},
-            {"FLOAT", "DOUBLE", "DOUBLE PRECISION"}, {"TEXT", "CLOB"},
-            {"BLOB", "BYTEA", "LONGBLOB"}, {"JSON", "LONGTEXT"}, {"UUID", "CHAR(32)"},
-            {"INTEGER", "INT"}, {"VARCHAR", "CHARACTER VARYING", "NVARCHAR"})
+SYNONYMS = (
+    {"DATETIME", "TIMESTAMP"},
+    {"NUMERIC", "DECIMAL"},
+    {"BOOLEAN", "BOOL", "TINYINT(1)"},
+    {"FLOAT", "DOUBLE", "DOUBLE PRECISION"},
+    {"TEXT", "CLOB"},
+    {"BLOB", "BYTEA", "LONGBLOB"},
+    {"JSON", "LONGTEXT"},
+    {"UUID", "CHAR(32)"},
+    {"INTEGER", "INT"},
+    {"VARCHAR", "CHARACTER VARYING", "NVARCHAR"},
+)
 _NAME_ARGS = re.compile(r"^([^(]*?)\s*(?:\((.*)\))?\s*$")
 
 
@@ -101,9 +115,15 @@ def primary_key_diffs(documented: Schema, live: Schema) -> list[Difference]:
     for d in documented:
         lv = live.table(d.name)
         if lv is not None and d.primary_key != lv.primary_key:
-            out.append(Difference(d.name, "primary key", Kind.PRIMARY_KEY,
-                                  _cols(d.primary_key) if d.primary_key else "none",
-                                  _cols(lv.primary_key) if lv.primary_key else "none"))
+            out.append(
+                Difference(
+                    d.name,
+                    "primary key",
+                    Kind.PRIMARY_KEY,
+                    _cols(d.primary_key) if d.primary_key else "none",
+                    _cols(lv.primary_key) if lv.primary_key else "none",
+                )
+            )
     return out
 
 
@@ -117,8 +137,9 @@ def _column_diffs(d: Table, lv: Table) -> Iterator[Difference]:
         if not same_type(c.type, other.type):
             yield Difference(d.name, subject, Kind.TYPE, c.type, other.type)
         if c.nullable != other.nullable:
-            yield Difference(d.name, subject, Kind.NULLABLE, _null(c.nullable),
-                             _null(other.nullable))
+            yield Difference(
+                d.name, subject, Kind.NULLABLE, _null(c.nullable), _null(other.nullable)
+            )
     for c in lv.columns:
         if d.column(c.name) is None:
             yield Difference(d.name, f"column {c.name}", Kind.COLUMN, None, c.type)
@@ -132,10 +153,8 @@ def _signatures(t: Table) -> dict[tuple[Kind, str], str]:
     """Keys and indexes by what they do, not by name (names differ between dialects)."""
     sig: dict[tuple[Kind, str], str] = {}
     for fk in t.foreign_keys:
-        sig[(Kind.FOREIGN_KEY, _fk_subject(fk.columns, fk.ref_table, fk.ref_columns))] = \
-            fk.actions
-    uniques = {u.columns for u in t.unique_constraints} | \
-        {i.columns for i in t.indexes if i.unique}
+        sig[(Kind.FOREIGN_KEY, _fk_subject(fk.columns, fk.ref_table, fk.ref_columns))] = fk.actions
+    uniques = {u.columns for u in t.unique_constraints} | {i.columns for i in t.indexes if i.unique}
     for cols in uniques:
         sig[(Kind.UNIQUE, f"unique {_cols(cols)}")] = ""
     for i in t.indexes:
@@ -156,8 +175,11 @@ def compare_schemas(documented: Schema, live: Schema) -> list[Difference]:
         ds, ls = _signatures(d), _signatures(lv)
         out += [Difference(name, s, k, ds[(k, s)], None) for k, s in ds.keys() - ls.keys()]
         out += [Difference(name, s, k, None, ls[(k, s)]) for k, s in ls.keys() - ds.keys()]
-        out += [Difference(name, s, k, ds[(k, s)] or NO_ACTION, ls[(k, s)] or NO_ACTION)
-                for k, s in ds.keys() & ls.keys() if ds[(k, s)] != ls[(k, s)]]
+        out += [
+            Difference(name, s, k, ds[(k, s)] or NO_ACTION, ls[(k, s)] or NO_ACTION)
+            for k, s in ds.keys() & ls.keys()
+            if ds[(k, s)] != ls[(k, s)]
+        ]
     return sorted(out + primary_key_diffs(documented, live), key=Difference.sort_key)
 
 
@@ -195,12 +217,20 @@ def _alembic_one(d: tuple[Any, ...], documented: Schema) -> Difference | None:
         idx: sa.Index = d[1]
         cols = _cols(str(getattr(e, "name", e)) for e in idx.expressions)
         kind = Kind.UNIQUE if idx.unique else Kind.INDEX
-        return Difference(idx.table.name, f"index {idx.name}", kind,
-                          *side(("unique " if idx.unique else "") + cols))
+        return Difference(
+            idx.table.name,
+            f"index {idx.name}",
+            kind,
+            *side(("unique " if idx.unique else "") + cols),
+        )
     if op in ("add_constraint", "remove_constraint") and isinstance(d[1], sa.UniqueConstraint):
         uq: sa.UniqueConstraint = d[1]
-        return Difference(uq.table.name, f"unique {uq.name or ''}".rstrip(), Kind.UNIQUE,
-                          *side(_cols(c.name for c in uq.columns)))
+        return Difference(
+            uq.table.name,
+            f"unique {uq.name or ''}".rstrip(),
+            Kind.UNIQUE,
+            *side(_cols(c.name for c in uq.columns)),
+        )
     if op in ("add_fk", "remove_fk"):
         fk = fk_from(d[1])
         subject = _fk_subject(fk.columns, fk.ref_table, fk.ref_columns)
@@ -219,8 +249,9 @@ def _merge_changed(diffs: list[Difference]) -> list[Difference]:
         live = next((g for g in group if g.documented is None), None)
         if len(group) == 2 and doc and live:
             # the same name (or, for foreign keys, the same columns) on both sides
-            out.append(replace(doc, documented=doc.documented or NO_ACTION,
-                               live=live.live or NO_ACTION))
+            out.append(
+                replace(doc, documented=doc.documented or NO_ACTION, live=live.live or NO_ACTION)
+            )
         else:
             out += group
     return out
@@ -235,8 +266,9 @@ def from_alembic(diffs: list[Any], documented: Schema) -> list[Difference]:
     return _merge_changed(out)
 
 
-def compare_connection(documented: Schema, conn: sa.Connection, live: Schema,
-                       name: str | None = None) -> list[Difference]:
+def compare_connection(
+    documented: Schema, conn: sa.Connection, live: Schema, name: str | None = None
+) -> list[Difference]:
     """Differences between ``documented`` and the database behind ``conn`` (reflected as
     ``live``), found by alembic's autogenerate comparison plus primary keys."""
     from alembic.autogenerate import compare_metadata
@@ -248,5 +280,7 @@ def compare_connection(documented: Schema, conn: sa.Connection, live: Schema,
         opts["include_schemas"] = True
         opts["include_name"] = lambda n, kind, parent: kind != "schema" or n == name
     diffs = compare_metadata(MigrationContext.configure(conn, opts=opts), target)
-    return sorted(from_alembic(diffs, documented) + primary_key_diffs(documented, live),
-                  key=Difference.sort_key)
+    return sorted(
+        from_alembic(diffs, documented) + primary_key_diffs(documented, live),
+        key=Difference.sort_key,
+    )

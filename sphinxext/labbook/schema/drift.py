@@ -38,15 +38,30 @@ class DriftReport:
             "live": self.live,
             "drift": self.drift,
             "differences": [d.as_dict() for d in self.differences],
-            "allowed": [{**d.as_dict(), "reason": e.reason,
-                         "allowed_by": f"{e.file}:{e.line}"} for d, e in self.allowed],
-            "stale_allow_entries": [{"file": e.file, "line": e.line, "entry": e.describe(),
-                                     "message": e.stale_message()} for e in self.stale],
+            "allowed": [
+                {**d.as_dict(), "reason": e.reason, "allowed_by": f"{e.file}:{e.line}"}
+                for d, e in self.allowed
+            ],
+            "stale_allow_entries": [
+                {
+                    "file": e.file,
+                    "line": e.line,
+                    "entry": e.describe(),
+                    "message": e.stale_message(),
+                }
+                for e in self.stale
+            ],
         }
 
 
-def check_drift(documented: str | Schema, live: str, base_dir: str = ".", *,
-                name: str | None = None, allow: Iterable[AllowEntry] = ()) -> DriftReport:
+def check_drift(
+    documented: str | Schema,
+    live: str,
+    base_dir: str = ".",
+    *,
+    name: str | None = None,
+    allow: Iterable[AllowEntry] = (),
+) -> DriftReport:
     """Compare ``documented`` (a source or a loaded schema) with ``live`` (a source).
 
     A live database is compared with alembic's autogenerate machinery over one connection;
@@ -64,5 +79,10 @@ def check_drift(documented: str | Schema, live: str, base_dir: str = ".", *,
         live_schema = load_schema(live, base_dir, name=name)
         diffs = compare_schemas(doc, live_schema)
     applied = apply_allow(diffs, allow)
-    return DriftReport(doc.source or str(documented), live_schema.source or live,
-                       applied.remaining, applied.allowed, applied.stale)
+    return DriftReport(
+        doc.source or str(documented),
+        live_schema.source or live,
+        applied.remaining,
+        applied.allowed,
+        applied.stale,
+    )

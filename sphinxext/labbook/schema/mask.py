@@ -16,11 +16,13 @@ _USERINFO = re.compile(r"(\b[a-zA-Z][\w+.-]*://[^:/@\s]*:)(\S*)@(?=[^@\s]*(?:\s|
 
 def expand(url: str) -> str:
     """``url`` with each ``${VAR}`` replaced from the environment (passwords stay off pages)."""
+
     def value(m: re.Match[str]) -> str:
         name = m.group(1)
         if name not in os.environ:
-            raise SchemaError(f"the URL uses ${{{name}}}, which is not set; export {name} "
-                              "before building")
+            raise SchemaError(
+                f"the URL uses ${{{name}}}, which is not set; export {name} before building"
+            )
         return os.environ[name]
 
     return VARIABLE.sub(value, url)

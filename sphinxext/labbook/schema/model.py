@@ -34,8 +34,11 @@ class ForeignKey:
     @property
     def actions(self) -> str:
         """``ON DELETE CASCADE ON UPDATE ...``, or empty."""
-        return " ".join(f"ON {event} {action}" for event, action in
-                        (("DELETE", self.ondelete), ("UPDATE", self.onupdate)) if action)
+        return " ".join(
+            f"ON {event} {action}"
+            for event, action in (("DELETE", self.ondelete), ("UPDATE", self.onupdate))
+            if action
+        )
 
 
 @dataclass(frozen=True)
@@ -72,11 +75,15 @@ class Table:
 
     def __post_init__(self) -> None:
         # Sorting here makes every loader produce the same value for the same schema.
-        object.__setattr__(self, "foreign_keys",
-                           tuple(sorted(set(self.foreign_keys), key=ForeignKey.sort_key)))
+        object.__setattr__(
+            self, "foreign_keys", tuple(sorted(set(self.foreign_keys), key=ForeignKey.sort_key))
+        )
         object.__setattr__(self, "indexes", tuple(sorted(set(self.indexes), key=Index.sort_key)))
-        object.__setattr__(self, "unique_constraints", tuple(
-            sorted(set(self.unique_constraints), key=UniqueConstraint.sort_key)))
+        object.__setattr__(
+            self,
+            "unique_constraints",
+            tuple(sorted(set(self.unique_constraints), key=UniqueConstraint.sort_key)),
+        )
 
     def column(self, name: str) -> Column | None:
         return next((c for c in self.columns if c.name == name), None)

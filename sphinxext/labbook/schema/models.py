@@ -21,16 +21,21 @@ from .sqla import from_metadata
 def _error_line(exc: BaseException, path: str) -> int | None:
     if isinstance(exc, SyntaxError) and exc.filename and os.path.samefile(exc.filename, path):
         return exc.lineno
-    frames = [f for f in traceback.extract_tb(exc.__traceback__)
-              if f.filename and os.path.abspath(f.filename) == os.path.abspath(path)]
+    frames = [
+        f
+        for f in traceback.extract_tb(exc.__traceback__)
+        if f.filename and os.path.abspath(f.filename) == os.path.abspath(path)
+    ]
     return frames[-1].lineno if frames else None
 
 
 def import_file(path: str) -> ModuleType:
     """Import the one file ``path`` (nothing else on the way) as a throwaway module."""
     if not os.path.isfile(path):
-        raise SchemaError(f"no such file {path}; write a path relative to the document "
-                          "or to the configuration directory")
+        raise SchemaError(
+            f"no such file {path}; write a path relative to the document "
+            "or to the configuration directory"
+        )
     digest = hashlib.sha1(os.path.abspath(path).encode()).hexdigest()[:12]
     name = f"labbook_schema_{digest}"
     spec = importlib.util.spec_from_file_location(name, path)
@@ -42,8 +47,11 @@ def import_file(path: str) -> ModuleType:
     try:
         spec.loader.exec_module(module)
     except Exception as exc:
-        raise SchemaError(f"cannot import {os.path.basename(path)}: {type(exc).__name__}: {exc}",
-                          file=path, line=_error_line(exc, path)) from None
+        raise SchemaError(
+            f"cannot import {os.path.basename(path)}: {type(exc).__name__}: {exc}",
+            file=path,
+            line=_error_line(exc, path),
+        ) from None
     finally:
         sys.modules.pop(name, None)
     return module
@@ -54,9 +62,11 @@ def import_dotted(name: str) -> ModuleType:
         return importlib.import_module(name)
     except ModuleNotFoundError as exc:
         if exc.name and name.startswith(exc.name):
-            raise SchemaError(f"no module named {exc.name!r}; put its directory on sys.path "
-                              "(PYTHONPATH, or sys.path in conf.py) or name a file "
-                              "like schemas/models.py:Base") from None
+            raise SchemaError(
+                f"no module named {exc.name!r}; put its directory on sys.path "
+                "(PYTHONPATH, or sys.path in conf.py) or name a file "
+                "like schemas/models.py:Base"
+            ) from None
         raise SchemaError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
     except Exception as exc:
         raise SchemaError(f"cannot import {name}: {type(exc).__name__}: {exc}") from None
@@ -78,8 +88,10 @@ def _find_metadata(module: ModuleType, label: str) -> sa.MetaData:
     if len(found) == 1:
         return next(iter(found.values()))[1]
     if not found:
-        raise SchemaError(f"{label} defines no SQLAlchemy MetaData or declarative Base; "
-                          f"write {label}:Base naming the one to draw")
+        raise SchemaError(
+            f"{label} defines no SQLAlchemy MetaData or declarative Base; "
+            f"write {label}:Base naming the one to draw"
+        )
     names = ", ".join(sorted(a for a, _ in found.values()))
     raise SchemaError(f"{label} has several MetaData ({names}); write {label}:NAME")
 
@@ -88,13 +100,17 @@ def _resolve(module: ModuleType, attr: str, label: str) -> sa.MetaData:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
-            raise SchemaError(f"{label} has no attribute {part!r}; write {label}:Base (or "
-                              f":metadata) naming its declarative Base or MetaData")
+            raise SchemaError(
+                f"{label} has no attribute {part!r}; write {label}:Base (or "
+                f":metadata) naming its declarative Base or MetaData"
+            )
         obj = getattr(obj, part)
     md = _metadata(obj)
     if md is None:
-        raise SchemaError(f"{label}:{attr} is a {type(obj).__name__}, not a SQLAlchemy "
-                          "declarative Base or MetaData")
+        raise SchemaError(
+            f"{label}:{attr} is a {type(obj).__name__}, not a SQLAlchemy "
+            "declarative Base or MetaData"
+        )
     return md
 
 

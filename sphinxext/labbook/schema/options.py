@@ -30,19 +30,35 @@ def _groups(spec: str | None, base_dir: str) -> tuple[dict[str, object], str | N
     return ({"group_by_prefix": True} if groups is None else {"groups": groups}), None
 
 
-def render_options(*, include: str | list[str] | None = None,
-                   exclude: str | list[str] | None = None, columns: str = "all",
-                   rankdir: str = "LR", group: str | None = None, around: str | None = None,
-                   depth: int = 1, title: str | None = None, indexes: bool = False,
-                   base_dir: str = ".") -> tuple[RenderOptions, str | None]:
+def render_options(
+    *,
+    include: str | list[str] | None = None,
+    exclude: str | list[str] | None = None,
+    columns: str = "all",
+    rankdir: str = "LR",
+    group: str | None = None,
+    around: str | None = None,
+    depth: int = 1,
+    title: str | None = None,
+    indexes: bool = False,
+    base_dir: str = ".",
+) -> tuple[RenderOptions, str | None]:
     """:class:`RenderOptions` from option text, and the groups file read (if any)."""
+
     def globs(value: str | list[str] | None) -> tuple[str, ...]:
         items = [value] if isinstance(value, str) else (value or [])
         return tuple(g for item in items for g in parse_list(item))
 
     grouping, path = _groups(group, base_dir)
-    opts = RenderOptions(include=globs(include), exclude=globs(exclude), columns=columns,
-                         rankdir=rankdir, around=parse_list(around), depth=depth,
-                         title=title or None, indexes=indexes,
-                         **grouping)  # type: ignore[arg-type]
+    opts = RenderOptions(
+        include=globs(include),
+        exclude=globs(exclude),
+        columns=columns,
+        rankdir=rankdir,
+        around=parse_list(around),
+        depth=depth,
+        title=title or None,
+        indexes=indexes,
+        **grouping,
+    )  # type: ignore[arg-type]
     return opts, path

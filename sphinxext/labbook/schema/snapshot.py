@@ -22,23 +22,46 @@ def _compact(d: dict[str, Any]) -> dict[str, Any]:
 
 
 def _table(t: Table) -> dict[str, Any]:
-    return _compact({
-        "columns": [{"name": c.name, "type": c.type, "nullable": c.nullable} for c in t.columns],
-        "primary_key": list(t.primary_key),
-        "foreign_keys": [_compact({"columns": list(f.columns), "ref_table": f.ref_table,
-                                   "ref_columns": list(f.ref_columns), "name": f.name,
-                                   "ref_schema": f.ref_schema, "ondelete": f.ondelete,
-                                   "onupdate": f.onupdate}) for f in t.foreign_keys],
-        "indexes": [_compact({"name": i.name, "columns": list(i.columns), "unique": i.unique})
-                    for i in t.indexes],
-        "unique_constraints": [_compact({"name": u.name, "columns": list(u.columns)})
-                               for u in t.unique_constraints],
-    })
+    return _compact(
+        {
+            "columns": [
+                {"name": c.name, "type": c.type, "nullable": c.nullable} for c in t.columns
+            ],
+            "primary_key": list(t.primary_key),
+            "foreign_keys": [
+                _compact(
+                    {
+                        "columns": list(f.columns),
+                        "ref_table": f.ref_table,
+                        "ref_columns": list(f.ref_columns),
+                        "name": f.name,
+                        "ref_schema": f.ref_schema,
+                        "ondelete": f.ondelete,
+                        "onupdate": f.onupdate,
+                    }
+                )
+                for f in t.foreign_keys
+            ],
+            "indexes": [
+                _compact({"name": i.name, "columns": list(i.columns), "unique": i.unique})
+                for i in t.indexes
+            ],
+            "unique_constraints": [
+                _compact({"name": u.name, "columns": list(u.columns)}) for u in t.unique_constraints
+            ],
+        }
+    )
 
 
 def to_dict(schema: Schema) -> dict[str, Any]:
-    return _compact({"format": FORMAT, "schema": schema.name, "source": schema.source or None,
-                     "tables": {t.name: _table(t) for t in schema.tables}})
+    return _compact(
+        {
+            "format": FORMAT,
+            "schema": schema.name,
+            "source": schema.source or None,
+            "tables": {t.name: _table(t) for t in schema.tables},
+        }
+    )
 
 
 def dumps(schema: Schema, fmt: str) -> str:
@@ -47,8 +70,9 @@ def dumps(schema: Schema, fmt: str) -> str:
     if fmt == "json":
         return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
     # Flow style for the innermost lists and mappings keeps one column per line.
-    return yaml.safe_dump(data, sort_keys=True, default_flow_style=None, allow_unicode=True,
-                          width=100)
+    return yaml.safe_dump(
+        data, sort_keys=True, default_flow_style=None, allow_unicode=True, width=100
+    )
 
 
 def write_snapshot(schema: Schema, path: str) -> None:
@@ -64,8 +88,14 @@ class _Reader:
         mark = self.marked.mark(where)
         return SchemaError(message, file=self.path, line=mark.line)
 
-    def get(self, where: tuple[str | int, ...], data: dict[str, Any], key: str, kind: type,
-            default: Any = None) -> Any:
+    def get(
+        self,
+        where: tuple[str | int, ...],
+        data: dict[str, Any],
+        key: str,
+        kind: type,
+        default: Any = None,
+    ) -> Any:
         value = data.get(key, default)
         if value is None and default is None:
             raise self.fail(where, f"missing '{key}'; write {key}: ...")
@@ -73,8 +103,9 @@ class _Reader:
             raise self.fail((*where, key), f"'{key}' must be a {kind.__name__}")
         return value
 
-    def names(self, where: tuple[str | int, ...], data: dict[str, Any], key: str,
-              required: bool = False) -> tuple[str, ...]:
+    def names(
+        self, where: tuple[str | int, ...], data: dict[str, Any], key: str, required: bool = False
+    ) -> tuple[str, ...]:
         value = self.get(where, data, key, list, None if required else [])
         return tuple(str(v) for v in value)
 
@@ -87,24 +118,50 @@ class _Reader:
             here = (*at, "columns", i)
             if not isinstance(c, dict):
                 raise self.fail(here, "a column must be a mapping {name: ..., type: ...}")
-            cols.append(Column(str(self.get(here, c, "name", str)),
-                               str(self.get(here, c, "type", str)),
-                               bool(self.get(here, c, "nullable", bool, True))))
-        fks = [ForeignKey(self.names((*at, "foreign_keys", i), f, "columns", True),
-                          str(self.get((*at, "foreign_keys", i), f, "ref_table", str)),
-                          self.names((*at, "foreign_keys", i), f, "ref_columns", True),
-                          f.get("name"), f.get("ref_schema"), f.get("ondelete"),
-                          f.get("onupdate"))
-               for i, f in enumerate(self.get(at, data, "foreign_keys", list, []))]
-        idx = [Index(i.get("name"), self.names((*at, "indexes", n), i, "columns", True),
-                     bool(i.get("unique", False)))
-               for n, i in enumerate(self.get(at, data, "indexes", list, []))]
-        uqs = [UniqueConstraint(u.get("name"),
-                                self.names((*at, "unique_constraints", n), u, "columns", True))
-               for n, u in enumerate(self.get(at, data, "unique_constraints", list, []))]
+            cols.append(
+                Column(
+                    str(self.get(here, c, "name", str)),
+                    str(self.get(here, c, "type", str)),
+                    bool(self.get(here, c, "nullable", bool, True)),
+                )
+            )
+        fks = [
+            ForeignKey(
+                self.names((*at, "foreign_keys", i), f, "columns", True),
+                str(self.get((*at, "foreign_keys", i), f, "ref_table", str)),
+                self.names((*at, "foreign_keys", i), f, "ref_columns", True),
+                f.get("name"),
+                f.get("ref_schema"),
+                f.get("ondelete"),
+                f.get("onupdate"),
+            )
+            for i, f in enumerate(self.get(at, data, "foreign_keys", list, []))
+        ]
+        idx = [
+            Index(
+                i.get("name"),
+                self.names((*at, "indexes", n), i, "columns", True),
+                bool(i.get("unique", False)),
+            )
+            for n, i in enumerate(self.get(at, data, "indexes", list, []))
+        ]
+        uqs = [
+            UniqueConstraint(
+                u.get("name"), self.names((*at, "unique_constraints", n), u, "columns", True)
+            )
+            for n, u in enumerate(self.get(at, data, "unique_constraints", list, []))
+        ]
         line = self.marked.key_mark(at).line
-        return Table(name, tuple(cols), self.names(at, data, "primary_key"), tuple(fks),
-                     tuple(idx), tuple(uqs), file=self.path, line=line)
+        return Table(
+            name,
+            tuple(cols),
+            self.names(at, data, "primary_key"),
+            tuple(fks),
+            tuple(idx),
+            tuple(uqs),
+            file=self.path,
+            line=line,
+        )
 
 
 def read_marked(path: str, what: str) -> yamlmarks.Marked:
@@ -130,9 +187,15 @@ def load_snapshot(path: str, source: str = "") -> Schema:
     data = marked.data
     reader = _Reader(marked, path)
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise reader.fail(("format",), f"not a labbook schema snapshot (format: {FORMAT}); "
-                                       "write one with 'labbook schema snapshot SOURCE -o FILE'")
+        raise reader.fail(
+            ("format",),
+            f"not a labbook schema snapshot (format: {FORMAT}); "
+            "write one with 'labbook schema snapshot SOURCE -o FILE'",
+        )
     tables = reader.get((), data, "tables", dict, {})
-    return Schema(tuple(reader.table(str(n), t) for n, t in tables.items()),
-                  name=data.get("schema"), source=source or path,
-                  files=(os.path.abspath(path),))
+    return Schema(
+        tuple(reader.table(str(n), t) for n, t in tables.items()),
+        name=data.get("schema"),
+        source=source or path,
+        files=(os.path.abspath(path),),
+    )

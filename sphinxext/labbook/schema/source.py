@@ -14,8 +14,10 @@ from .models import load_models
 from .snapshot import SUFFIXES, load_snapshot
 from .url import is_url, load_url
 
-FORMS = ("package.module:Base, path/models.py:Base, path/schema.sql[:dialect], "
-         "snapshot.json or .yaml, or a database URL")
+FORMS = (
+    "package.module:Base, path/models.py:Base, path/schema.sql[:dialect], "
+    "snapshot.json or .yaml, or a database URL"
+)
 _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
 
 
@@ -28,8 +30,11 @@ class Source:
     detail: str | None = None  # attribute, dialect or database schema name
 
     def path(self, base_dir: str) -> str:
-        return self.target if os.path.isabs(self.target) else \
-            os.path.normpath(os.path.join(base_dir, self.target))
+        return (
+            self.target
+            if os.path.isabs(self.target)
+            else os.path.normpath(os.path.join(base_dir, self.target))
+        )
 
 
 def parse_source(source: str) -> Source:
@@ -45,8 +50,9 @@ def parse_source(source: str) -> Source:
         return Source("snapshot", s)
     head, sep, tail = s.rpartition(":")
     if s.lower().endswith(".sql") or (sep and head.lower().endswith(".sql")):
-        return Source("ddl", head, tail) if sep and head.lower().endswith(".sql") \
-            else Source("ddl", s)
+        return (
+            Source("ddl", head, tail) if sep and head.lower().endswith(".sql") else Source("ddl", s)
+        )
     path, attr = (head, tail) if sep else (s, None)
     if path.endswith(".py") or "/" in path or os.sep in path:
         return Source("file", path, attr or None)
@@ -92,8 +98,14 @@ def _load(src: Source, source: str, base_dir: str) -> Schema:
         return load_snapshot(src.path(base_dir), source)
     if src.kind == "ddl":
         if src.detail and src.detail.lower() not in DIALECTS:
-            raise SchemaError(f"unknown SQL dialect {src.detail!r} in {source!r}; write one of "
-                              f"{', '.join(sorted(DIALECTS))}")
+            raise SchemaError(
+                f"unknown SQL dialect {src.detail!r} in {source!r}; write one of "
+                f"{', '.join(sorted(DIALECTS))}"
+            )
         return load_ddl(src.path(base_dir), src.detail, source)
-    return load_models(src.path(base_dir) if src.kind == "file" else src.target, src.detail,
-                       is_file=src.kind == "file", source=source)
+    return load_models(
+        src.path(base_dir) if src.kind == "file" else src.target,
+        src.detail,
+        is_file=src.kind == "file",
+        source=source,
+    )

@@ -16,10 +16,18 @@ from .model import Column, ForeignKey, Index, Schema, Table, UniqueConstraint
 
 #: Names other tools write for a type SQLAlchemy knows under another name.
 ALIASES = {
-    "INT": "INTEGER", "INT4": "INTEGER", "INT8": "BIGINT", "INT2": "SMALLINT",
-    "SERIAL": "INTEGER", "BIGSERIAL": "BIGINT", "SMALLSERIAL": "SMALLINT",
-    "BOOL": "BOOLEAN", "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
-    "CHARACTER VARYING": "VARCHAR", "CHARACTER": "CHAR", "DOUBLE PRECISION": "DOUBLE_PRECISION",
+    "INT": "INTEGER",
+    "INT4": "INTEGER",
+    "INT8": "BIGINT",
+    "INT2": "SMALLINT",
+    "SERIAL": "INTEGER",
+    "BIGSERIAL": "BIGINT",
+    "SMALLSERIAL": "SMALLINT",
+    "BOOL": "BOOLEAN",
+    "TIMESTAMPTZ": "TIMESTAMP WITH TIME ZONE",
+    "CHARACTER VARYING": "VARCHAR",
+    "CHARACTER": "CHAR",
+    "DOUBLE PRECISION": "DOUBLE_PRECISION",
 }
 _TYPE = re.compile(r"\s*(?P<name>[A-Za-z_][\w ]*)\s*(?:\((?P<args>[^)]*)\))?\s*(?P<rest>.*)", re.S)
 _DISPLAY_WIDTH = re.compile(r"^(INTEGER|INT|BIGINT|SMALLINT|MEDIUMINT|TINYINT)\((\d+)\)")
@@ -95,14 +103,20 @@ def _clean(text: str) -> str:
     m = _DISPLAY_WIDTH.match(text)
     # MySQL's integer display widths mean nothing for storage; TINYINT(1) is its boolean.
     if m and not (m.group(1) == "TINYINT" and m.group(2) == "1"):
-        text = m.group(1) + text[m.end():]
+        text = m.group(1) + text[m.end() :]
     return text
 
 
 #: Names read as SQLAlchemy's generic types, which each dialect writes its own way
 #: (DATETIME is TIMESTAMP on PostgreSQL, BLOB is BYTEA, UUID is CHAR(32) on MySQL).
-GENERIC = {"DATETIME": sa.DateTime, "DOUBLE": sa.Double, "BLOB": sa.LargeBinary,
-           "UUID": sa.Uuid, "BOOLEAN": sa.Boolean, "CLOB": sa.Text}
+GENERIC = {
+    "DATETIME": sa.DateTime,
+    "DOUBLE": sa.Double,
+    "BLOB": sa.LargeBinary,
+    "UUID": sa.Uuid,
+    "BOOLEAN": sa.Boolean,
+    "CLOB": sa.Text,
+}
 
 
 def _lookup(name: str) -> type[TypeEngine[Any]] | None:
@@ -196,25 +210,28 @@ def _expr_names(exprs: Any) -> tuple[str, ...]:
 
 
 def from_table(table: sa.Table) -> Table:
-    uniques = [UniqueConstraint(_name(c), tuple(str(col.name) for col in c.columns))
-               for c in table.constraints if isinstance(c, sa.UniqueConstraint)]
+    uniques = [
+        UniqueConstraint(_name(c), tuple(str(col.name) for col in c.columns))
+        for c in table.constraints
+        if isinstance(c, sa.UniqueConstraint)
+    ]
     return Table(
         name=str(table.name),
-        columns=tuple(Column(str(c.name), type_text(c.type), bool(c.nullable))
-                      for c in table.columns),
+        columns=tuple(
+            Column(str(c.name), type_text(c.type), bool(c.nullable)) for c in table.columns
+        ),
         primary_key=tuple(str(c.name) for c in table.primary_key.columns),
         foreign_keys=tuple(fk_from(c) for c in table.foreign_key_constraints),
-        indexes=tuple(Index(_name(i), _expr_names(i.expressions), bool(i.unique))
-                      for i in table.indexes),
+        indexes=tuple(
+            Index(_name(i), _expr_names(i.expressions), bool(i.unique)) for i in table.indexes
+        ),
         unique_constraints=tuple(uniques),
     )
 
 
-def from_metadata(metadata: sa.MetaData, *, name: str | None = None,
-                  source: str = "") -> Schema:
+def from_metadata(metadata: sa.MetaData, *, name: str | None = None, source: str = "") -> Schema:
     """The schema model of every table in ``metadata``."""
-    return Schema(tuple(from_table(t) for t in metadata.tables.values()), name=name,
-                  source=source)
+    return Schema(tuple(from_table(t) for t in metadata.tables.values()), name=name, source=source)
 
 
 def _compiles_on(t: TypeEngine[Any], dialect: Dialect | None) -> bool:
@@ -237,20 +254,36 @@ def to_metadata(schema: Schema, dialect: Dialect | None = None) -> sa.MetaData:
     """A MetaData with ``schema``'s tables; types ``dialect`` cannot write stay verbatim."""
     md = sa.MetaData(schema=schema.name)
     for t in schema.tables:
-        items: list[Any] = [sa.Column(c.name, column_type(c.type, dialect), nullable=c.nullable,
-                                      autoincrement=False) for c in t.columns]
+        items: list[Any] = [
+            sa.Column(
+                c.name, column_type(c.type, dialect), nullable=c.nullable, autoincrement=False
+            )
+            for c in t.columns
+        ]
         if t.primary_key:
             items.append(sa.PrimaryKeyConstraint(*t.primary_key))
         for fk in t.foreign_keys:
-            prefix = f"{fk.ref_schema}." if fk.ref_schema else (
-                f"{schema.name}." if schema.name else "")
-            items.append(sa.ForeignKeyConstraint(
-                list(fk.columns), [f"{prefix}{fk.ref_table}.{c}" for c in fk.ref_columns],
-                name=fk.name, ondelete=fk.ondelete, onupdate=fk.onupdate))
+            prefix = (
+                f"{fk.ref_schema}." if fk.ref_schema else (f"{schema.name}." if schema.name else "")
+            )
+            items.append(
+                sa.ForeignKeyConstraint(
+                    list(fk.columns),
+                    [f"{prefix}{fk.ref_table}.{c}" for c in fk.ref_columns],
+                    name=fk.name,
+                    ondelete=fk.ondelete,
+                    onupdate=fk.onupdate,
+                )
+            )
         items += [sa.UniqueConstraint(*u.columns, name=u.name) for u in t.unique_constraints]
         names = {c.name for c in t.columns}
-        items += [sa.Index(i.name or f"ix_{t.name}_{'_'.join(i.columns)}",
-                           *(c if c in names else sa.text(c) for c in i.columns),
-                           unique=i.unique) for i in t.indexes]
+        items += [
+            sa.Index(
+                i.name or f"ix_{t.name}_{'_'.join(i.columns)}",
+                *(c if c in names else sa.text(c) for c in i.columns),
+                unique=i.unique,
+            )
+            for i in t.indexes
+        ]
         sa.Table(t.name, md, *items)
     return md

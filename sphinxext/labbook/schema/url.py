@@ -22,12 +22,23 @@ URL_SCHEME = re.compile(r"^[a-zA-Z][\w+.-]*://")
 #: Seconds to wait for a server before calling it unreachable.
 CONNECT_TIMEOUT = 5
 #: Drivers tried, in order, for a URL that names none (``postgresql://``, ``mysql://``).
-DEFAULT_DRIVERS = {"postgresql": ("psycopg", "psycopg2"), "mysql": ("mysqldb", "pymysql"),
-                   "mariadb": ("mysqldb", "pymysql")}
-_MODULES = {"psycopg": "psycopg", "psycopg2": "psycopg2", "mysqldb": "MySQLdb",
-            "pymysql": "pymysql"}
-_TIMEOUT_ARGS = {"psycopg2": "connect_timeout", "pymysql": "connect_timeout",
-                 "mysqldb": "connect_timeout", "pysqlite": "timeout"}
+DEFAULT_DRIVERS = {
+    "postgresql": ("psycopg", "psycopg2"),
+    "mysql": ("mysqldb", "pymysql"),
+    "mariadb": ("mysqldb", "pymysql"),
+}
+_MODULES = {
+    "psycopg": "psycopg",
+    "psycopg2": "psycopg2",
+    "mysqldb": "MySQLdb",
+    "pymysql": "pymysql",
+}
+_TIMEOUT_ARGS = {
+    "psycopg2": "connect_timeout",
+    "pymysql": "connect_timeout",
+    "mysqldb": "connect_timeout",
+    "pysqlite": "timeout",
+}
 
 
 def is_url(source: str) -> bool:
@@ -70,8 +81,9 @@ def _engine(raw: str, base_dir: str) -> sa.Engine:
     try:
         url = make_url(raw)
     except ArgumentError:
-        raise SchemaError(f"{masked} is not a database URL; write it like "
-                          "postgresql://user:${PASSWORD}@host/db") from None
+        raise SchemaError(
+            f"{masked} is not a database URL; write it like postgresql://user:${{PASSWORD}}@host/db"
+        ) from None
     if url.get_backend_name() == "sqlite":
         url = _sqlite_path(url, base_dir)
     url = _with_driver(url)
@@ -79,8 +91,10 @@ def _engine(raw: str, base_dir: str) -> sa.Engine:
     try:
         driver = url.get_dialect().driver
     except NoSuchModuleError:
-        raise SchemaError(f"{masked}: no SQLAlchemy dialect {url.drivername!r}; write "
-                          "sqlite://, postgresql:// or mysql+pymysql://") from None
+        raise SchemaError(
+            f"{masked}: no SQLAlchemy dialect {url.drivername!r}; write "
+            "sqlite://, postgresql:// or mysql+pymysql://"
+        ) from None
     if driver in _TIMEOUT_ARGS:
         args[_TIMEOUT_ARGS[driver]] = CONNECT_TIMEOUT
     try:
@@ -112,8 +126,10 @@ def reflect_connection(conn: Connection, name: str | None, source: str) -> Schem
     try:
         md.reflect(conn, schema=name)
     except SQLAlchemyError as exc:
-        raise SchemaError(f"cannot read the schema of {source}: "
-                          f"{' '.join(str(getattr(exc, 'orig', exc)).split())}") from None
+        raise SchemaError(
+            f"cannot read the schema of {source}: "
+            f"{' '.join(str(getattr(exc, 'orig', exc)).split())}"
+        ) from None
     # Reflection also pulls in tables of other schemas that foreign keys point to.
     for table in [t for t in md.tables.values() if t.schema != name]:
         md.remove(table)

@@ -43,9 +43,16 @@ def load_spec(path: str | os.PathLike[str]) -> LabSpec:
         with open(filename, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
-        raise SpecErrors([SpecError("lab spec not found; check the path "
-                                    "(relative paths are relative to the document or "
-                                    "the current directory)", file=filename)]) from None
+        raise SpecErrors(
+            [
+                SpecError(
+                    "lab spec not found; check the path "
+                    "(relative paths are relative to the document or "
+                    "the current directory)",
+                    file=filename,
+                )
+            ]
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise SpecErrors([SpecError(f"cannot read lab spec: {exc}", file=filename)]) from None
     return parse_spec(text, filename)
@@ -79,8 +86,14 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
 def _where(path: tuple[Any, ...]) -> str:
     """Human words for a path: ``node 'alpha' interface 'eth0'``."""
     words: list[str] = []
-    names = {"nodes": "node", "networks": "network", "interfaces": "interface",
-             "links": "link", "routes": "route", "sysctls": "sysctl"}
+    names = {
+        "nodes": "node",
+        "networks": "network",
+        "interfaces": "interface",
+        "links": "link",
+        "routes": "route",
+        "sysctls": "sysctl",
+    }
     it = iter(path)
     for part in it:
         if part in names:
@@ -125,33 +138,56 @@ class _Validator:
             allowed = list(schema.get("properties", {}))
             extra = [k for k in err.instance if k not in allowed]
             for key in extra:
-                self.error((*path, key), f"unknown key '{key}' in {where}"
-                           f"{_did_you_mean(key, allowed)}", key=True)
+                self.error(
+                    (*path, key),
+                    f"unknown key '{key}' in {where}{_did_you_mean(key, allowed)}",
+                    key=True,
+                )
         elif err.validator == "required":
             missing = err.message.split("'")[1] if "'" in err.message else err.message
             self.error(path, f"{where} needs '{missing}'")
         elif err.validator == "propertyNames":
             bad = err.instance
-            self.error((*path, bad), f"bad name '{bad}' in {where}: use lower-case letters, "
-                       "digits, '-' (start with a letter)", key=True)
+            self.error(
+                (*path, bad),
+                f"bad name '{bad}' in {where}: use lower-case letters, "
+                "digits, '-' (start with a letter)",
+                key=True,
+            )
         elif err.validator == "pattern" and path == ("name",):
-            self.error(path, f"bad lab name {err.instance!r}: use 1-24 lower-case letters, "
-                       "digits and '-', for example 'pair'")
+            self.error(
+                path,
+                f"bad lab name {err.instance!r}: use 1-24 lower-case letters, "
+                "digits and '-', for example 'pair'",
+            )
         elif err.validator == "enum":
             choices = ", ".join(str(c) for c in err.validator_value)
             self.error(path, f"{where}: {err.instance!r} is not allowed; write one of: {choices}")
         elif err.validator == "type":
             want = err.validator_value
             want = want if isinstance(want, list) else [want]
-            words = {"object": "a mapping (key: value)", "array": "a list", "string": "a string",
-                     "integer": "a whole number", "boolean": "true or false", "null": "empty"}
-            self.error(path, f"{where} must be " + " or ".join(words.get(w, w) for w in want)
-                       + f", not {type(err.instance).__name__}")
+            words = {
+                "object": "a mapping (key: value)",
+                "array": "a list",
+                "string": "a string",
+                "integer": "a whole number",
+                "boolean": "true or false",
+                "null": "empty",
+            }
+            self.error(
+                path,
+                f"{where} must be "
+                + " or ".join(words.get(w, w) for w in want)
+                + f", not {type(err.instance).__name__}",
+            )
         elif err.validator in ("minimum", "maximum", "minItems", "maxItems"):
             self.error(path, f"{where}: {err.message}")
         elif err.validator == "pattern":
-            self.error(path, f"{where}: {err.instance!r} has the wrong form "
-                       f"(expected to match {err.validator_value})")
+            self.error(
+                path,
+                f"{where}: {err.instance!r} has the wrong form "
+                f"(expected to match {err.validator_value})",
+            )
         else:  # pragma: no cover - validators the schema does not use today
             self.error(path, f"{where}: {err.message}")
 
@@ -165,8 +201,7 @@ class _Validator:
         data = self.m.data
         networks = tuple(self._each(data.get("networks"), self._network))
         net_by_name = {n.name: n for n in networks}
-        nodes = tuple(self._each(data.get("nodes"),
-                                 lambda n, d: self._node(n, d, net_by_name)))
+        nodes = tuple(self._each(data.get("nodes"), lambda n, d: self._node(n, d, net_by_name)))
         raw_links = data.get("links")
         try:
             links = tuple(self._links(raw_links if isinstance(raw_links, list) else [], nodes))
@@ -177,9 +212,15 @@ class _Validator:
             return None
         if self.errors or not isinstance(data.get("name"), str):
             return None
-        return LabSpec(name=data["name"], path=self.file, digest=digest,
-                       description=data.get("description", ""), networks=networks,
-                       nodes=nodes, links=links)
+        return LabSpec(
+            name=data["name"],
+            path=self.file,
+            digest=digest,
+            description=data.get("description", ""),
+            networks=networks,
+            nodes=nodes,
+            links=links,
+        )
 
     def _each(self, section: Any, build: Any) -> Iterator[Any]:
         if not isinstance(section, dict):
@@ -209,8 +250,10 @@ class _Validator:
                 raise ValueError("no prefix length")
             return ipaddress.ip_interface(value)
         except ValueError:
-            self.error(path, f"bad address {value!r}; write an address with its prefix "
-                       "length, like 10.0.0.1/24")
+            self.error(
+                path,
+                f"bad address {value!r}; write an address with its prefix length, like 10.0.0.1/24",
+            )
             return None
 
     def _network(self, name: str, d: dict[str, Any]) -> Network:
@@ -218,12 +261,19 @@ class _Validator:
         cidr = self._cidr((*p, "cidr"), d["cidr"]) if "cidr" in d else None
         addr = self._iface_addr((*p, "address"), d["address"]) if "address" in d else None
         if addr is not None and cidr is not None and addr.ip not in cidr:
-            self.error((*p, "address"), f"address {addr} of network '{name}' is outside "
-                       f"its cidr {cidr}")
-        return Network(name=name, cidr=cidr, kind=d.get("kind", "bridge"), address=addr,
-                       hairpin=bool(d.get("hairpin", False)), mtu=d.get("mtu"),
-                       vlan_filtering=bool(d.get("vlan_filtering", False)),
-                       loc=self.loc(p, key=True))
+            self.error(
+                (*p, "address"), f"address {addr} of network '{name}' is outside its cidr {cidr}"
+            )
+        return Network(
+            name=name,
+            cidr=cidr,
+            kind=d.get("kind", "bridge"),
+            address=addr,
+            hairpin=bool(d.get("hairpin", False)),
+            mtu=d.get("mtu"),
+            vlan_filtering=bool(d.get("vlan_filtering", False)),
+            loc=self.loc(p, key=True),
+        )
 
     def _endpoint(self, path: tuple[Any, ...], value: str, node: str | None) -> Endpoint | None:
         if ":" in value:
@@ -232,8 +282,7 @@ class _Validator:
                 return Endpoint(n, i)
         elif node is not None and value:
             return Endpoint(node, value)
-        self.error(path, f"bad interface reference {value!r}; write NODE:IFACE, "
-                   "like 'host:eth0'")
+        self.error(path, f"bad interface reference {value!r}; write NODE:IFACE, like 'host:eth0'")
         return None
 
     def _node(self, name: str, d: dict[str, Any], nets: dict[str, Network]) -> Node:
@@ -257,17 +306,26 @@ class _Validator:
         sysctls = []
         for key, val in (d.get("sysctls") or {}).items():
             if not key.startswith("net."):
-                self.error((*p, "sysctls", key), f"sysctl '{key}' is not per-namespace; only "
-                           "net.* sysctls can be set on a node (use the vm provider for others)",
-                           key=True)
+                self.error(
+                    (*p, "sysctls", key),
+                    f"sysctl '{key}' is not per-namespace; only "
+                    "net.* sysctls can be set on a node (use the vm provider for others)",
+                    key=True,
+                )
             val = int(val) if isinstance(val, bool) else val
             sysctls.append((key, str(val)))
         hostname = d.get("hostname", name)
         if len(hostname) > 63:
             self.error((*p, "hostname"), "hostname is longer than 63 characters")
-        return Node(name=name, hostname=hostname, network_mode=d.get("network-mode", "own"),
-                    interfaces=tuple(ifaces), routes=tuple(routes), sysctls=tuple(sysctls),
-                    loc=self.loc(p, key=True))
+        return Node(
+            name=name,
+            hostname=hostname,
+            network_mode=d.get("network-mode", "own"),
+            interfaces=tuple(ifaces),
+            routes=tuple(routes),
+            sysctls=tuple(sysctls),
+            loc=self.loc(p, key=True),
+        )
 
     def _ip(self, path: tuple[Any, ...], value: str) -> Any:
         try:
@@ -276,47 +334,68 @@ class _Validator:
             self.error(path, f"bad IP address {value!r}; write it like 10.0.0.1")
             return None
 
-    def _interface(self, node: str, name: str, d: dict[str, Any],
-                   nets: dict[str, Network]) -> Interface:
+    def _interface(
+        self, node: str, name: str, d: dict[str, Any], nets: dict[str, Network]
+    ) -> Interface:
         p = ("nodes", node, "interfaces", name)
         if len(name) > IFNAMSIZ:
-            self.error(p, f"interface name '{name}' is {len(name)} characters; the kernel "
-                       f"allows at most {IFNAMSIZ}, for example '{name[:IFNAMSIZ]}'", key=True)
+            self.error(
+                p,
+                f"interface name '{name}' is {len(name)} characters; the kernel "
+                f"allows at most {IFNAMSIZ}, for example '{name[:IFNAMSIZ]}'",
+                key=True,
+            )
         kind = d.get("type", "veth")
         network = d.get("network")
         if network is not None and network not in nets:
-            self.error((*p, "network"), f"unknown network '{network}'"
-                       f"{_did_you_mean(network, list(nets))}")
+            self.error(
+                (*p, "network"), f"unknown network '{network}'{_did_you_mean(network, list(nets))}"
+            )
         parent = None
         if kind in ("macvlan", "ipvlan", "vlan"):
             if "parent" not in d:
-                self.error(p, f"a {kind} interface needs 'parent: IFACE' or "
-                           "'parent: NODE:IFACE'")
+                self.error(p, f"a {kind} interface needs 'parent: IFACE' or 'parent: NODE:IFACE'")
             else:
                 parent = self._endpoint((*p, "parent"), d["parent"], node)
             if network is not None:
-                self.error((*p, "network"), f"a {kind} interface takes its segment from its "
-                           "parent; remove 'network'")
+                self.error(
+                    (*p, "network"),
+                    f"a {kind} interface takes its segment from its parent; remove 'network'",
+                )
         elif "parent" in d:
-            self.error((*p, "parent"), "'parent' is for type macvlan, ipvlan or vlan; "
-                       "add 'type: macvlan' (or vlan, ipvlan)")
+            self.error(
+                (*p, "parent"),
+                "'parent' is for type macvlan, ipvlan or vlan; "
+                "add 'type: macvlan' (or vlan, ipvlan)",
+            )
         if kind == "vlan" and "id" not in d:
             self.error(p, "a vlan interface needs 'id: N' (1-4094)")
         if "id" in d and kind != "vlan":
             self.error((*p, "id"), "'id' is for type vlan; add 'type: vlan'")
         mode = d.get("mode")
         if mode is not None:
-            ok = {"macvlan": ("bridge", "private", "vepa", "passthru"),
-                  "ipvlan": ("l2", "l3", "l3s")}.get(kind, ())
+            ok = {
+                "macvlan": ("bridge", "private", "vepa", "passthru"),
+                "ipvlan": ("l2", "l3", "l3s"),
+            }.get(kind, ())
             if mode not in ok:
-                self.error((*p, "mode"), f"mode '{mode}' does not fit type {kind}"
-                           + (f"; write one of: {', '.join(ok)}" if ok else
-                              "; only macvlan and ipvlan take a mode"))
+                self.error(
+                    (*p, "mode"),
+                    f"mode '{mode}' does not fit type {kind}"
+                    + (
+                        f"; write one of: {', '.join(ok)}"
+                        if ok
+                        else "; only macvlan and ipvlan take a mode"
+                    ),
+                )
         addrs = []
         raw = ([d["address"]] if "address" in d else []) + list(d.get("addresses") or [])
         for i, a in enumerate(raw):
-            ap = (*p, "address") if ("address" in d and i == 0) else \
-                 (*p, "addresses", i - (1 if "address" in d else 0))
+            ap = (
+                (*p, "address")
+                if ("address" in d and i == 0)
+                else (*p, "addresses", i - (1 if "address" in d else 0))
+            )
             addr = self._iface_addr(ap, a)
             if addr is None:
                 continue
@@ -324,28 +403,43 @@ class _Validator:
             if net is not None and net.cidr is not None and addr.ip not in net.cidr:
                 self.error(ap, f"address {addr} is outside network '{network}' ({net.cidr})")
             addrs.append(addr)
-        return Interface(name=name, node=node, type=kind, network=network, parent=parent,
-                         mode=mode if mode is not None else
-                         ("bridge" if kind == "macvlan" else "l2" if kind == "ipvlan" else None),
-                         vlan_id=d.get("id"), access_vlan=d.get("vlan"),
-                         addresses=tuple(addrs), mac=d.get("mac"), mtu=d.get("mtu"),
-                         up=d.get("up", True), loc=self.loc(p, key=True))
+        return Interface(
+            name=name,
+            node=node,
+            type=kind,
+            network=network,
+            parent=parent,
+            mode=mode
+            if mode is not None
+            else ("bridge" if kind == "macvlan" else "l2" if kind == "ipvlan" else None),
+            vlan_id=d.get("id"),
+            access_vlan=d.get("vlan"),
+            addresses=tuple(addrs),
+            mac=d.get("mac"),
+            mtu=d.get("mtu"),
+            up=d.get("up", True),
+            loc=self.loc(p, key=True),
+        )
 
     def _links(self, raw: list[dict[str, Any]], nodes: tuple[Node, ...]) -> Iterator[Link]:
         for i, d in enumerate(raw):
             p = ("links", i)
-            eps = [self._endpoint((*p, "endpoints", j), v, None)
-                   for j, v in enumerate(d["endpoints"])]
+            eps = [
+                self._endpoint((*p, "endpoints", j), v, None) for j, v in enumerate(d["endpoints"])
+            ]
             if eps[0] is None or eps[1] is None:
                 continue
             if eps[0] == eps[1]:
-                self.error((*p, "endpoints"), f"a link joins two different interfaces, "
-                           f"not {eps[0]} to itself")
+                self.error(
+                    (*p, "endpoints"),
+                    f"a link joins two different interfaces, not {eps[0]} to itself",
+                )
                 continue
             yield Link(a=eps[0], b=eps[1], mtu=d.get("mtu"), loc=self.loc(p))
 
-    def _cross_checks(self, networks: tuple[Network, ...], nodes: tuple[Node, ...],
-                      links: tuple[Link, ...]) -> None:
+    def _cross_checks(
+        self, networks: tuple[Network, ...], nodes: tuple[Node, ...], links: tuple[Link, ...]
+    ) -> None:
         by_node = {n.name: n for n in nodes}
         node_names = list(by_node)
         # links: endpoints exist (or are declared by the link), used once
@@ -355,20 +449,27 @@ class _Validator:
                 ep_path = ("links", links.index(link), "endpoints", j)
                 node = by_node.get(ep.node)
                 if node is None:
-                    self.error(ep_path, f"unknown node '{ep.node}' in link"
-                               f"{_did_you_mean(ep.node, node_names)}")
+                    self.error(
+                        ep_path,
+                        f"unknown node '{ep.node}' in link{_did_you_mean(ep.node, node_names)}",
+                    )
                     continue
                 iface = node.interface(ep.iface)
                 if iface is not None and (iface.network or iface.type != "veth"):
-                    self.error(ep_path, f"interface {ep} is already a {iface.type} "
-                               + (f"on network '{iface.network}'" if iface.network else "")
-                               + "; a link needs an interface of its own")
+                    self.error(
+                        ep_path,
+                        f"interface {ep} is already a {iface.type} "
+                        + (f"on network '{iface.network}'" if iface.network else "")
+                        + "; a link needs an interface of its own",
+                    )
                 if len(ep.iface) > IFNAMSIZ:
-                    self.error(ep_path, f"interface name '{ep.iface}' is longer than "
-                               f"{IFNAMSIZ} characters")
+                    self.error(
+                        ep_path, f"interface name '{ep.iface}' is longer than {IFNAMSIZ} characters"
+                    )
                 if ep in used:
-                    self.error(ep_path, f"interface {ep} is in two links; each interface "
-                               "joins one link")
+                    self.error(
+                        ep_path, f"interface {ep} is in two links; each interface joins one link"
+                    )
                 used[ep] = link
         # parents exist; host-mode nodes
         for node in nodes:
@@ -378,23 +479,34 @@ class _Validator:
                     continue
                 owner = by_node.get(iface.parent.node)
                 if owner is None:
-                    self.error((*p, "parent"), f"unknown node '{iface.parent.node}'"
-                               f"{_did_you_mean(iface.parent.node, node_names)}")
+                    self.error(
+                        (*p, "parent"),
+                        f"unknown node '{iface.parent.node}'"
+                        f"{_did_you_mean(iface.parent.node, node_names)}",
+                    )
                     continue
                 linked = iface.parent in used
                 if owner.interface(iface.parent.iface) is None and not linked:
                     choices = [i.name for i in owner.interfaces]
                     hint = _did_you_mean(iface.parent.iface, choices)
-                    self.error((*p, "parent"), f"node '{owner.name}' has no interface "
-                               f"'{iface.parent.iface}'{hint}")
+                    self.error(
+                        (*p, "parent"),
+                        f"node '{owner.name}' has no interface '{iface.parent.iface}'{hint}",
+                    )
                 if iface.type == "macvlan" and iface.mode == "passthru":
-                    others = [o for n in nodes for o in n.interfaces
-                              if o is not iface and o.parent == iface.parent]
+                    others = [
+                        o
+                        for n in nodes
+                        for o in n.interfaces
+                        if o is not iface and o.parent == iface.parent
+                    ]
                     if others:
-                        self.error(p, f"macvlan passthru takes the whole of {iface.parent}; "
-                                   f"'{others[0].node}:{others[0].name}' uses it too")
-            if node.shares_root and not node.interfaces and node.name not in {
-                    e.node for e in used}:
+                        self.error(
+                            p,
+                            f"macvlan passthru takes the whole of {iface.parent}; "
+                            f"'{others[0].node}:{others[0].name}' uses it too",
+                        )
+            if node.shares_root and not node.interfaces and node.name not in {e.node for e in used}:
                 pass
         # addresses used twice
         seen: dict[Any, tuple[str, str]] = {}
@@ -406,9 +518,11 @@ class _Validator:
                 for j, addr in enumerate(iface.addresses):
                     if addr.ip in seen:
                         what, who = seen[addr.ip]
-                        self.error(self._address_path(node.name, iface.name, j),
-                                   f"address {addr.ip} is used twice (also by {what} '{who}'); "
-                                   "give each interface its own address")
+                        self.error(
+                            self._address_path(node.name, iface.name, j),
+                            f"address {addr.ip} is used twice (also by {what} '{who}'); "
+                            "give each interface its own address",
+                        )
                     else:
                         seen[addr.ip] = ("interface", f"{node.name}:{iface.name}")
 

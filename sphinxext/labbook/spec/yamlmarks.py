@@ -60,8 +60,11 @@ class _Builder:
             out: dict[Any, Any] = {}
             for knode, vnode in node.value:
                 if knode.tag == "tag:yaml.org,2002:merge":
-                    self.errors.append(self._err(knode, "YAML merge keys (<<) are not supported; "
-                                                        "write the keys out"))
+                    self.errors.append(
+                        self._err(
+                            knode, "YAML merge keys (<<) are not supported; write the keys out"
+                        )
+                    )
                     continue
                 key = self.build_scalar(knode)
                 if isinstance(key, (list, dict)):
@@ -70,9 +73,13 @@ class _Builder:
                 key = str(key) if not isinstance(key, str) else key
                 if key in out:
                     first = self.keys[(*path, key)]
-                    self.errors.append(self._err(
-                        knode, f"duplicate key '{key}' (first defined at line {first.line}); "
-                               "give each a unique name"))
+                    self.errors.append(
+                        self._err(
+                            knode,
+                            f"duplicate key '{key}' (first defined at line {first.line}); "
+                            "give each a unique name",
+                        )
+                    )
                     continue
                 self.keys[(*path, key)] = _mark(knode)
                 out[key] = self.build(vnode, (*path, key))

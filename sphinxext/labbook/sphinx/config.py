@@ -23,29 +23,62 @@ class Option:
 
 
 OPTIONS = (
-    Option("labbook_execute", "auto", (str,),
-           "auto: run labs whose inputs changed, reuse cached results otherwise; cache: "
-           "only cached results, never run; force: always run; off: render without running",
-           env="LABBOOK_EXECUTE"),
-    Option("labbook_provider", "netns", (str,),
-           "provider of every lab that names none with :provider:"),
-    Option("labbook_provider_force", "", (str,),
-           "run every lab on this provider, whatever its :provider: says (labbook check "
-           "--provider)", env="LABBOOK_PROVIDER"),
-    Option("labbook_provider_options", {}, (dict,),
-           "options of the provider, e.g. {'inventory': 'inventory.yaml'} for ssh"),
-    Option("labbook_labs_dir", "labs", (str,),
-           "where a bare lab name (`.. lab:: macvlan`) is looked up, relative to conf.py"),
-    Option("labbook_prompts", ["$ ", "# "], (list, tuple),
-           "prompts that introduce a command in a console block"),
+    Option(
+        "labbook_execute",
+        "auto",
+        (str,),
+        "auto: run labs whose inputs changed, reuse cached results otherwise; cache: "
+        "only cached results, never run; force: always run; off: render without running",
+        env="LABBOOK_EXECUTE",
+    ),
+    Option(
+        "labbook_provider", "netns", (str,), "provider of every lab that names none with :provider:"
+    ),
+    Option(
+        "labbook_provider_force",
+        "",
+        (str,),
+        "run every lab on this provider, whatever its :provider: says (labbook check --provider)",
+        env="LABBOOK_PROVIDER",
+    ),
+    Option(
+        "labbook_provider_options",
+        {},
+        (dict,),
+        "options of the provider, e.g. {'inventory': 'inventory.yaml'} for ssh",
+    ),
+    Option(
+        "labbook_labs_dir",
+        "labs",
+        (str,),
+        "where a bare lab name (`.. lab:: macvlan`) is looked up, relative to conf.py",
+    ),
+    Option(
+        "labbook_prompts",
+        ["$ ", "# "],
+        (list, tuple),
+        "prompts that introduce a command in a console block",
+    ),
     Option("labbook_timeout", 60.0, (int, float), "default :timeout: of a lab-run block (s)"),
-    Option("labbook_show_drift", True, (bool,),
-           "show the actual output and the diff under a drifted block (else only warn)"),
-    Option("labbook_stop_on_fail", False, (bool,),
-           "stop a lab at its first failing step (like labbook check -x)",
-           env="LABBOOK_STOP_ON_FAIL"),
-    Option("labbook_cache_dir", "", (str,),
-           "where results are cached; default: labbook-cache/ in the doctree directory"),
+    Option(
+        "labbook_show_drift",
+        True,
+        (bool,),
+        "show the actual output and the diff under a drifted block (else only warn)",
+    ),
+    Option(
+        "labbook_stop_on_fail",
+        False,
+        (bool,),
+        "stop a lab at its first failing step (like labbook check -x)",
+        env="LABBOOK_STOP_ON_FAIL",
+    ),
+    Option(
+        "labbook_cache_dir",
+        "",
+        (str,),
+        "where results are cached; default: labbook-cache/ in the doctree directory",
+    ),
 )
 
 
@@ -77,13 +110,14 @@ def _check(app: Sphinx, config: Config) -> None:
 
     mode = value(config, "labbook_execute")
     if mode not in EXECUTE_MODES:
-        raise ConfigError(f"labbook_execute = {mode!r}: write one of {', '.join(EXECUTE_MODES)}"
-                          " (or set LABBOOK_EXECUTE)")
+        raise ConfigError(
+            f"labbook_execute = {mode!r}: write one of {', '.join(EXECUTE_MODES)}"
+            " (or set LABBOOK_EXECUTE)"
+        )
     for name in ("labbook_provider", "labbook_provider_force"):
         provider = value(config, name)
         if provider and provider not in provider_names():
-            raise ConfigError(f"{name} = {provider!r}: write one of "
-                              f"{', '.join(provider_names())}")
+            raise ConfigError(f"{name} = {provider!r}: write one of {', '.join(provider_names())}")
 
 
 def _copybutton_prompts(app: Sphinx, config: Config) -> None:
@@ -91,21 +125,24 @@ def _copybutton_prompts(app: Sphinx, config: Config) -> None:
     import re
 
     if "sphinx_copybutton" in config.extensions and not getattr(
-            config, "copybutton_prompt_text", "x"):
+        config, "copybutton_prompt_text", "x"
+    ):
         prompts = value(config, "labbook_prompts")
         config.copybutton_prompt_text = "|".join(re.escape(p) for p in prompts)
         config.copybutton_prompt_is_regexp = True
         config.copybutton_only_copy_prompt_lines = True
 
 
-def add_config_value(app: Sphinx, name: str, default: Any, types: Any,
-                     description: str) -> None:
+def add_config_value(app: Sphinx, name: str, default: Any, types: Any, description: str) -> None:
     """``app.add_config_value`` with ``rebuild="env"``; the description goes where Sphinx
     takes one (7.4 and later), so older releases still load the extension."""
     import inspect
 
-    extra = ({"description": description}
-             if "description" in inspect.signature(app.add_config_value).parameters else {})
+    extra = (
+        {"description": description}
+        if "description" in inspect.signature(app.add_config_value).parameters
+        else {}
+    )
     app.add_config_value(name, default, "env", types=types, **extra)
 
 

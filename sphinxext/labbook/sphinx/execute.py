@@ -46,7 +46,8 @@ def problems_of(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
 
 def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> None:
     problems_of(env).setdefault(env.docname, []).append(
-        {"file": file, "line": line, "message": message})
+        {"file": file, "line": line, "message": message}
+    )
 
 
 def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
@@ -54,9 +55,12 @@ def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
     return _per_doc(env, PLANS_KEY)
 
 
-def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[str, Any],
-                  env: dict[str, str] | None = None,
-                  ) -> list[tuple[LabPlan, lab_marker, list[lab_step]]]:
+def collect_plans(
+    doctree: nodes.document,
+    docname: str,
+    provider_options: dict[str, Any],
+    env: dict[str, str] | None = None,
+) -> list[tuple[LabPlan, lab_marker, list[lab_step]]]:
     """Group the document's steps under the lab directive above them, in order."""
     plans: list[tuple[lab_marker, list[lab_step]]] = []
     for node in doctree.findall(lambda n: isinstance(n, lab_marker | lab_step)):
@@ -68,21 +72,36 @@ def collect_plans(doctree: nodes.document, docname: str, provider_options: dict[
     for marker, steps in plans:
         data = marker.attributes
         options = {**provider_options, **data.get("options", {})}  # the lab's own win
-        plan = LabPlan(spec_path=data["spec_path"], steps=tuple(n["step"] for n in steps),
-                       document=docname, provider=data["provider"],
-                       provider_options=tuple(sorted((k, str(v)) for k, v in
-                                                     options.items())),
-                       env=tuple(sorted((env or {}).items())),
-                       depends=tuple(data.get("depends", ())))
+        plan = LabPlan(
+            spec_path=data["spec_path"],
+            steps=tuple(n["step"] for n in steps),
+            document=docname,
+            provider=data["provider"],
+            provider_options=tuple(sorted((k, str(v)) for k, v in options.items())),
+            env=tuple(sorted((env or {}).items())),
+            depends=tuple(data.get("depends", ())),
+        )
         out.append((plan, marker, steps))
     return out
 
 
 def _skipped(plan: LabPlan, message: str, not_run: str = "") -> PlanResult:
-    steps = tuple(StepResult(i, s.kind, s.node, Status.SKIPPED, s.source.line, message=message)
-                  for i, s in enumerate(plan.steps))
-    return PlanResult(plan.spec_path, "", plan.document, plan.provider, Status.SKIPPED, steps,
-                      0.0, time.time(), message=message, not_run=not_run)
+    steps = tuple(
+        StepResult(i, s.kind, s.node, Status.SKIPPED, s.source.line, message=message)
+        for i, s in enumerate(plan.steps)
+    )
+    return PlanResult(
+        plan.spec_path,
+        "",
+        plan.document,
+        plan.provider,
+        Status.SKIPPED,
+        steps,
+        0.0,
+        time.time(),
+        message=message,
+        not_run=not_run,
+    )
 
 
 def _could_not_run(plan: LabPlan, reason: str) -> PlanResult:
@@ -94,8 +113,11 @@ def _failed(plan: LabPlan, message: str) -> PlanResult:
     from dataclasses import replace
 
     skipped = _skipped(plan, message)
-    return replace(skipped, status=Status.ERROR,
-                   steps=tuple(replace(s, status=Status.ERROR) for s in skipped.steps))
+    return replace(
+        skipped,
+        status=Status.ERROR,
+        steps=tuple(replace(s, status=Status.ERROR) for s in skipped.steps),
+    )
 
 
 def cache_dir(app: Sphinx) -> str:
@@ -133,14 +155,17 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
             return _could_not_run(plan, "no recorded result (labbook_execute is 'cache')")
     why_not = provider.unavailable()
     if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
-        return _could_not_run(plan, f"the {plan.provider} provider is not available here: "
-                                    f"{why_not}")
+        return _could_not_run(
+            plan, f"the {plan.provider} provider is not available here: {why_not}"
+        )
     _die_with_the_build()
     stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
     if stop and _FAILED:
         return _skipped(plan, f"not run: stopped after the first failure ({_FAILED[0]})")
-    logger.info(f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
-                f"({plan.provider}, {counted(len(plan.steps), 'step')})")
+    logger.info(
+        f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
+        f"({plan.provider}, {counted(len(plan.steps), 'step')})"
+    )
     result = run_plan(plan, stop_on_fail=stop)
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):
@@ -181,17 +206,26 @@ def warn_result(r: PlanResult, lab: nodes.Element) -> None:
     (``labbook.not-run``, or ``labbook.error`` when this machine should have run it).
     Otherwise one warning per step that did not pass, at the line of the failing command."""
     if r.not_run:
-        logger.warning(f"lab {_shown(r.spec_path)} was not run: {r.not_run}", location=lab,
-                       type="labbook", subtype="not-run")
+        logger.warning(
+            f"lab {_shown(r.spec_path)} was not run: {r.not_run}",
+            location=lab,
+            type="labbook",
+            subtype="not-run",
+        )
         return
     if r.up_failed:
         why = r.message.removeprefix(f"{UP_FAILED}: ")
-        logger.warning(f"lab {_shown(r.spec_path)} could not be brought up: {why}",
-                       location=lab, type="labbook", subtype="error")
+        logger.warning(
+            f"lab {_shown(r.spec_path)} could not be brought up: {why}",
+            location=lab,
+            type="labbook",
+            subtype="error",
+        )
         return
     for line in r.extra.get("topology_drift", ()):  # the machines differ from the lab spec
-        logger.warning(f"topology drift: {line}", location=r.document, type="labbook",
-                       subtype="drift")
+        logger.warning(
+            f"topology drift: {line}", location=r.document, type="labbook", subtype="drift"
+        )
     by_index = {s.index: s for s in r.steps}
     for s in sorted(by_index.values(), key=lambda s: s.index):
         if s.status not in (Status.DRIFT, Status.ERROR):
@@ -207,8 +241,12 @@ def warn_result(r: PlanResult, lab: nodes.Element) -> None:
 def _said_once(r: PlanResult) -> bool:
     """No step of the lab ran, for one reason of the lab's own: the reason is said once, at
     the lab, and each step is only marked "not run"."""
-    return (r.status in (Status.SKIPPED, Status.ERROR) and bool(r.steps) and bool(r.message)
-            and all(s.message == r.message for s in r.steps))
+    return (
+        r.status in (Status.SKIPPED, Status.ERROR)
+        and bool(r.steps)
+        and bool(r.message)
+        and all(s.message == r.message for s in r.steps)
+    )
 
 
 def _notice(r: PlanResult) -> nodes.Node:
@@ -233,24 +271,34 @@ def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
     return para
 
 
-def _decorate(doctree: nodes.document, node: lab_step, r: PlanResult, s: StepResult,
-              show_drift: bool, brief: bool) -> nodes.Node:
+def _decorate(
+    doctree: nodes.document,
+    node: lab_step,
+    r: PlanResult,
+    s: StepResult,
+    show_drift: bool,
+    brief: bool,
+) -> nodes.Node:
     step = node["step"]
-    box = nodes.container(classes=["labbook-step", f"labbook-{s.status.value}",
-                                   f"labbook-{step.kind}"])
+    box = nodes.container(
+        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"]
+    )
     box.source, box.line = node.source, node.line
     if getattr(step, "hide", False):
         return box
     box.extend(node.children)
     box += _mark(r, s, brief)
     if show_drift and s.status in (Status.DRIFT, Status.ERROR) and s.diff:
-        title = ("What the lab really did (diff: page → lab)" if s.status is Status.DRIFT
-                 else "What the lab printed before the error")
-        diff = nodes.literal_block(s.diff, s.diff, language="diff",
-                                   classes=["labbook-diff"])
+        title = (
+            "What the lab really did (diff: page → lab)"
+            if s.status is Status.DRIFT
+            else "What the lab printed before the error"
+        )
+        diff = nodes.literal_block(s.diff, s.diff, language="diff", classes=["labbook-diff"])
         cap = nodes.caption(title, title)
-        wrapper = nodes.container("", cap, diff, literal_block=True,
-                                  classes=["literal-block-wrapper"])
+        wrapper = nodes.container(
+            "", cap, diff, literal_block=True, classes=["literal-block-wrapper"]
+        )
         doctree.note_implicit_target(wrapper, wrapper)  # made after Sphinx's numbering
         box += wrapper
     return box
@@ -266,9 +314,12 @@ def provider_options(app: Sphinx) -> dict[str, Any]:
         value = options.get(key)
         if isinstance(value, str) and value and not value.startswith(("/", "vagrant:")):
             options[key] = os.path.join(app.confdir, value)
-        elif isinstance(value, str) and value.startswith("vagrant:") and \
-                not value[len("vagrant:"):].startswith("/"):
-            options[key] = "vagrant:" + os.path.join(app.confdir, value[len("vagrant:"):])
+        elif (
+            isinstance(value, str)
+            and value.startswith("vagrant:")
+            and not value[len("vagrant:") :].startswith("/")
+        ):
+            options[key] = "vagrant:" + os.path.join(app.confdir, value[len("vagrant:") :])
     return options
 
 
@@ -319,8 +370,9 @@ def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     problems_of(env).pop(docname, None)
 
 
-def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
-             other: BuildEnvironment) -> None:
+def on_merge(
+    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+) -> None:
     for get in (results_of, plans_of, problems_of):
         mine, theirs = get(env), get(other)
         for docname in docnames:
@@ -328,17 +380,24 @@ def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
                 mine[docname] = theirs[docname]  # type: ignore[assignment]
 
 
-def on_outdated(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
-                removed: set[str]) -> list[str]:
+def on_outdated(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
     """Re-read documents whose labs did not pass or could not run, so their drift (or that
     they did not run) is reported again, and with ``force`` every document that has a lab."""
     mode = cfg.value(app.config, "labbook_execute")
     if mode == "off":
         return []
-    return sorted(d for d, rs in results_of(env).items()
-                  if d not in changed and d not in removed and
-                  (mode == "force" or
-                   any(r.status in (Status.DRIFT, Status.ERROR) or r.not_run for r in rs)))
+    return sorted(
+        d
+        for d, rs in results_of(env).items()
+        if d not in changed
+        and d not in removed
+        and (
+            mode == "force"
+            or any(r.status in (Status.DRIFT, Status.ERROR) or r.not_run for r in rs)
+        )
+    )
 
 
 def _add_static(app: Sphinx) -> None:
@@ -357,4 +416,3 @@ def setup(app: Sphinx) -> None:
     app.connect("env-merge-info", on_merge)
     app.connect("env-get-outdated", on_outdated)
     app.connect("builder-inited", _add_static)
-

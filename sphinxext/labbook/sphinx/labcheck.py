@@ -26,8 +26,13 @@ class LabcheckBuilder(Builder):
     """Labs run while documents are read; this builder gathers and reports the results."""
 
     name = "labcheck"
-    epilog = ("labbook: the results are in %(outdir)s/" + JSON_NAME + " and %(outdir)s/"
-              + JUNIT_NAME + ".")
+    epilog = (
+        "labbook: the results are in %(outdir)s/"
+        + JSON_NAME
+        + " and %(outdir)s/"
+        + JUNIT_NAME
+        + "."
+    )
     allow_parallel = True
 
     def init(self) -> None:
@@ -47,19 +52,26 @@ class LabcheckBuilder(Builder):
 
     def all_results(self) -> list[PlanResult]:
         found = self.env.found_docs
-        return [r for doc, rs in sorted(results_of(self.env).items()) if doc in found
-                for r in rs]
+        return [r for doc, rs in sorted(results_of(self.env).items()) if doc in found for r in rs]
 
     def all_problems(self) -> list[dict[str, object]]:
         found = self.env.found_docs
-        return [{"document": doc, **p} for doc, ps in sorted(problems_of(self.env).items())
-                if doc in found for p in ps]
+        return [
+            {"document": doc, **p}
+            for doc, ps in sorted(problems_of(self.env).items())
+            if doc in found
+            for p in ps
+        ]
 
     def finish(self) -> None:
         results = self.all_results()
         problems = self.all_problems()
-        write_reports(results, os.path.join(self.outdir, JSON_NAME),
-                      os.path.join(self.outdir, JUNIT_NAME), problems)
+        write_reports(
+            results,
+            os.path.join(self.outdir, JSON_NAME),
+            os.path.join(self.outdir, JUNIT_NAME),
+            problems,
+        )
         # labbook check passes this line through as its summary
         logger.info(f"labbook: {summary_line(results, len(problems))}")
         if problems or any(r.status in (Status.DRIFT, Status.ERROR) for r in results):

@@ -61,5 +61,7 @@ def resolve_lab_path(env: BuildEnvironment, docname: str, argument: str) -> tupl
             inside = os.path.commonpath([srcdir, path]) == srcdir
             return (os.path.relpath(path, srcdir) if inside else path), path
     looked = ", ".join(dict.fromkeys(os.path.normpath(c) for c in candidates))
-    raise DirectiveError(f"lab spec {argument!r} not found (looked at {looked}); give a path "
-                         "relative to the document, or a lab name in labbook_labs_dir")
+    raise DirectiveError(
+        f"lab spec {argument!r} not found (looked at {looked}); give a path "
+        "relative to the document, or a lab name in labbook_labs_dir"
+    )

@@ -34,8 +34,11 @@ def _row(cells: list[nodes.Node], classes: list[str] | None = None) -> nodes.row
     row = nodes.row()
     for c in cells:
         entry = nodes.entry(classes=classes or [])
-        entry += c if isinstance(c, nodes.Element) and not isinstance(c, nodes.Text) \
+        entry += (
+            c
+            if isinstance(c, nodes.Element) and not isinstance(c, nodes.Text)
             else nodes.paragraph("", "", c)
+        )
         row += entry
     return row
 
@@ -60,15 +63,24 @@ def _table(app: Sphinx, fromdocname: str) -> nodes.table:
         for r in results:
             lab = os.path.basename(r.spec_path) + (" (cached)" if r.cached else "")
             for s in r.steps:
-                ref = nodes.reference("", "", internal=True,
-                                      refuri=app.builder.get_relative_uri(fromdocname, doc))
+                ref = nodes.reference(
+                    "", "", internal=True, refuri=app.builder.get_relative_uri(fromdocname, doc)
+                )
                 ref += nodes.Text(doc)
                 para = nodes.paragraph()
                 para += ref
-                status = nodes.paragraph("", s.status.value,
-                                         classes=[f"labbook-{s.status.value}"])
-                row = _row([para, _text(str(s.line)), _text(lab), _text(s.node),
-                            _text(s.kind), status, _text(f"{s.duration:.2f} s")])
+                status = nodes.paragraph("", s.status.value, classes=[f"labbook-{s.status.value}"])
+                row = _row(
+                    [
+                        para,
+                        _text(str(s.line)),
+                        _text(lab),
+                        _text(s.node),
+                        _text(s.kind),
+                        status,
+                        _text(f"{s.duration:.2f} s"),
+                    ]
+                )
                 body += row
     return table
 
@@ -91,8 +103,9 @@ def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _report_docs(env).discard(docname)
 
 
-def on_merge(app: Sphinx, env: BuildEnvironment, docnames: set[str],
-             other: BuildEnvironment) -> None:
+def on_merge(
+    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+) -> None:
     _report_docs(env).update(_report_docs(other) & docnames)
 
 

@@ -97,16 +97,19 @@ class SchemaDiagramDirective(SphinxDirective):
     }
 
     def warn(self, message: str, subtype: str = "schema") -> list[nodes.Node]:
-        logger.warning(message, location=(self.env.docname, self.lineno), type="labbook",
-                       subtype=subtype)
+        logger.warning(
+            message, location=(self.env.docname, self.lineno), type="labbook", subtype=subtype
+        )
         return []
 
     def warn_literal_password(self, url: str) -> None:
         secret = password(url)
         if secret and not VARIABLE.fullmatch(secret):
             # the page's source is published with it (html_copy_source)
-            self.warn(f"{mask_url(url)}: the password is written in the document; write "
-                      "${VARIABLE} instead and export it before building")
+            self.warn(
+                f"{mask_url(url)}: the password is written in the document; write "
+                "${VARIABLE} instead and export it before building"
+            )
 
     def depend(self, path: str | None) -> None:
         if not path:
@@ -126,12 +129,17 @@ class SchemaDiagramDirective(SphinxDirective):
         try:
             schema = load_schema(source, base, name=self.options.get("schema"))
             opts, groups_file = render_options(
-                include=self.options.get("include"), exclude=self.options.get("exclude"),
+                include=self.options.get("include"),
+                exclude=self.options.get("exclude"),
                 columns=self.options.get("columns", "all"),
-                rankdir=self.options.get("direction", "LR"), group=self.options.get("group"),
-                around=self.options.get("around"), depth=self.options.get("depth", 1),
-                title=self.options.get("title"), indexes="indexes" in self.options,
-                base_dir=doc_dir)
+                rankdir=self.options.get("direction", "LR"),
+                group=self.options.get("group"),
+                around=self.options.get("around"),
+                depth=self.options.get("depth", 1),
+                title=self.options.get("title"),
+                indexes="indexes" in self.options,
+                base_dir=doc_dir,
+            )
             self.depend(groups_file)
             for path in schema.files:
                 self.depend(path)
@@ -139,8 +147,12 @@ class SchemaDiagramDirective(SphinxDirective):
         except LabbookError as exc:
             return self.warn(f"schema-diagram {mask_url(source)}: {exc}")
         for note in schema.notes:
-            logger.warning(note.message, location=_where(note.file, note.line),
-                           type="labbook", subtype="schema")
+            logger.warning(
+                note.message,
+                location=_where(note.file, note.line),
+                type="labbook",
+                subtype="schema",
+            )
         check = self.check_node(source, base)
         for node in result:
             for child in node.findall(nodes.Element):
@@ -154,11 +166,15 @@ class SchemaDiagramDirective(SphinxDirective):
         if "overview" not in self.options:
             return [self.figure(self.diagram(schema, opts, fmt), self.options.get("caption"))]
         if not (opts.groups or opts.group_by_prefix):
-            raise LabbookError(":overview: draws one diagram per cluster; say how to "
-                               "cluster with :group: prefix or :group: NAME = GLOB; ...")
-        over = (mermaid(code=overview_mermaid(schema, opts), options={}) if fmt == "mermaid"
-                else graphviz(code=overview_dot(schema, opts),
-                              options={"docname": self.env.docname}))
+            raise LabbookError(
+                ":overview: draws one diagram per cluster; say how to "
+                "cluster with :group: prefix or :group: NAME = GLOB; ..."
+            )
+        over = (
+            mermaid(code=overview_mermaid(schema, opts), options={})
+            if fmt == "mermaid"
+            else graphviz(code=overview_dot(schema, opts), options={"docname": self.env.docname})
+        )
         over["alt"] = f"Overview of the clusters of {label}"
         out = [self.figure(over, self.options.get("caption") or f"Overview of {label}")]
         for cluster, part in split(schema, opts):
@@ -176,8 +192,9 @@ class SchemaDiagramDirective(SphinxDirective):
         if fmt != "mermaid":
             node = graphviz(code=to_dot(schema, opts), options={"docname": self.env.docname})
         tables = len(schema)
-        node["alt"] = self.options.get("alt") or \
-            f"Schema diagram: {tables} table{'s' if tables != 1 else ''}"
+        node["alt"] = (
+            self.options.get("alt") or f"Schema diagram: {tables} table{'s' if tables != 1 else ''}"
+        )
         node["classes"].append("labbook-schema")
         if "align" in self.options:
             node["align"] = self.options["align"]
@@ -194,8 +211,7 @@ class SchemaDiagramDirective(SphinxDirective):
 
     def check_node(self, source: str, base: str) -> list[nodes.Node]:
         """A placeholder for the drift check, if this diagram has a database to check."""
-        url = self.options.get("check-against") or \
-            self.config.labbook_schema_check.get(source)
+        url = self.options.get("check-against") or self.config.labbook_schema_check.get(source)
         if not url:
             return []
         self.warn_literal_password(url)
@@ -204,8 +220,14 @@ class SchemaDiagramDirective(SphinxDirective):
             allow = os.path.join(os.path.dirname(self.env.doc2path(self.env.docname)), allow)
             self.depend(allow)
         # a relative sqlite:///file is found where relative sources are
-        node = schema_check(documented=source, base=base, url=url, url_base=_schema_dir(self.env),
-                            allow=allow or "", schema=self.options.get("schema") or "")
+        node = schema_check(
+            documented=source,
+            base=base,
+            url=url,
+            url_base=_schema_dir(self.env),
+            allow=allow or "",
+            schema=self.options.get("schema") or "",
+        )
         self.set_source_info(node)
         _checked(self.env).add(self.env.docname)
         return [node]
@@ -228,21 +250,31 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
         try:
             allow = load_allow(node["allow"]) if node["allow"] else ()
             documented = load_schema(node["documented"], node["base"])
-            report = check_drift(documented, node["url"], node["url_base"],
-                                 name=node["schema"] or None, allow=allow)
+            report = check_drift(
+                documented, node["url"], node["url_base"], name=node["schema"] or None, allow=allow
+            )
         except LabbookError as exc:
-            logger.warning(f"schema check of {mask_url(node['documented'])} against "
-                           f"{mask_url(node['url'])}: {exc}", location=node,
-                           type="labbook", subtype="schema")
+            logger.warning(
+                f"schema check of {mask_url(node['documented'])} against "
+                f"{mask_url(node['url'])}: {exc}",
+                location=node,
+                type="labbook",
+                subtype="schema",
+            )
         else:
             for line in report.lines():
-                logger.warning(f"schema drift against {report.live}: {line}", location=node,
-                               type="labbook", subtype="drift")
+                logger.warning(
+                    f"schema drift against {report.live}: {line}",
+                    location=node,
+                    type="labbook",
+                    subtype="drift",
+                )
         node.parent.remove(node)
 
 
-def always_recheck(app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str],
-                   removed: set[str]) -> list[str]:
+def always_recheck(
+    app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
+) -> list[str]:
     """Documents checked against a database are read on every build: the database may
     have changed while the documents did not."""
     return sorted(_checked(env) - removed)
@@ -252,22 +284,36 @@ def purge_checks(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
     _checked(env).discard(docname)
 
 
-def merge_checks(app: Sphinx, env: BuildEnvironment, docnames: set[str],
-                 other: BuildEnvironment) -> None:
+def merge_checks(
+    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
+) -> None:
     _checked(env).update(_checked(other) & docnames)
 
 
 def setup(app: Sphinx) -> None:
     app.setup_extension("sphinx.ext.graphviz")
     app.setup_extension("sphinxcontrib.mermaid")
-    add_config_value(app, "labbook_schema_format", "graphviz", ENUM(*FORMATS),
-                     "how `.. schema-diagram::` draws: graphviz or mermaid")
-    add_config_value(app, "labbook_schema_check", {}, (dict,),
-                     "schema source -> database URL to check it against (${VAR} is read "
-                     "from the environment)")
-    add_config_value(app, "labbook_schema_dir", ".", (str,),
-                     "where schema sources not found next to the document are looked up, "
-                     "relative to conf.py")
+    add_config_value(
+        app,
+        "labbook_schema_format",
+        "graphviz",
+        ENUM(*FORMATS),
+        "how `.. schema-diagram::` draws: graphviz or mermaid",
+    )
+    add_config_value(
+        app,
+        "labbook_schema_check",
+        {},
+        (dict,),
+        "schema source -> database URL to check it against (${VAR} is read from the environment)",
+    )
+    add_config_value(
+        app,
+        "labbook_schema_dir",
+        ".",
+        (str,),
+        "where schema sources not found next to the document are looked up, relative to conf.py",
+    )
     app.add_node(schema_check)
     app.add_directive("schema-diagram", SchemaDiagramDirective)
     app.connect("doctree-read", check_schemas)

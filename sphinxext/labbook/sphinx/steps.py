@@ -44,8 +44,9 @@ def _exit_status(arg: str) -> int:
     try:
         value = int(arg)
     except (TypeError, ValueError):
-        raise ValueError(f"{arg!r} is not an exit status; write a number from 0 to 255, "
-                         "like :rc: 1") from None
+        raise ValueError(
+            f"{arg!r} is not an exit status; write a number from 0 to 255, like :rc: 1"
+        ) from None
     if not 0 <= value <= 255:
         raise ValueError(f"{value} is not an exit status; write a number from 0 to 255")
     return value
@@ -66,15 +67,15 @@ def _is_myst(directive: SphinxDirective) -> bool:
 
 
 class _LabDirective(SphinxDirective):
-    def error_node(self, message: str, subtype: str = "directive",
-                   line: int | None = None) -> list[nodes.Node]:
+    def error_node(
+        self, message: str, subtype: str = "directive", line: int | None = None
+    ) -> list[nodes.Node]:
         """Warn at the directive (or ``line``) and put nothing on the page; the problem is
         kept on env so reports and ``labbook check`` count it as bad input."""
         from .execute import note_problem
 
         where = line or self.lineno
-        logger.warning(message, location=(self.env.docname, where),
-                       type="labbook", subtype=subtype)
+        logger.warning(message, location=(self.env.docname, where), type="labbook", subtype=subtype)
         note_problem(self.env, str(self.env.doc2path(self.env.docname)), where, message)
         return []
 
@@ -83,15 +84,19 @@ class _LabDirective(SphinxDirective):
         if _is_myst(self):  # MyST: content_offset counts from the directive's own line
             return self.lineno + 1 + self.content_offset + offset
         # docutils takes a 1-based line here; content_offset is 0-based
-        return int(self.state_machine.get_source_and_line(self.content_offset + offset + 1)[1]
-                   or self.lineno + 1 + offset)
+        return int(
+            self.state_machine.get_source_and_line(self.content_offset + offset + 1)[1]
+            or self.lineno + 1 + offset
+        )
 
     def source(self) -> Source:
-        path = self.state_machine.get_source_and_line(self.lineno)[0] if _is_myst(self) else \
-            self.state_machine.get_source_and_line(self.content_offset + 1)[0]
+        path = (
+            self.state_machine.get_source_and_line(self.lineno)[0]
+            if _is_myst(self)
+            else self.state_machine.get_source_and_line(self.content_offset + 1)[0]
+        )
         path = path or self.env.doc2path(self.env.docname)
-        return Source(file=os.fspath(path), line=self.content_line(0),
-                      document=self.env.docname)
+        return Source(file=os.fspath(path), line=self.content_line(0), document=self.env.docname)
 
     def current_lab(self) -> dict[str, Any] | None:
         return self.env.temp_data.get("labbook_lab")  # type: ignore[no-any-return]
@@ -100,11 +105,15 @@ class _LabDirective(SphinxDirective):
         """None if ``node`` is in the current lab, else why not."""
         lab = self.current_lab()
         if lab is None and self.env.temp_data.get("labbook_lab_broken"):
-            return (f"{self.name} is not run: the lab directive above it (line "
-                    f"{self.env.temp_data['labbook_lab_broken']}) has errors")
+            return (
+                f"{self.name} is not run: the lab directive above it (line "
+                f"{self.env.temp_data['labbook_lab_broken']}) has errors"
+            )
         if lab is None:
-            return (f"{self.name} comes before any lab; put '.. lab:: PATH.yaml' above it "
-                    "to say which lab it runs in")
+            return (
+                f"{self.name} comes before any lab; put '.. lab:: PATH.yaml' above it "
+                "to say which lab it runs in"
+            )
         if node not in lab["nodes"]:
             names = ", ".join(lab["nodes"]) or "(none)"
             return f"lab '{lab['name']}' has no node '{node}'; its nodes: {names}"
@@ -142,34 +151,48 @@ class LabDirective(_LabDirective):
             from .topology import warn_spec_errors
 
             warn_spec_errors(exc)
-            return self.error_node(f"lab spec {self.arguments[0]} has errors (see above)",
-                                   subtype="spec")
-        provider = (cfg.value(self.config, "labbook_provider_force")
-                    or self.options.get("provider")
-                    or cfg.value(self.config, "labbook_provider"))
+            return self.error_node(
+                f"lab spec {self.arguments[0]} has errors (see above)", subtype="spec"
+            )
+        provider = (
+            cfg.value(self.config, "labbook_provider_force")
+            or self.options.get("provider")
+            or cfg.value(self.config, "labbook_provider")
+        )
         from ..providers import provider_names
 
         if provider not in provider_names():
-            return self.error_node(f"unknown provider '{provider}'; write one of: "
-                                   f"{', '.join(provider_names())}")
+            return self.error_node(
+                f"unknown provider '{provider}'; write one of: {', '.join(provider_names())}"
+            )
         depends = []
         for item in self.options.get("depends", "").replace(",", " ").split():
             rel_dep, abs_dep = self.env.relfn2path(item, self.env.docname)
             if not os.path.exists(abs_dep):
-                return self.error_node(f":depends: {item}: no such file (paths are relative "
-                                       "to the document, or to the source directory with /)")
+                return self.error_node(
+                    f":depends: {item}: no such file (paths are relative "
+                    "to the document, or to the source directory with /)"
+                )
             self.env.note_dependency(rel_dep)
             depends.append(os.fspath(abs_dep))
         options = {}
         for item in self.options.get("options", "").replace(",", " ").split():
             key, sep, value = item.partition("=")
             if not sep or not key:
-                return self.error_node(f":options: {item!r}: write KEY=VALUE pairs, like "
-                                       ":options: accel=tcg, memory=768")
+                return self.error_node(
+                    f":options: {item!r}: write KEY=VALUE pairs, like "
+                    ":options: accel=tcg, memory=768"
+                )
             options[key] = value
-        data = {"name": spec.name, "spec_path": path, "nodes": list(spec.node_names),
-                "provider": provider, "line": self.lineno, "depends": depends,
-                "options": options}
+        data = {
+            "name": spec.name,
+            "spec_path": path,
+            "nodes": list(spec.node_names),
+            "provider": provider,
+            "line": self.lineno,
+            "depends": depends,
+            "options": options,
+        }
         self.env.temp_data["labbook_lab"] = data
         self.env.temp_data.pop("labbook_lab_broken", None)
         marker = lab_marker(**data)
@@ -178,8 +201,14 @@ class LabDirective(_LabDirective):
         if "topology" in self.options:
             from .topology import topology_node
 
-            out.append(topology_node(spec, direction=self.options.get("direction", "LR"),
-                                     caption=self.options.get("caption"), env=self.env))
+            out.append(
+                topology_node(
+                    spec,
+                    direction=self.options.get("direction", "LR"),
+                    caption=self.options.get("caption"),
+                    env=self.env,
+                )
+            )
         return out
 
 
@@ -207,10 +236,14 @@ class LabRunDirective(_LabDirective):
         if why:
             return self.error_node(why)
         if not self.content:
-            return self.error_node("lab-run needs a console session: '$ command' lines, each "
-                                   "followed by its output")
-        prompts = ([self.options["prompt"]] if "prompt" in self.options
-                   else list(cfg.value(self.config, "labbook_prompts")))
+            return self.error_node(
+                "lab-run needs a console session: '$ command' lines, each followed by its output"
+            )
+        prompts = (
+            [self.options["prompt"]]
+            if "prompt" in self.options
+            else list(cfg.value(self.config, "labbook_prompts"))
+        )
         from ..matching import validate_expected
         from ..steps import command_extent
 
@@ -229,11 +262,12 @@ class LabRunDirective(_LabDirective):
                 return self.error_node(exc.message, line=self.content_line(first))
         step = RunStep(
             node=node_name,
-            commands=tuple(CommandSpec(c.text, tuple(c.expected), self.content_line(c.line),
-                                       c.prompt) for c in parsed),
+            commands=tuple(
+                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt)
+                for c in parsed
+            ),
             source=self.source(),
-            timeout=self.options.get("timeout", float(cfg.value(self.config,
-                                                                "labbook_timeout"))),
+            timeout=self.options.get("timeout", float(cfg.value(self.config, "labbook_timeout"))),
             rc=self.options.get("rc", 0),
             match=mode,
             retry=self.options.get("retry", 0.0),
@@ -272,8 +306,9 @@ class LabFileDirective(_LabDirective):
 
         path = self.arguments[0]
         if not path.startswith("/"):
-            return self.error_node(f"lab-file path {path!r} must be absolute, like "
-                                   "/etc/nova/nova.conf")
+            return self.error_node(
+                f"lab-file path {path!r} must be absolute, like /etc/nova/nova.conf"
+            )
         if "node" not in self.options:
             return self.error_node("lab-file needs ':node: NAME' (the node the file goes to)")
         node_name = self.options["node"]
@@ -283,16 +318,24 @@ class LabFileDirective(_LabDirective):
         merge = "merge" in self.options
         fmt = self.options.get("format") or guess_format(path, merge)
         if merge and fmt == "text":
-            return self.error_node(":merge: needs a structured file; add ':format: ini' "
-                                   "(or yaml, json)")
+            return self.error_node(
+                ":merge: needs a structured file; add ':format: ini' (or yaml, json)"
+            )
         try:  # validate now so bad content is reported at its line, before any lab runs
             apply_content(list(self.content), fmt, merge, None)
         except DirectiveError as exc:
             return self.error_node(exc.message, line=self.content_line(exc.line or 0))
-        step = FileStep(node=node_name, path=path, content=tuple(self.content),
-                        source=self.source(), format=fmt, merge=merge,
-                        mode=self.options.get("mode"), owner=self.options.get("owner"),
-                        hide="hide" in self.options)
+        step = FileStep(
+            node=node_name,
+            path=path,
+            content=tuple(self.content),
+            source=self.source(),
+            format=fmt,
+            merge=merge,
+            mode=self.options.get("mode"),
+            owner=self.options.get("owner"),
+            hide="hide" in self.options,
+        )
         caption = self.options.get("caption") or f"{path} on {node_name}"
         node = lab_step(step=step, kind="file", caption=caption)
         self.set_source_info(node)
@@ -303,8 +346,9 @@ class LabFileDirective(_LabDirective):
             block["classes"].append("labbook-file")
             self.set_source_info(block)
             cap = nodes.caption(caption, caption)
-            wrapper = nodes.container("", cap, block, literal_block=True,
-                                      classes=["literal-block-wrapper"])
+            wrapper = nodes.container(
+                "", cap, block, literal_block=True, classes=["literal-block-wrapper"]
+            )
             node += wrapper
         return [node]
 

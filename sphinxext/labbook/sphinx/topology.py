@@ -49,9 +49,16 @@ def _alt(spec: LabSpec) -> str:
     return f"Topology of lab {spec.name}: nodes {nodes_}; networks {nets}"
 
 
-def topology_node(spec: LabSpec, *, env: BuildEnvironment, direction: str = "LR",
-                  caption: str | None = None, fmt: str | None = None, alt: str | None = None,
-                  align: str | None = None) -> nodes.Element:
+def topology_node(
+    spec: LabSpec,
+    *,
+    env: BuildEnvironment,
+    direction: str = "LR",
+    caption: str | None = None,
+    fmt: str | None = None,
+    alt: str | None = None,
+    align: str | None = None,
+) -> nodes.Element:
     """The diagram of ``spec`` as a doctree node (a figure when there is a caption).
 
     ``fmt`` is ``graphviz`` or ``mermaid``; ``None`` means the project's
@@ -65,8 +72,7 @@ def topology_node(spec: LabSpec, *, env: BuildEnvironment, direction: str = "LR"
     if fmt == "mermaid":
         node = mermaid(code=to_mermaid(spec, direction=direction), options={})
     else:
-        node = graphviz(code=to_dot(spec, rankdir=direction),
-                        options={"docname": env.docname})
+        node = graphviz(code=to_dot(spec, rankdir=direction), options={"docname": env.docname})
     node["alt"] = alt or _alt(spec)
     node["classes"].append("labbook-topology")
     if align:
@@ -86,8 +92,12 @@ def warn_spec_errors(exc: SpecErrors) -> None:
         # a "file:line" string, not a (docname, line) tuple: Sphinx would take the spec's
         # path for a document name and append a source suffix to it
         where = ":".join(str(p) for p in (err.file, err.line, err.column) if p is not None)
-        logger.warning(err.message, location=where if err.line else f"{err.file}:",
-                       type="labbook", subtype="spec")
+        logger.warning(
+            err.message,
+            location=where if err.line else f"{err.file}:",
+            type="labbook",
+            subtype="spec",
+        )
 
 
 class TopologyDirective(SphinxDirective):
@@ -105,8 +115,9 @@ class TopologyDirective(SphinxDirective):
     }
 
     def warn(self, message: str, subtype: str) -> list[nodes.Node]:
-        logger.warning(message, location=(self.env.docname, self.lineno), type="labbook",
-                       subtype=subtype)
+        logger.warning(
+            message, location=(self.env.docname, self.lineno), type="labbook", subtype=subtype
+        )
         return []
 
     def run(self) -> list[nodes.Node]:
@@ -123,13 +134,18 @@ class TopologyDirective(SphinxDirective):
             spec = load_spec(path)
         except SpecErrors as exc:
             warn_spec_errors(exc)
-            return self.warn(f"lab spec {argument} has errors (see above); no topology "
-                             "drawn", "spec")
-        node = topology_node(spec, env=self.env,
-                             direction=self.options.get("direction", "LR"),
-                             caption=self.options.get("caption"),
-                             fmt=self.options.get("format"), alt=self.options.get("alt"),
-                             align=self.options.get("align"))
+            return self.warn(
+                f"lab spec {argument} has errors (see above); no topology drawn", "spec"
+            )
+        node = topology_node(
+            spec,
+            env=self.env,
+            direction=self.options.get("direction", "LR"),
+            caption=self.options.get("caption"),
+            fmt=self.options.get("format"),
+            alt=self.options.get("alt"),
+            align=self.options.get("align"),
+        )
         for child in node.findall(nodes.Element):
             self.set_source_info(child)
         self.add_name(node)
@@ -139,7 +155,11 @@ class TopologyDirective(SphinxDirective):
 def setup(app: Sphinx) -> None:
     app.setup_extension("sphinx.ext.graphviz")
     app.setup_extension("sphinxcontrib.mermaid")
-    add_config_value(app, "labbook_topology_format", "graphviz", ENUM(*FORMATS),
-                     "how `.. topology::` draws: graphviz (images by dot) or mermaid (drawn "
-                     "in the browser)")
+    add_config_value(
+        app,
+        "labbook_topology_format",
+        "graphviz",
+        ENUM(*FORMATS),
+        "how `.. topology::` draws: graphviz (images by dot) or mermaid (drawn in the browser)",
+    )
     app.add_directive("topology", TopologyDirective)

@@ -33,8 +33,11 @@ UP_TIMEOUT_PER_NODE = 0.5
 
 def node_env() -> dict[str, str]:
     """The environment commands in a node start with (the same as in a session)."""
-    env = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-           "HOME": "/root", **SESSION_ENV}
+    env = {
+        "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+        "HOME": "/root",
+        **SESSION_ENV,
+    }
     for key in ("PS1", "PS2"):
         env.pop(key, None)
     return env
@@ -57,8 +60,10 @@ class NetnsLab(Lab):
         self.check_node(node)
         info = self.state.nodes.get(node)
         if info is None or not is_running(info.pid, info.start):
-            raise ProviderError(f"node '{node}' of lab '{self.name}' is not running "
-                                f"(run 'labbook down {self.name}' and bring it up again)")
+            raise ProviderError(
+                f"node '{node}' of lab '{self.name}' is not running "
+                f"(run 'labbook down {self.name}' and bring it up again)"
+            )
         return info.pid
 
     def processes(self, node: str) -> list[int]:
@@ -74,17 +79,41 @@ class NetnsLab(Lab):
         # No --wd: nsenter opens that directory before it enters the node, and a relative
         # path would then lead to the host's own /root. Entering the mount namespace puts
         # the command at the node's /; env -C takes it to the node's /root.
-        return ["nsenter", "-t", str(self.init_pid(node)), "-U", "-m", "-u", "-i", "-n", "-p",
-                "--", "env", "-C", "/root", "--"]
+        return [
+            "nsenter",
+            "-t",
+            str(self.init_pid(node)),
+            "-U",
+            "-m",
+            "-u",
+            "-i",
+            "-n",
+            "-p",
+            "--",
+            "env",
+            "-C",
+            "/root",
+            "--",
+        ]
 
-    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
-             input: bytes | None = None) -> ExecResult:
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        input: bytes | None = None,
+    ) -> ExecResult:
         command = shlex.join(argv)
         start = time.monotonic()
-        proc = subprocess.Popen(self._enter(node) + list(argv),
-                                stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                env=node_env(), start_new_session=True)
+        proc = subprocess.Popen(
+            self._enter(node) + list(argv),
+            stdin=subprocess.PIPE if input is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=node_env(),
+            start_new_session=True,
+        )
         try:
             out, err = proc.communicate(input, timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -96,8 +125,9 @@ class NetnsLab(Lab):
             except subprocess.TimeoutExpired:  # a process that left the tree holds the pipes
                 proc.kill()
                 out, err = b"", b""
-            return ExecResult(command, 124, _text(out), _text(err),
-                              time.monotonic() - start, timed_out=True)
+            return ExecResult(
+                command, 124, _text(out), _text(err), time.monotonic() - start, timed_out=True
+            )
         rc = proc.returncode if proc.returncode >= 0 else 128 - proc.returncode
         return ExecResult(command, rc, _text(out), _text(err), time.monotonic() - start)
 
@@ -105,8 +135,15 @@ class NetnsLab(Lab):
     def _root(self, node: str) -> int:
         return os.open(f"/proc/{self.init_pid(node)}/root", os.O_PATH | os.O_DIRECTORY)
 
-    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
-            owner: str | None = None) -> None:
+    def put(
+        self,
+        node: str,
+        path: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+    ) -> None:
         root = self._root(node)
         try:
             _makedirs(root, os.path.dirname(path))
@@ -119,8 +156,7 @@ class NetnsLab(Lab):
                 if owner:
                     ids = _ids(root, owner)
         except OSError as exc:
-            raise ProviderError(f"cannot write {path} on node '{node}': {exc.strerror}") \
-                from None
+            raise ProviderError(f"cannot write {path} on node '{node}': {exc.strerror}") from None
         finally:
             os.close(root)
         if owner:
@@ -128,8 +164,10 @@ class NetnsLab(Lab):
             # them to a subordinate range only the node's root may hand out).
             res = self.exec(node, ["chown", f"{ids[0]}:{ids[1]}", "--", path], timeout=30)
             if res.rc != 0:
-                raise ProviderError(f"cannot give {path} on node '{node}' to {owner}: "
-                                    f"{res.output.strip() or f'chown exit status {res.rc}'}")
+                raise ProviderError(
+                    f"cannot give {path} on node '{node}' to {owner}: "
+                    f"{res.output.strip() or f'chown exit status {res.rc}'}"
+                )
 
     def get(self, node: str, path: str) -> bytes:
         root = self._root(node)
@@ -140,16 +178,20 @@ class NetnsLab(Lab):
         except PermissionError:
             # A file of one of the node's own users, which this process is not (a lab of
             # an ordinary user): the node's root reads it, byte for byte.
-            proc = subprocess.run([*self._enter(node), "cat", "--", path],
-                                  capture_output=True, env=node_env(), timeout=30,
-                                  check=False)
+            proc = subprocess.run(
+                [*self._enter(node), "cat", "--", path],
+                capture_output=True,
+                env=node_env(),
+                timeout=30,
+                check=False,
+            )
             if proc.returncode == 0:
                 return proc.stdout
-            raise ProviderError(f"cannot read {path} on node '{node}': "
-                                f"{_text(proc.stderr).strip()}") from None
+            raise ProviderError(
+                f"cannot read {path} on node '{node}': {_text(proc.stderr).strip()}"
+            ) from None
         except OSError as exc:
-            raise ProviderError(f"cannot read {path} on node '{node}': {exc.strerror}") \
-                from None
+            raise ProviderError(f"cannot read {path} on node '{node}': {exc.strerror}") from None
         finally:
             os.close(root)
         with os.fdopen(fd, "rb") as f:
@@ -176,8 +218,10 @@ class NetnsProvider(StatefulProvider[LabState]):
     def up(self, spec: LabSpec, name: str | None = None) -> NetnsLab:
         name = name or spec.name
         if not LAB_NAME_RE.match(name):
-            raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
-                             "and '-', for example 'pair2'")
+            raise UsageError(
+                f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
+                "and '-', for example 'pair2'"
+            )
         try:
             from . import holder
             from .plan import make_plan
@@ -199,9 +243,13 @@ class NetnsProvider(StatefulProvider[LabState]):
             state.write(st)
             started[0] = (pid, -1)  # wait_report closes it, whatever happens
             got = wait_report(report, pid, UP_TIMEOUT + UP_TIMEOUT_PER_NODE * len(nodes), ids)
-            st = st.with_(status="up", nodes={
-                n.name: NodeState(got[n.name][0], got[n.name][1], n.hostname, n.network_mode)
-                for n in spec.nodes})
+            st = st.with_(
+                status="up",
+                nodes={
+                    n.name: NodeState(got[n.name][0], got[n.name][1], n.hostname, n.network_mode)
+                    for n in spec.nodes
+                },
+            )
             state.write(st)
         except BaseException as exc:  # also Ctrl-C and SIGTERM: nothing may stay behind
             for pid, report in started:
@@ -236,8 +284,15 @@ class NetnsProvider(StatefulProvider[LabState]):
         return state.alive(st.init)
 
     def info(self, st: LabState, status: str) -> LabInfo:
-        return LabInfo(st.name, "netns", st.spec_path, tuple(st.nodes), st.created,
-                       st.owner[0] if st.owner else None, {"status": status})
+        return LabInfo(
+            st.name,
+            "netns",
+            st.spec_path,
+            tuple(st.nodes),
+            st.created,
+            st.owner[0] if st.owner else None,
+            {"status": status},
+        )
 
     def orphans(self) -> dict[str, list[int]]:
         return {lab: found["init"] + found["node"] for lab, found in state.scan().items()}
@@ -281,16 +336,22 @@ def _layout(st: LabState, ids: userns.IdMap) -> holder.Layout:
         hidden.append(root.lstrip("/"))
     from .holder import Layout
 
-    return Layout(locked=ids.privileged, shim=None if ids.privileged else st.directory,
-                  hidden=tuple(hidden), ids=ids, root=root)
+    return Layout(
+        locked=ids.privileged,
+        shim=None if ids.privileged else st.directory,
+        hidden=tuple(hidden),
+        ids=ids,
+        root=root,
+    )
 
 
 def _spec_of(st: LabState) -> LabSpec:
     """The spec a running lab was made from; a sketch of it if the file changed since."""
     from ...spec import Node
 
-    return labstate.spec_of(st, tuple(Node(n, s.hostname, s.network_mode)
-                                      for n, s in st.nodes.items()))
+    return labstate.spec_of(
+        st, tuple(Node(n, s.hostname, s.network_mode) for n, s in st.nodes.items())
+    )
 
 
 def _makedirs(root: int, path: str) -> None:
@@ -301,8 +362,7 @@ def _makedirs(root: int, path: str) -> None:
         try:
             os.close(nsutil.open_in_root(root, sub, os.O_PATH | os.O_DIRECTORY))
         except FileNotFoundError:
-            parent = nsutil.open_in_root(root, "/".join(parts[:i - 1]),
-                                         os.O_PATH | os.O_DIRECTORY)
+            parent = nsutil.open_in_root(root, "/".join(parts[: i - 1]), os.O_PATH | os.O_DIRECTORY)
             try:
                 os.mkdir(parts[i - 1], 0o755, dir_fd=parent)
             except FileExistsError:

@@ -19,8 +19,15 @@ from ..procs import is_running
 from . import nsutil, state
 
 #: Signals the caller receives and hands on to the command.
-FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signal.SIGUSR1,
-             signal.SIGUSR2, signal.SIGWINCH)
+FORWARDED = (
+    signal.SIGINT,
+    signal.SIGTERM,
+    signal.SIGHUP,
+    signal.SIGQUIT,
+    signal.SIGUSR1,
+    signal.SIGUSR2,
+    signal.SIGWINCH,
+)
 CLONE_NEWUSER = 0x10000000
 
 
@@ -28,16 +35,21 @@ def node_pid(lab: str, node: str) -> int:
     """The host pid of ``node``'s init; LabNotFound/NodeNotFound (exit 2) when there is none."""
     st = state.read(lab)
     if st is None or st.status != "up":
-        running = ", ".join(n for n in state.names() if (s := state.read(n)) and
-                            s.status == "up") or "none"
+        running = (
+            ", ".join(n for n in state.names() if (s := state.read(n)) and s.status == "up")
+            or "none"
+        )
         raise LabNotFound(f"no running lab named '{lab}' (running: {running})")
     info = st.nodes.get(node)
     if info is None:
-        raise NodeNotFound(f"lab '{lab}' has no node '{node}'; its nodes: "
-                           f"{', '.join(st.nodes) or '(none)'}")
+        raise NodeNotFound(
+            f"lab '{lab}' has no node '{node}'; its nodes: {', '.join(st.nodes) or '(none)'}"
+        )
     if not is_running(info.pid, info.start):
-        raise ProviderError(f"node '{node}' of lab '{lab}' is not running; "
-                            f"run 'labbook down {lab}' and bring it up again")
+        raise ProviderError(
+            f"node '{node}' of lab '{lab}' is not running; "
+            f"run 'labbook down {lab}' and bring it up again"
+        )
     return info.pid
 
 
@@ -46,8 +58,10 @@ def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
     pid = node_pid(lab, node)
     fds: list[tuple[int, int]] = []
     try:
-        fds = [(os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY), flag)
-               for name, flag in (("user", CLONE_NEWUSER), *nsutil.NAMESPACES)]
+        fds = [
+            (os.open(f"/proc/{pid}/ns/{name}", os.O_RDONLY), flag)
+            for name, flag in (("user", CLONE_NEWUSER), *nsutil.NAMESPACES)
+        ]
     except OSError as exc:
         for fd, _ in fds:
             os.close(fd)

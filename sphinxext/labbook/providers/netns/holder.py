@@ -78,8 +78,9 @@ class Layout:
     root: str
 
 
-def start(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
-          started: list[tuple[int, int]]) -> None:
+def start(
+    lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout, started: list[tuple[int, int]]
+) -> None:
     """Fork the lab holder; append (its pid, this end of its socket) to ``started``."""
     from . import netlink  # noqa: F401  (imported before the fork, never in the child)
 
@@ -97,8 +98,7 @@ class _Nested:
     nets: dict[str, int]
 
 
-def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
-                chan: int) -> int:
+def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout, chan: int) -> int:
     detach(chan)
     signal.signal(signal.SIGTERM, stopped)
     nsutil.set_title(title(INIT_TITLE, lab, layout.root))
@@ -155,7 +155,7 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
                     fds.append(os.open("/proc/self/ns/net", os.O_RDONLY))
                 fds.append(os.open("/proc/self/ns/user", os.O_RDONLY))
                 for i in range(0, len(fds), _FDS_PER_MESSAGE):
-                    socket.send_fds(theirs, [b"F"], fds[i:i + _FDS_PER_MESSAGE])
+                    socket.send_fds(theirs, [b"F"], fds[i : i + _FDS_PER_MESSAGE])
                 code = 0
         finally:
             os._exit(code)
@@ -180,8 +180,14 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
     return _Nested(fds[-1], fds[0], dict(zip(nodes, fds[1:-1], strict=True)))
 
 
-def _spawn_nodes(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
-                 nested: _Nested | None, kids: dict[str, int]) -> dict[str, int]:
+def _spawn_nodes(
+    lab: str,
+    nodes: list[NodeSpec],
+    plan: Plan,
+    layout: Layout,
+    nested: _Nested | None,
+    kids: dict[str, int],
+) -> dict[str, int]:
     """Fork each node's init into ``kids`` (node -> pid, filled as they are made, so an
     interruption knows what to stop); return node -> read end of its ready pipe.
 
@@ -208,8 +214,7 @@ def _spawn_nodes(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
                     pid = os.fork()
                     if pid == 0:
                         try:
-                            code = _node_init(lab, node, plan.hosts, layout, nested, w,
-                                              gate_r, me)
+                            code = _node_init(lab, node, plan.hosts, layout, nested, w, gate_r, me)
                         finally:
                             os._exit(code)
                     os.write(w, f"{pid}\n".encode())
@@ -231,8 +236,10 @@ def _spawn_nodes(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout,
             if not line[:1].isdigit():
                 os.close(r)
                 why = line.decode(errors="replace").removeprefix("error: ").strip()
-                raise ProviderError(f"node '{node.name}': its init could not be started"
-                                    + (f": {why}" if why else ""))
+                raise ProviderError(
+                    f"node '{node.name}': its init could not be started"
+                    + (f": {why}" if why else "")
+                )
             kids[node.name] = int(line)  # recorded before a SIGTERM can interrupt
         finally:
             signal.pthread_sigmask(signal.SIG_SETMASK, held)
@@ -264,8 +271,16 @@ def _kill_nodes(kids: dict[str, int]) -> None:
 
 
 # -- inside a node's init -------------------------------------------------------------------
-def _node_init(lab: str, node: NodeSpec, hosts: tuple[tuple[str, str], ...], layout: Layout,
-               nested: _Nested | None, ready: int, gate: int, parent: int) -> int:
+def _node_init(
+    lab: str,
+    node: NodeSpec,
+    hosts: tuple[tuple[str, str], ...],
+    layout: Layout,
+    nested: _Nested | None,
+    ready: int,
+    gate: int,
+    parent: int,
+) -> int:
     """Become the node: namespaces, filesystem, hostname; then reap orphans as PID 1."""
     while os.read(gate, 1):  # until the lab holder has reaped the child that forked this one
         pass
@@ -327,10 +342,11 @@ def _encode(plan: Plan, kids: dict[str, int]) -> _Requests:
     from . import netlink
 
     pids = {ROOT: os.getpid(), **kids}
-    create = [netlink.bridge(b) for b in plan.bridges] + [netlink.veth(v, pids)
-                                                          for v in plan.veths]
-    subifs = [(ns, [netlink.subif(s, pids) for s in group])
-              for ns, group in groupby(plan.subifs, key=lambda s: s.parent.ns)]
+    create = [netlink.bridge(b) for b in plan.bridges] + [netlink.veth(v, pids) for v in plan.veths]
+    subifs = [
+        (ns, [netlink.subif(s, pids) for s in group])
+        for ns, group in groupby(plan.subifs, key=lambda s: s.parent.ns)
+    ]
     configure = {ns: [netlink.link_up(netlink.LOOPBACK)] for ns in (ROOT, *plan.namespaces)}
     for v in plan.veths:
         if v.b.up:
@@ -383,5 +399,4 @@ def _sysctl(key: str, value: str, what: str) -> None:
         with open(path, "w") as f:
             f.write(value)
     except OSError as exc:
-        raise ProviderError(f"{what}: cannot set sysctl {key}={value}: "
-                            f"{exc.strerror}") from None
+        raise ProviderError(f"{what}: cannot set sysctl {key}={value}: {exc.strerror}") from None

@@ -38,12 +38,14 @@ BRIDGE_VLAN_INFO_UNTAGGED = 0x4
 MACVLAN_MODES = {"private": 1, "vepa": 2, "bridge": 4, "passthru": 8}
 IPVLAN_MODES = {"l2": 0, "l3": 1, "l3s": 2}
 #: What a kernel lacks when it answers EOPNOTSUPP to creating a device of this kind.
-KERNEL_SUPPORT = {"vlan": "802.1Q VLAN interfaces (CONFIG_VLAN_8021Q, module 8021q)",
-                  "ipvlan": "ipvlan interfaces (CONFIG_IPVLAN, module ipvlan)",
-                  "macvlan": "macvlan interfaces (CONFIG_MACVLAN, module macvlan)",
-                  "veth": "veth pairs (CONFIG_VETH, module veth)",
-                  "bridge": "bridges (CONFIG_BRIDGE, module bridge)",
-                  "vlan_filtering": "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)"}
+KERNEL_SUPPORT = {
+    "vlan": "802.1Q VLAN interfaces (CONFIG_VLAN_8021Q, module 8021q)",
+    "ipvlan": "ipvlan interfaces (CONFIG_IPVLAN, module ipvlan)",
+    "macvlan": "macvlan interfaces (CONFIG_MACVLAN, module macvlan)",
+    "veth": "veth pairs (CONFIG_VETH, module veth)",
+    "bridge": "bridges (CONFIG_BRIDGE, module bridge)",
+    "vlan_filtering": "bridge VLAN filtering (CONFIG_BRIDGE_VLAN_FILTERING)",
+}
 
 _CREATE = NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL
 _CHANGE = NLM_F_REQUEST | NLM_F_ACK
@@ -80,7 +82,7 @@ def send(sock: socket.socket, requests: list[Request]) -> None:
     """Send ``requests`` in order, in batches; raise ProviderError naming every failure."""
     failures: list[str] = []
     for start in range(0, len(requests), CHUNK):
-        chunk = requests[start:start + CHUNK]
+        chunk = requests[start : start + CHUNK]
         by_seq = {}
         data = bytearray()
         for seq, req in enumerate(chunk, start=1):
@@ -106,8 +108,11 @@ def _acks(sock: socket.socket, count: int) -> Iterator[tuple[int, int, str]]:
             if kind == NLMSG_ERROR:
                 seen += 1
                 (err,) = struct.unpack_from("=i", buf, off + 16)
-                text = _ext_ack_message(buf[off + 36:off + length]) \
-                    if flags & _NLM_F_ACK_TLVS else ""
+                text = (
+                    _ext_ack_message(buf[off + 36 : off + length])
+                    if flags & _NLM_F_ACK_TLVS
+                    else ""
+                )
                 yield seq, -err, text
             off += (length + 3) & ~3
 
@@ -119,7 +124,7 @@ def _ext_ack_message(tlvs: bytes) -> str:
         if length < 4:
             break
         if kind == _NLMSGERR_ATTR_MSG:
-            return tlvs[off + 4:off + length].split(b"\0")[0].decode(errors="replace")
+            return tlvs[off + 4 : off + length].split(b"\0")[0].decode(errors="replace")
         off += (length + 3) & ~3
     return ""
 
@@ -166,9 +171,11 @@ def bridge(br: Bridge) -> Request:
     if br.vlan_filtering:
         info.append(("IFLA_INFO_DATA", {"attrs": [("IFLA_BR_VLAN_FILTERING", 1)]}))
     attrs = [*_link_attrs(br.dev, {}, ROOT), ("IFLA_LINKINFO", {"attrs": info})]
-    return Request(_encode(_new_link(br.dev, attrs), RTM_NEWLINK, _CREATE),
-                   f"creating the bridge of network '{br.dev.name}'",
-                   "vlan_filtering" if br.vlan_filtering else "bridge")
+    return Request(
+        _encode(_new_link(br.dev, attrs), RTM_NEWLINK, _CREATE),
+        f"creating the bridge of network '{br.dev.name}'",
+        "vlan_filtering" if br.vlan_filtering else "bridge",
+    )
 
 
 def veth(v: Veth, pids: dict[str, int]) -> Request:
@@ -182,13 +189,35 @@ def veth(v: Veth, pids: dict[str, int]) -> Request:
     attrs = _link_attrs(v.a, pids, ROOT)
     if v.master is not None:
         attrs.append(("IFLA_MASTER", v.master))
-    attrs.append(("IFLA_LINKINFO", {"attrs": [
-        ("IFLA_INFO_KIND", "veth"),
-        ("IFLA_INFO_DATA", {"attrs": [("VETH_INFO_PEER", {
-            "index": peer["index"], "flags": peer["flags"], "change": peer["change"],
-            "attrs": peer["attrs"]})]})]}))
-    return Request(_encode(_new_link(v.a, attrs), RTM_NEWLINK, _CREATE),
-                   f"creating {v.what}", "veth")
+    attrs.append(
+        (
+            "IFLA_LINKINFO",
+            {
+                "attrs": [
+                    ("IFLA_INFO_KIND", "veth"),
+                    (
+                        "IFLA_INFO_DATA",
+                        {
+                            "attrs": [
+                                (
+                                    "VETH_INFO_PEER",
+                                    {
+                                        "index": peer["index"],
+                                        "flags": peer["flags"],
+                                        "change": peer["change"],
+                                        "attrs": peer["attrs"],
+                                    },
+                                )
+                            ]
+                        },
+                    ),
+                ]
+            },
+        )
+    )
+    return Request(
+        _encode(_new_link(v.a, attrs), RTM_NEWLINK, _CREATE), f"creating {v.what}", "veth"
+    )
 
 
 def subif(s: SubIf, pids: dict[str, int]) -> Request:
@@ -203,16 +232,19 @@ def subif(s: SubIf, pids: dict[str, int]) -> Request:
     info: list[tuple[str, object]] = [("IFLA_INFO_KIND", s.kind)]
     if data:
         info.append(("IFLA_INFO_DATA", {"attrs": data}))
-    attrs = [*_link_attrs(s.dev, pids, s.parent.ns), ("IFLA_LINK", s.parent.index),
-             ("IFLA_LINKINFO", {"attrs": info})]
-    return Request(_encode(_new_link(s.dev, attrs), RTM_NEWLINK, _CREATE),
-                   f"creating {s.what}", s.kind)
+    attrs = [
+        *_link_attrs(s.dev, pids, s.parent.ns),
+        ("IFLA_LINK", s.parent.index),
+        ("IFLA_LINKINFO", {"attrs": info}),
+    ]
+    return Request(
+        _encode(_new_link(s.dev, attrs), RTM_NEWLINK, _CREATE), f"creating {s.what}", s.kind
+    )
 
 
 def link_up(dev: Dev) -> Request:
     """Bring an existing device up (request for the socket of ``dev.ns``)."""
-    return Request(_encode(_new_link(dev, []), RTM_NEWLINK, _CHANGE),
-                   f"bringing {dev.name} up")
+    return Request(_encode(_new_link(dev, []), RTM_NEWLINK, _CHANGE), f"bringing {dev.name} up")
 
 
 LOOPBACK = Dev(ROOT, "lo", 1)
@@ -223,23 +255,44 @@ def port(p: PortOp) -> list[Request]:
     if p.hairpin:
         msg = ifinfmsg()
         msg["index"] = p.index
-        msg["attrs"] = [("IFLA_LINKINFO", {"attrs": [
-            ("IFLA_INFO_SLAVE_KIND", "bridge"),
-            ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_MODE", 1)]})]})]
-        out.append(Request(_encode(msg, RTM_NEWLINK, _CHANGE),
-                           f"setting hairpin mode on the bridge port of {p.what}"))
+        msg["attrs"] = [
+            (
+                "IFLA_LINKINFO",
+                {
+                    "attrs": [
+                        ("IFLA_INFO_SLAVE_KIND", "bridge"),
+                        ("IFLA_INFO_SLAVE_DATA", {"attrs": [("IFLA_BRPORT_MODE", 1)]}),
+                    ]
+                },
+            )
+        ]
+        out.append(
+            Request(
+                _encode(msg, RTM_NEWLINK, _CHANGE),
+                f"setting hairpin mode on the bridge port of {p.what}",
+            )
+        )
     if p.access_vlan:
-        for kind, vid, flags in ((RTM_SETLINK, p.access_vlan,
-                                  BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED),
-                                 (RTM_DELLINK, 1, 0)):
+        for kind, vid, flags in (
+            (RTM_SETLINK, p.access_vlan, BRIDGE_VLAN_INFO_PVID | BRIDGE_VLAN_INFO_UNTAGGED),
+            (RTM_DELLINK, 1, 0),
+        ):
             msg = ifinfmsg()
             msg["family"] = AF_BRIDGE
             msg["index"] = p.index
-            msg["attrs"] = [("IFLA_AF_SPEC", {"attrs": [
-                ("IFLA_BRIDGE_VLAN_INFO", {"flags": flags, "vid": vid})]})]
-            out.append(Request(_encode(msg, kind, _CHANGE),
-                               f"setting access VLAN {p.access_vlan} on the bridge port of "
-                               f"{p.what}", "vlan_filtering"))
+            msg["attrs"] = [
+                (
+                    "IFLA_AF_SPEC",
+                    {"attrs": [("IFLA_BRIDGE_VLAN_INFO", {"flags": flags, "vid": vid})]},
+                )
+            ]
+            out.append(
+                Request(
+                    _encode(msg, kind, _CHANGE),
+                    f"setting access VLAN {p.access_vlan} on the bridge port of {p.what}",
+                    "vlan_filtering",
+                )
+            )
     return out
 
 
@@ -257,8 +310,7 @@ def addr(a: Addr) -> Request:
     if v4 and a.address.network.prefixlen < 31:
         attrs.append(("IFA_BROADCAST", str(a.address.network.broadcast_address)))
     msg["attrs"] = attrs
-    return Request(_encode(msg, RTM_NEWADDR, _CREATE), f"adding address {a.address} to "
-                   f"{a.what}")
+    return Request(_encode(msg, RTM_NEWADDR, _CREATE), f"adding address {a.address} to {a.what}")
 
 
 def route(r: RouteOp) -> Request:

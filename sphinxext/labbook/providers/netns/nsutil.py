@@ -27,8 +27,13 @@ MS_REC = 0x4000
 MS_PRIVATE = 0x40000
 
 #: Namespace files of a process, in the order nsenter(1) enters them, with their flag.
-NAMESPACES = (("ipc", CLONE_NEWIPC), ("uts", CLONE_NEWUTS), ("net", CLONE_NEWNET),
-              ("pid", CLONE_NEWPID), ("mnt", CLONE_NEWNS))
+NAMESPACES = (
+    ("ipc", CLONE_NEWIPC),
+    ("uts", CLONE_NEWUTS),
+    ("net", CLONE_NEWNET),
+    ("pid", CLONE_NEWPID),
+    ("mnt", CLONE_NEWNS),
+)
 
 # System calls added after 5.1 have the same number on every architecture.
 _SYS_OPENAT2 = 437
@@ -69,11 +74,19 @@ def setns(fd: int, flags: int) -> None:
     _check(_libc.setns(fd, flags), f"entering a {kind} namespace")
 
 
-def mount(source: str, target: str, fstype: str | None = None, flags: int = 0,
-          data: str | None = None) -> None:
-    _check(_libc.mount(source.encode(), target.encode(),
-                       fstype.encode() if fstype else None, ctypes.c_ulong(flags),
-                       data.encode() if data else None), f"mount {fstype or source} on {target}")
+def mount(
+    source: str, target: str, fstype: str | None = None, flags: int = 0, data: str | None = None
+) -> None:
+    _check(
+        _libc.mount(
+            source.encode(),
+            target.encode(),
+            fstype.encode() if fstype else None,
+            ctypes.c_ulong(flags),
+            data.encode() if data else None,
+        ),
+        f"mount {fstype or source} on {target}",
+    )
 
 
 def bind_readonly(path: str, flags: int = 0) -> None:
@@ -83,18 +96,29 @@ def bind_readonly(path: str, flags: int = 0) -> None:
 
 
 class _MountAttr(ctypes.Structure):
-    _fields_ = [("attr_set", ctypes.c_uint64), ("attr_clr", ctypes.c_uint64),
-                ("propagation", ctypes.c_uint64), ("userns_fd", ctypes.c_uint64)]
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
 
 
 def readonly_recursive(path: str) -> None:
     """Mark the mount at ``path`` and every mount below it read-only (per mount, not per fs)."""
     attr = _MountAttr(_MOUNT_ATTR_RDONLY, 0, 0, 0)
-    rc = _libc.syscall(_SYS_MOUNT_SETATTR, -100, path.encode(), _AT_RECURSIVE,
-                       ctypes.byref(attr), ctypes.sizeof(attr))
+    rc = _libc.syscall(
+        _SYS_MOUNT_SETATTR,
+        -100,
+        path.encode(),
+        _AT_RECURSIVE,
+        ctypes.byref(attr),
+        ctypes.sizeof(attr),
+    )
     if rc < 0 and ctypes.get_errno() == errno.ENOSYS:
-        raise OSError(errno.ENOSYS, "the kernel lacks mount_setattr (Linux 5.12 or newer "
-                                    "is needed)")
+        raise OSError(
+            errno.ENOSYS, "the kernel lacks mount_setattr (Linux 5.12 or newer is needed)"
+        )
     _check(rc, f"making {path} read-only")
 
 
@@ -124,13 +148,12 @@ def set_title(title: str) -> None:
     if len(raw) >= size and env_start == arg_end:
         _libc.clearenv()  # C's environ points into the area about to be overwritten
         size = env_end - arg_start
-    raw = raw[:size - 1]
+    raw = raw[: size - 1]
     ctypes.memmove(arg_start, raw + b"\0" * (size - len(raw)), size)
 
 
 class _OpenHow(ctypes.Structure):
-    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64),
-                ("resolve", ctypes.c_uint64)]
+    _fields_ = [("flags", ctypes.c_uint64), ("mode", ctypes.c_uint64), ("resolve", ctypes.c_uint64)]
 
 
 def open_in_root(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
@@ -141,8 +164,7 @@ def open_in_root(root_fd: int, path: str, flags: int, mode: int = 0) -> int:
     """
     how = _OpenHow(flags | os.O_CLOEXEC, mode, _RESOLVE_IN_ROOT)
     rel = path.lstrip("/") or "."
-    rc = _libc.syscall(_SYS_OPENAT2, root_fd, rel.encode(), ctypes.byref(how),
-                       ctypes.sizeof(how))
+    rc = _libc.syscall(_SYS_OPENAT2, root_fd, rel.encode(), ctypes.byref(how), ctypes.sizeof(how))
     if rc < 0:
         err = ctypes.get_errno()
         raise OSError(err, os.strerror(err), path)

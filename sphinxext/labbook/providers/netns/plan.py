@@ -121,14 +121,17 @@ class _Builder:
     reserved: set[str] = field(default_factory=set)  # root names the spec itself uses
     devs: dict[tuple[str, str], Dev] = field(default_factory=dict)  # (node, iface) -> Dev
 
-    def take(self, ns: str, name: str, *, mtu: int | None = None, mac: str | None = None,
-             up: bool = True) -> Dev:
+    def take(
+        self, ns: str, name: str, *, mtu: int | None = None, mac: str | None = None, up: bool = True
+    ) -> Dev:
         used = self.names.setdefault(ns, {"lo"})
         if name in used:
             where = "the lab's root namespace" if ns == ROOT else f"node '{ns}'"
-            raise ProviderError(f"two interfaces named '{name}' in {where} (bridges and "
-                                "the interfaces of network-mode host nodes share it); "
-                                "rename one of them")
+            raise ProviderError(
+                f"two interfaces named '{name}' in {where} (bridges and "
+                "the interfaces of network-mode host nodes share it); "
+                "rename one of them"
+            )
         used.add(name)
         index = self.next_index.get(ns, 2)  # 1 is lo in every namespace
         self.next_index[ns] = index + 1
@@ -144,12 +147,16 @@ class _Builder:
             name = f"veth{n}"
         return name
 
-    def node_dev(self, node: Node, iface: Interface | None, name: str,
-                 mtu: int | None = None) -> Dev:
-        dev = self.take(ns_of(node), name,
-                        mtu=(iface.mtu if iface is not None and iface.mtu else mtu),
-                        mac=iface.mac if iface is not None else None,
-                        up=iface.up if iface is not None else True)
+    def node_dev(
+        self, node: Node, iface: Interface | None, name: str, mtu: int | None = None
+    ) -> Dev:
+        dev = self.take(
+            ns_of(node),
+            name,
+            mtu=(iface.mtu if iface is not None and iface.mtu else mtu),
+            mac=iface.mac if iface is not None else None,
+            up=iface.up if iface is not None else True,
+        )
         self.devs[(node.name, name)] = dev
         return dev
 
@@ -161,8 +168,9 @@ def make_plan(spec: LabSpec) -> Plan:
     # Root names the spec fixes (bridges, host-mode nodes' interfaces) win over invented ones.
     b.reserved = {n.name for n in spec.networks}
     b.reserved |= {i.name for n in spec.nodes if n.shares_root for i in n.interfaces}
-    b.reserved |= {ep.iface for link in spec.links for ep in (link.a, link.b)
-                   if nodes[ep.node].shares_root}
+    b.reserved |= {
+        ep.iface for link in spec.links for ep in (link.a, link.b) if nodes[ep.node].shares_root
+    }
     bridges = []
     bridge_of: dict[str, Dev] = {}
     for net in spec.networks:
@@ -171,35 +179,59 @@ def make_plan(spec: LabSpec) -> Plan:
         bridges.append(Bridge(dev, net.vlan_filtering))
     veths, ports = _veths(b, nodes, bridge_of)
     subifs = _subifs(b, spec)
-    addrs = [Addr(ROOT, bridge_of[n.name].index, n.address, f"network '{n.name}'")
-             for n in spec.networks if n.address is not None]
+    addrs = [
+        Addr(ROOT, bridge_of[n.name].index, n.address, f"network '{n.name}'")
+        for n in spec.networks
+        if n.address is not None
+    ]
     routes, sysctls, hosts = [], [], []
     for node in spec.nodes:
         ns = ns_of(node)
         for iface in node.interfaces:
             dev = b.devs[(node.name, iface.name)]
-            addrs += [Addr(ns, dev.index, a, _where(iface, node.name, iface.name))
-                      for a in iface.addresses]
+            addrs += [
+                Addr(ns, dev.index, a, _where(iface, node.name, iface.name))
+                for a in iface.addresses
+            ]
         for r in node.routes:
             oif = None
             if r.dev is not None:
                 if (node.name, r.dev) not in b.devs:
-                    raise ProviderError(f"route to {r.to} on node '{node.name}' ({r.loc}) "
-                                        f"uses unknown interface '{r.dev}'")
+                    raise ProviderError(
+                        f"route to {r.to} on node '{node.name}' ({r.loc}) "
+                        f"uses unknown interface '{r.dev}'"
+                    )
                 oif = b.devs[(node.name, r.dev)].index
-            routes.append(RouteOp(ns, r.to, str(r.via) if r.via else None, oif,
-                                  f"route to {r.to} on node '{node.name}' ({r.loc})"))
+            routes.append(
+                RouteOp(
+                    ns,
+                    r.to,
+                    str(r.via) if r.via else None,
+                    oif,
+                    f"route to {r.to} on node '{node.name}' ({r.loc})",
+                )
+            )
         sysctls += [(ns, k, v, f"node '{node.name}' ({node.loc})") for k, v in node.sysctls]
         first = next((a for i in node.interfaces for a in i.addresses if a.version == 4), None)
         if first is not None:
             hosts.append((str(first.ip), node.hostname))
     namespaces = tuple(sorted({ns_of(n) for n in spec.nodes} - {ROOT}))
-    return Plan(namespaces, tuple(bridges), tuple(veths), tuple(subifs), tuple(ports),
-                tuple(addrs), tuple(routes), tuple(sysctls), tuple(hosts))
+    return Plan(
+        namespaces,
+        tuple(bridges),
+        tuple(veths),
+        tuple(subifs),
+        tuple(ports),
+        tuple(addrs),
+        tuple(routes),
+        tuple(sysctls),
+        tuple(hosts),
+    )
 
 
-def _veths(b: _Builder, nodes: dict[str, Node],
-           bridge_of: dict[str, Dev]) -> tuple[list[Veth], list[PortOp]]:
+def _veths(
+    b: _Builder, nodes: dict[str, Node], bridge_of: dict[str, Dev]
+) -> tuple[list[Veth], list[PortOp]]:
     """Veth pairs: node to bridge (networks), node to node (links), node to nothing."""
     veths: list[Veth] = []
     ports: list[PortOp] = []
@@ -231,17 +263,30 @@ def _subifs(b: _Builder, spec: LabSpec) -> list[SubIf]:
     todo = [(n, i) for n in spec.nodes for i in n.interfaces if i.parent is not None]
     out: list[SubIf] = []
     while todo:
-        ready = [(n, i) for n, i in todo
-                 if i.parent is not None and (i.parent.node, i.parent.iface) in b.devs]
+        ready = [
+            (n, i)
+            for n, i in todo
+            if i.parent is not None and (i.parent.node, i.parent.iface) in b.devs
+        ]
         if not ready:
             n, i = todo[0]
-            raise ProviderError(f"cannot create {_where(i, n.name, i.name)}: its parent "
-                                f"{i.parent} is never created (or the parents form a loop)")
+            raise ProviderError(
+                f"cannot create {_where(i, n.name, i.name)}: its parent "
+                f"{i.parent} is never created (or the parents form a loop)"
+            )
         for node, iface in ready:
             assert iface.parent is not None
             parent = b.devs[(iface.parent.node, iface.parent.iface)]
             dev = b.node_dev(node, iface, iface.name)
-            out.append(SubIf(iface.type, dev, parent, iface.mode, iface.vlan_id,
-                             _where(iface, node.name, iface.name)))
+            out.append(
+                SubIf(
+                    iface.type,
+                    dev,
+                    parent,
+                    iface.mode,
+                    iface.vlan_id,
+                    _where(iface, node.name, iface.name),
+                )
+            )
             todo.remove((node, iface))
     return out

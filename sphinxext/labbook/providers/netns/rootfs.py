@@ -45,8 +45,17 @@ PROC_READONLY = ("sys", "sysrq-trigger", "irq", "bus", "fs")
 #: kernel's memory and keys, timers, and knobs that root may write (ACPI wake-up). Not
 #: /sys/firmware, which they mask too: a mount below /sys makes the kernel refuse the
 #: fresh sysfs that `ip netns exec` mounts (and /sys is read-only here).
-MASKED = ("proc/asound", "proc/acpi", "proc/kcore", "proc/keys", "proc/latency_stats",
-          "proc/timer_list", "proc/timer_stats", "proc/sched_debug", "proc/scsi")
+MASKED = (
+    "proc/asound",
+    "proc/acpi",
+    "proc/kcore",
+    "proc/keys",
+    "proc/latency_stats",
+    "proc/timer_list",
+    "proc/timer_stats",
+    "proc/sched_debug",
+    "proc/scsi",
+)
 
 _SAFE = MS_NOSUID | MS_NODEV
 
@@ -56,8 +65,12 @@ _SAFE = MS_NOSUID | MS_NODEV
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty", "net/tun")
 
 
-def setup(hostname: str, hosts: Iterable[tuple[str, str]] = (), hidden: Iterable[str] = (),
-          shim: str | None = None) -> None:
+def setup(
+    hostname: str,
+    hosts: Iterable[tuple[str, str]] = (),
+    hidden: Iterable[str] = (),
+    shim: str | None = None,
+) -> None:
     """Build the node's filesystem view; ``hosts`` are (address, name) lines for /etc/hosts,
     ``hidden`` paths (relative to /) are covered with empty directories, ``shim`` is the
     lab's private lower layer (see :func:`build_shim`), if it has one."""
@@ -131,12 +144,19 @@ def _overlay(name: str, lowers: list[str]) -> None:
     os.chmod(f"/tmp/upper/{name}", st.st_mode & 0o7777)
     os.chown(f"/tmp/upper/{name}", st.st_uid, st.st_gid)
     try:
-        mount("overlay", f"/{name}", "overlay", 0,
-              f"lowerdir={':'.join(lowers)},upperdir=/tmp/upper/{name},"
-              f"workdir=/tmp/work/{name}")
+        mount(
+            "overlay",
+            f"/{name}",
+            "overlay",
+            0,
+            f"lowerdir={':'.join(lowers)},upperdir=/tmp/upper/{name},workdir=/tmp/work/{name}",
+        )
     except OSError as exc:
-        raise OSError(exc.errno, f"cannot give the node a private /{name} with overlayfs "
-                      f"(is CONFIG_OVERLAY_FS enabled?): {exc.strerror}") from None
+        raise OSError(
+            exc.errno,
+            f"cannot give the node a private /{name} with overlayfs "
+            f"(is CONFIG_OVERLAY_FS enabled?): {exc.strerror}",
+        ) from None
 
 
 def _open_devices() -> dict[str, int]:
@@ -157,13 +177,18 @@ def _private_dev(devices: dict[str, int]) -> None:
         mount(f"/proc/self/fd/{fd}", f"/dev/{name}", None, MS_BIND)
         os.close(fd)
     os.mkdir("/dev/pts")
-    mount("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-          "newinstance,ptmxmode=0666,mode=0620")
+    mount(
+        "devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620"
+    )
     os.symlink("pts/ptmx", "/dev/ptmx")
     os.mkdir("/dev/shm", 0o1777)
     os.chmod("/dev/shm", 0o1777)
-    for link, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+    for link, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
         os.symlink(target, f"/dev/{link}")
 
 
@@ -226,11 +251,17 @@ def _walk(top: str, rel: str, files: bool, depth: int, ids: IdMap, out: list[Ent
                 if e.is_dir(follow_symlinks=False):
                     todo.append((e.path, f"{rel}/{e.name}", level + 1))
                 elif files and e.is_symlink():
-                    out.append(_entry(f"{rel}/{e.name}", "l", e.stat(follow_symlinks=False),
-                                      ids, os.readlink(e.path)))
+                    out.append(
+                        _entry(
+                            f"{rel}/{e.name}",
+                            "l",
+                            e.stat(follow_symlinks=False),
+                            ids,
+                            os.readlink(e.path),
+                        )
+                    )
                 elif files and e.is_file(follow_symlinks=False):
-                    out.append(_entry(f"{rel}/{e.name}", "f", e.stat(follow_symlinks=False),
-                                      ids))
+                    out.append(_entry(f"{rel}/{e.name}", "f", e.stat(follow_symlinks=False), ids))
             except OSError:
                 continue
 
@@ -265,8 +296,10 @@ def build_shim(dest: str, entries: list[Entry]) -> None:
 #: Files this user may not read that the node gets anyway, made from what it may: every
 #: account with no password ("*", as in a fresh container image), not locked ("!"): sshd
 #: and su refuse locked accounts, and an empty shadow file locks them all.
-SHADOWS = {"etc/shadow": ("etc/passwd", ":*:19000:0:99999:7:::"),
-           "etc/gshadow": ("etc/group", ":*::")}
+SHADOWS = {
+    "etc/shadow": ("etc/passwd", ":*:19000:0:99999:7:::"),
+    "etc/gshadow": ("etc/group", ":*::"),
+}
 
 
 def _shadow(names: str, path: str, fields: str) -> None:
@@ -291,8 +324,11 @@ def _write_identity(hostname: str, hosts: Iterable[tuple[str, str]]) -> None:
     """/etc/hostname and /etc/hosts of the node, as container runtimes write them."""
     with open("/etc/hostname", "w") as f:
         f.write(f"{hostname}\n")
-    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{hostname}",
-             "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines = [
+        "127.0.0.1\tlocalhost",
+        f"127.0.1.1\t{hostname}",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+    ]
     lines += [f"{addr}\t{name}" for addr, name in hosts if name != hostname]
     with open("/etc/hosts", "w") as f:
         f.write("\n".join(lines) + "\n")

@@ -25,18 +25,35 @@ from ..labstate import (  # the netns lab's state as other modules and tests use
 )
 from ..procs import cmdlines, ours, parent, wait_gone
 
-__all__ = ["LabState", "NodeState", "Proc", "age", "alive", "claim", "lab_dir",
-           "me", "names", "provider_of", "read", "remove", "scan", "state_root", "title",
-           "wait_gone", "write"]
+__all__ = [
+    "LabState",
+    "NodeState",
+    "Proc",
+    "age",
+    "alive",
+    "claim",
+    "lab_dir",
+    "me",
+    "names",
+    "provider_of",
+    "read",
+    "remove",
+    "scan",
+    "state_root",
+    "title",
+    "wait_gone",
+    "write",
+]
 
 #: What ``ps`` shows for the processes of a lab (tests and ``gc`` look for these).
 INIT_TITLE = "labbook-init"
 NODE_TITLE = "labbook-node"
 #: The titles end with the state root of the lab's user: one user's ``gc`` never takes
 #: another's labs (and root's never those of root in a container: see scan).
-_TITLE_RE = re.compile(rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/([^\s\0]+))? "
-                       rb"(/[^\s\0]*)")
-
+_TITLE_RE = re.compile(
+    rb"^(labbook-init|labbook-node) ([a-z0-9][a-z0-9-]*)(?:/([^\s\0]+))? "
+    rb"(/[^\s\0]*)"
+)
 
 
 @dataclass(frozen=True)
@@ -58,8 +75,9 @@ class LabState(labstate.State):
 
 def read(name: str) -> LabState | None:
     """The netns lab's state; None when there is none, it is unreadable or another provider's."""
-    return labstate.load(name, "netns", partial(labstate.from_json, LabState, NodeState,
-                                                ("owner", "init")))
+    return labstate.load(
+        name, "netns", partial(labstate.from_json, LabState, NodeState, ("owner", "init"))
+    )
 
 
 def names() -> list[str]:

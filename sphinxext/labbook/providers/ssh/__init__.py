@@ -49,10 +49,17 @@ class SshLab(Lab):
         return self.targets[node]
 
     # -- commands ---------------------------------------------------------------------
-    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
-             input: bytes | None = None) -> ExecResult:
-        return transport.run(self._target(node), argv, self.state.token, timeout=timeout,
-                             input=input)
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        input: bytes | None = None,
+    ) -> ExecResult:
+        return transport.run(
+            self._target(node), argv, self.state.token, timeout=timeout, input=input
+        )
 
     def shell_argv(self, node: str) -> list[str]:
         # -tt: a terminal for the commands, as on the netns provider; -e none: no ~ escapes.
@@ -67,10 +74,18 @@ class SshLab(Lab):
         return s
 
     # -- files ------------------------------------------------------------------------
-    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
-            owner: str | None = None) -> None:
-        p = transport.shell(self._target(node), remote.put(path, mode, owner), input=data,
-                            timeout=FILE_TIMEOUT)
+    def put(
+        self,
+        node: str,
+        path: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+    ) -> None:
+        p = transport.shell(
+            self._target(node), remote.put(path, mode, owner), input=data, timeout=FILE_TIMEOUT
+        )
         if p.returncode != 0:
             raise ProviderError(f"cannot write {path} on node '{node}': {_err(p.stderr)}")
 
@@ -85,14 +100,17 @@ class SshLab(Lab):
     # -- lifecycle --------------------------------------------------------------------
     def check_topology(self) -> list[str]:
         """Compare every node's ``ip -j addr`` with the spec; record and return the drift."""
+
         def one(node: str) -> list[str]:
             spec_node = self.spec.node(node)
             if spec_node is None or not spec_node.interfaces:
                 return []
             res = self.exec(node, topology.IP_ADDR, timeout=30)
             if res.rc != 0:
-                return [f"node {node}: '{' '.join(topology.IP_ADDR)}' failed: "
-                        f"{res.stderr.strip() or res.rc}"]
+                return [
+                    f"node {node}: '{' '.join(topology.IP_ADDR)}' failed: "
+                    f"{res.stderr.strip() or res.rc}"
+                ]
             return topology.drift(spec_node, self.targets[node].entry, res.stdout)
 
         with ThreadPoolExecutor(max_workers=8) as pool:
@@ -113,6 +131,7 @@ class SshLab(Lab):
 
 def _teardown(st: SshState, targets: list[Target]) -> None:
     """Sweep the lab's processes off every reachable node, then end the connections."""
+
     def one(t: Target) -> None:
         if os.path.exists(t.control_path):
             # A node that went away has nothing of ours running that could be reached.
@@ -153,12 +172,16 @@ class SshProvider(StatefulProvider[SshState]):
     def _option(self) -> tuple[str, bool, int]:
         unknown = sorted(set(self.options) - set(OPTIONS))
         if unknown:
-            raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} of the ssh "
-                             f"provider: {', '.join(unknown)}; it takes: {', '.join(OPTIONS)}")
+            raise UsageError(
+                f"unknown option{'s' if len(unknown) > 1 else ''} of the ssh "
+                f"provider: {', '.join(unknown)}; it takes: {', '.join(OPTIONS)}"
+            )
         inventory = str(self.options.get("inventory") or "")
         if not inventory:
-            raise UsageError("the ssh provider needs an inventory: labbook check --inventory "
-                             "FILE, or labbook_provider_options = {'inventory': 'FILE'}")
+            raise UsageError(
+                "the ssh provider needs an inventory: labbook check --inventory "
+                "FILE, or labbook_provider_options = {'inventory': 'FILE'}"
+            )
         insecure = str(self.options.get("insecure", "")).strip().lower()
         if insecure not in TRUE + FALSE:
             raise UsageError(f"insecure={self.options['insecure']!r}: write true or false")
@@ -169,18 +192,25 @@ class SshProvider(StatefulProvider[SshState]):
 
     def settings(self) -> dict[str, Any]:
         inventory = str(self.options.get("inventory") or "")
-        return {"provider": "ssh", "inventory": inventory_digest(inventory),
-                "insecure": str(self.options.get("insecure", "")).lower() in TRUE}
+        return {
+            "provider": "ssh",
+            "inventory": inventory_digest(inventory),
+            "insecure": str(self.options.get("insecure", "")).lower() in TRUE,
+        }
 
     def up(self, spec: LabSpec, name: str | None = None) -> SshLab:
         name = name or spec.name
         if not LAB_NAME_RE.match(name):
-            raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
-                             "and '-', for example 'pair2'")
+            raise UsageError(
+                f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
+                "and '-', for example 'pair2'"
+            )
         inventory, insecure, timeout = self._option()
         if shutil.which("ssh") is None:
-            raise ProviderError("the ssh provider needs the OpenSSH client: install "
-                                "openssh-client (it is in bindep.txt)")
+            raise ProviderError(
+                "the ssh provider needs the OpenSSH client: install "
+                "openssh-client (it is in bindep.txt)"
+            )
         st = self._claim(name, spec, insecure, timeout)
         lab = None
         try:
@@ -200,8 +230,14 @@ class SshProvider(StatefulProvider[SshState]):
         return lab
 
     def _claim(self, name: str, spec: LabSpec, insecure: bool, timeout: int) -> SshState:
-        return self.claim(name, spec, SshState, token=secrets.token_hex(8), insecure=insecure,
-                          connect_timeout=timeout)
+        return self.claim(
+            name,
+            spec,
+            SshState,
+            token=secrets.token_hex(8),
+            insecure=insecure,
+            connect_timeout=timeout,
+        )
 
     # -- the labs on this machine (see StatefulProvider) ------------------------------------
     parts = "master connections"
@@ -221,9 +257,15 @@ class SshProvider(StatefulProvider[SshState]):
         return bool(state.masters(st.name))
 
     def info(self, st: SshState, status: str) -> LabInfo:
-        return LabInfo(st.name, "ssh", st.spec_path, tuple(st.entries), st.created,
-                       st.owner[0] if st.owner else None,
-                       {"status": status, "hosts": {n: e.address for n, e in st.entries.items()}})
+        return LabInfo(
+            st.name,
+            "ssh",
+            st.spec_path,
+            tuple(st.entries),
+            st.created,
+            st.owner[0] if st.owner else None,
+            {"status": status, "hosts": {n: e.address for n, e in st.entries.items()}},
+        )
 
     def orphans(self) -> dict[str, list[int]]:
         return {name: state.masters(name) for name in state.master_labs()}
@@ -238,13 +280,19 @@ class SshProvider(StatefulProvider[SshState]):
 
 
 def _targets(st: SshState) -> list[Target]:
-    return [Target(n, e, st.control_path(n), st.insecure, st.connect_timeout)
-            for n, e in st.entries.items()]
+    return [
+        Target(n, e, st.control_path(n), st.insecure, st.connect_timeout)
+        for n, e in st.entries.items()
+    ]
 
 
 def _spec_of(st: SshState) -> LabSpec:
     """The running lab's nodes, from its state (the spec file may have changed since)."""
     from ...spec import LabSpec, Node
 
-    return LabSpec(name=st.name, path=st.spec_path, digest=st.spec_digest,
-                   nodes=tuple(Node(n, n) for n in st.entries))
+    return LabSpec(
+        name=st.name,
+        path=st.spec_path,
+        digest=st.spec_digest,
+        nodes=tuple(Node(n, n) for n in st.entries),
+    )

@@ -15,8 +15,17 @@ from ...errors import LabbookError, ProviderError, SpecError, UsageError
 from ...spec import yamlmarks
 
 #: Keys of a node entry (and of ``defaults``) in a YAML inventory.
-NODE_KEYS = ("host", "port", "user", "identity_file", "jump", "proxy_command", "known_hosts",
-             "interfaces", "options")
+NODE_KEYS = (
+    "host",
+    "port",
+    "user",
+    "identity_file",
+    "jump",
+    "proxy_command",
+    "known_hosts",
+    "interfaces",
+    "options",
+)
 TOP_KEYS = ("defaults", "nodes")
 PATH_KEYS = ("identity_file", "known_hosts")
 
@@ -25,8 +34,16 @@ HOST_LINE = re.compile(r"^[ \t]*Host(?:[ \t]*=[ \t]*|[ \t]+)(\S.*)$", re.I | re.
 #: ``ssh -G`` complaining about a config line: "FILE: line N: message".
 SSH_CONFIG_ERROR = re.compile(r"^(?P<file>.+?):? line (?P<line>\d+): (?P<msg>.+)$")
 #: What ``ssh -G`` prints that we keep (lower-case keys).
-SSH_G_KEYS = ("hostname", "user", "port", "identityfile", "userknownhostsfile",
-              "stricthostkeychecking", "proxyjump", "proxycommand")
+SSH_G_KEYS = (
+    "hostname",
+    "user",
+    "port",
+    "identityfile",
+    "userknownhostsfile",
+    "stricthostkeychecking",
+    "proxyjump",
+    "proxycommand",
+)
 
 
 class InventoryError(LabbookError):
@@ -37,8 +54,9 @@ class InventoryError(LabbookError):
     def __init__(self, problems: list[SpecError]) -> None:
         self.problems = sorted(problems, key=lambda e: (e.file or "", e.line or 0))
         first = self.problems[0]
-        super().__init__("\n".join(_line(p) for p in self.problems), file=first.file,
-                         line=first.line)
+        super().__init__(
+            "\n".join(_line(p) for p in self.problems), file=first.file, line=first.line
+        )
 
     def __str__(self) -> str:
         return self.message
@@ -100,9 +118,16 @@ class Inventory:
         else:
             hint = "add an entry under 'nodes:', e.g. '  NAME: {host: 192.0.2.10}'"
         have = ", ".join(sorted(self.entries)) or "none"
-        raise InventoryError([SpecError(
-            f"no entry for node{'s' if len(missing) > 1 else ''} {', '.join(missing)} of the "
-            f"lab (the inventory has: {have}); {hint}", file=self.source, line=self.node_line)])
+        raise InventoryError(
+            [
+                SpecError(
+                    f"no entry for node{'s' if len(missing) > 1 else ''} "
+                    f"{', '.join(missing)} of the lab (the inventory has: {have}); {hint}",
+                    file=self.source,
+                    line=self.node_line,
+                )
+            ]
+        )
 
 
 def inventory_digest(value: str) -> str:
@@ -122,13 +147,15 @@ def load_inventory(value: str, workdir: str) -> Inventory:
     ``workdir`` is a private directory where a ``vagrant ssh-config`` is saved.
     """
     if value.startswith("vagrant:"):
-        return _from_vagrant(value[len("vagrant:"):], workdir)
+        return _from_vagrant(value[len("vagrant:") :], workdir)
     try:
         with open(value, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
-        raise UsageError(f"{value}: inventory not found; give a YAML inventory, a saved "
-                         "ssh config or vagrant:DIR") from None
+        raise UsageError(
+            f"{value}: inventory not found; give a YAML inventory, a saved "
+            "ssh config or vagrant:DIR"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UsageError(f"{value}: cannot read the inventory: {exc}") from None
     if is_ssh_config(text):
@@ -172,9 +199,11 @@ class _YamlValidator:
     def build(self) -> dict[str, HostEntry]:
         data = self.m.data
         if not isinstance(data, dict) or not isinstance(data.get("nodes"), dict):
-            self.error(("nodes",) if isinstance(data, dict) else (),
-                       "an inventory is a mapping with 'nodes:' (node name: {host: ADDRESS, "
-                       "user: ..., identity_file: ...}) and optional 'defaults:'")
+            self.error(
+                ("nodes",) if isinstance(data, dict) else (),
+                "an inventory is a mapping with 'nodes:' (node name: {host: ADDRESS, "
+                "user: ..., identity_file: ...}) and optional 'defaults:'",
+            )
             return {}
         self._unknown((), data, TOP_KEYS)
         defaults = data.get("defaults") or {}
@@ -185,8 +214,10 @@ class _YamlValidator:
         entries = {}
         for node, raw in data["nodes"].items():
             if not isinstance(raw, dict):
-                self.error(("nodes", node), f"node '{node}' must be a mapping, e.g. "
-                           "{host: 192.0.2.10, user: root}")
+                self.error(
+                    ("nodes", node),
+                    f"node '{node}' must be a mapping, e.g. {{host: 192.0.2.10, user: root}}",
+                )
                 continue
             self._unknown(("nodes", node), raw, NODE_KEYS)
             entry = self._entry(node, {**defaults, **raw}, raw)
@@ -208,8 +239,10 @@ class _YamlValidator:
     def _entry(self, node: str, d: dict[str, Any], raw: dict[str, Any]) -> HostEntry | None:
         n_errors = len(self.errors)
         if not isinstance(raw.get("host"), str) or not raw["host"]:
-            self.error(("nodes", node), f"node '{node}' needs 'host:' (an address or name "
-                       "to reach it by ssh)")
+            self.error(
+                ("nodes", node),
+                f"node '{node}' needs 'host:' (an address or name to reach it by ssh)",
+            )
         strings = {}
         for key in ("user", "identity_file", "jump", "proxy_command", "known_hosts"):
             value = d.get(key)
@@ -218,25 +251,36 @@ class _YamlValidator:
             elif value is not None:
                 strings[key] = self._path(value) if key in PATH_KEYS else value
         if "jump" in strings and "proxy_command" in strings:
-            self.error(self._where(node, "proxy_command", raw), "give 'jump' or "
-                       "'proxy_command', not both (ssh would use only the first)")
+            self.error(
+                self._where(node, "proxy_command", raw),
+                "give 'jump' or 'proxy_command', not both (ssh would use only the first)",
+            )
         port = d.get("port")
-        if port is not None and (not isinstance(port, int) or isinstance(port, bool)
-                                 or not 0 < port < 65536):
+        if port is not None and (
+            not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536
+        ):
             self.error(self._where(node, "port", raw), "'port' must be a number from 1 to 65535")
         interfaces = self._pairs(node, "interfaces", d, raw)
         options = self._pairs(node, "options", d, raw)
         if len(self.errors) > n_errors:
             return None
-        return HostEntry(node=node, host=raw["host"], port=port, interfaces=interfaces,
-                         options=options, line=self.line(("nodes", node), key=True),
-                         **strings)
+        return HostEntry(
+            node=node,
+            host=raw["host"],
+            port=port,
+            interfaces=interfaces,
+            options=options,
+            line=self.line(("nodes", node), key=True),
+            **strings,
+        )
 
-    def _pairs(self, node: str, key: str, d: dict[str, Any],
-               raw: dict[str, Any]) -> tuple[tuple[str, str], ...]:
+    def _pairs(
+        self, node: str, key: str, d: dict[str, Any], raw: dict[str, Any]
+    ) -> tuple[tuple[str, str], ...]:
         value = d.get(key) or {}
         ok = isinstance(value, dict) and all(
-            isinstance(v, str | int) and not isinstance(v, bool) for v in value.values())
+            isinstance(v, str | int) and not isinstance(v, bool) for v in value.values()
+        )
         if not ok:
             example = "{eth0: ens3}" if key == "interfaces" else "{ServerAliveInterval: 5}"
             self.error(self._where(node, key, raw), f"'{key}' must be a mapping like {example}")
@@ -267,22 +311,39 @@ def parse_ssh_config(path: str, text: str, source: str | None = None) -> Invento
     for alias, lineno in host_aliases(text).items():
         resolved = resolve_alias(config, alias, source)
         entries[alias] = HostEntry(
-            node=alias, host=alias, config_file=config, line=lineno,
+            node=alias,
+            host=alias,
+            config_file=config,
+            line=lineno,
             user=resolved.get("user"),
             port=int(resolved["port"]) if resolved.get("port", "").isdigit() else None,
             strict_host_key_checking=resolved.get("stricthostkeychecking"),
-            known_hosts=resolved.get("userknownhostsfile"), jump=resolved.get("proxyjump"),
-            proxy_command=resolved.get("proxycommand"))
+            known_hosts=resolved.get("userknownhostsfile"),
+            jump=resolved.get("proxyjump"),
+            proxy_command=resolved.get("proxycommand"),
+        )
     if not entries:
-        raise InventoryError([SpecError("no 'Host NAME' block names a node; write one "
-                                        "per node of the lab", file=source, line=1)])
+        raise InventoryError(
+            [
+                SpecError(
+                    "no 'Host NAME' block names a node; write one per node of the lab",
+                    file=source,
+                    line=1,
+                )
+            ]
+        )
     return Inventory(source, entries, 1)
 
 
 def resolve_alias(config: str, alias: str, source: str) -> dict[str, str]:
     """``ssh -F CONFIG -G ALIAS``: the options OpenSSH would use, config errors located."""
-    p = subprocess.run(["ssh", "-F", config, "-G", alias], capture_output=True, text=True,
-                       stdin=subprocess.DEVNULL, check=False)
+    p = subprocess.run(
+        ["ssh", "-F", config, "-G", alias],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if p.returncode != 0:
         problems = []
         for line in p.stderr.splitlines():
@@ -290,8 +351,14 @@ def resolve_alias(config: str, alias: str, source: str) -> dict[str, str]:
             if m:
                 where = source if os.path.abspath(m["file"]) == config else m["file"]
                 problems.append(SpecError(m["msg"], file=where, line=int(m["line"])))
-        raise InventoryError(problems or [SpecError(
-            f"ssh cannot read this config: {p.stderr.strip() or p.returncode}", file=source)])
+        raise InventoryError(
+            problems
+            or [
+                SpecError(
+                    f"ssh cannot read this config: {p.stderr.strip() or p.returncode}", file=source
+                )
+            ]
+        )
     out: dict[str, str] = {}
     for line in p.stdout.splitlines():
         key, _, value = line.partition(" ")
@@ -306,17 +373,27 @@ def _from_vagrant(directory: str, workdir: str) -> Inventory:
     """Run ``vagrant ssh-config`` in ``directory`` and read what it prints."""
     directory = os.path.abspath(directory or ".")
     if not os.path.isdir(directory):
-        raise UsageError(f"vagrant:{directory}: no such directory; give the directory that "
-                         "holds the Vagrantfile")
+        raise UsageError(
+            f"vagrant:{directory}: no such directory; give the directory that holds the Vagrantfile"
+        )
     if shutil.which("vagrant") is None:
-        raise UsageError("vagrant is not installed; install it, or save the output of "
-                         "'vagrant ssh-config' to a file and give that file as the inventory")
-    p = subprocess.run(["vagrant", "ssh-config"], cwd=directory, capture_output=True,
-                       text=True, stdin=subprocess.DEVNULL, check=False)
+        raise UsageError(
+            "vagrant is not installed; install it, or save the output of "
+            "'vagrant ssh-config' to a file and give that file as the inventory"
+        )
+    p = subprocess.run(
+        ["vagrant", "ssh-config"],
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     if p.returncode != 0:
         why = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit {p.returncode}"
-        raise ProviderError(f"vagrant ssh-config in {directory} failed ({why}); are the "
-                            "machines up ('vagrant up')?")
+        raise ProviderError(
+            f"vagrant ssh-config in {directory} failed ({why}); are the machines up ('vagrant up')?"
+        )
     saved = os.path.join(workdir, "vagrant-ssh-config")
     with open(saved, "w", encoding="utf-8") as f:
         f.write(p.stdout)

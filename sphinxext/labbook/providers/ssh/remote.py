@@ -25,14 +25,18 @@ def marker_env(token: str) -> str:
 def command(argv: list[str], token: str) -> str:
     """Run ``argv`` (no shell) after announcing its process group on stderr."""
     header = _octal(PID_HEADER).format(pid="%d")
-    return (f"printf '{header}' $$ >&2; {marker_env(token)}; export LABBOOK_RUN; "
-            f"exec {shlex.join(argv)}")
+    return (
+        f"printf '{header}' $$ >&2; {marker_env(token)}; export LABBOOK_RUN; "
+        f"exec {shlex.join(argv)}"
+    )
 
 
 def kill_group(pgid: int) -> str:
     """Kill a command's process group and whatever left the group but not its session."""
-    return (f"kill -9 -{pgid} 2>/dev/null; pkill -9 -s {pgid} 2>/dev/null; "
-            f"kill -9 {pgid} 2>/dev/null; true")
+    return (
+        f"kill -9 -{pgid} 2>/dev/null; pkill -9 -s {pgid} 2>/dev/null; "
+        f"kill -9 {pgid} 2>/dev/null; true"
+    )
 
 
 def session(token: str, columns: int = 160, rows: int = 50) -> str:
@@ -47,25 +51,27 @@ def session(token: str, columns: int = 160, rows: int = 50) -> str:
     the command it was running and everything it started in the background.
     """
     env = " ".join(f"{k}={shlex.quote(v)}" for k, v in SESSION_ENV.items())
-    return "\n".join([
-        f"stty raw -echo cols {columns} rows {rows} 2>/dev/null",
-        f"{marker_env(token)}; export LABBOOK_RUN",
-        f"export {env}",
-        f'PATH="$PATH:{SBIN}"; export PATH',
-        f'd=$(mktemp -d "${{TMPDIR:-/tmp}}/.labbook-{token}.XXXXXX") && mkfifo "$d/in" '
-        "|| exit 125",
-        "exec 3<&0",
-        # SIGHUP from the hang-up must not stop the watchdog before it kills the group.
-        "{ trap '' HUP; cat <&3 >\"$d/in\"; kill -9 0; } &",
-        "exec 3<&-",
-        f"printf '{_octal(READY)}'",
-        'bash --noprofile --norc <"$d/in"',
-        "r=$?",
-        'rm -rf "$d"',
-        # bash ended by itself (`exit`): end the watchdog and what is left, keep bash's status.
-        "trap '' TERM; kill -TERM 0",
-        "exit $r",
-    ])
+    return "\n".join(
+        [
+            f"stty raw -echo cols {columns} rows {rows} 2>/dev/null",
+            f"{marker_env(token)}; export LABBOOK_RUN",
+            f"export {env}",
+            f'PATH="$PATH:{SBIN}"; export PATH',
+            f'd=$(mktemp -d "${{TMPDIR:-/tmp}}/.labbook-{token}.XXXXXX") && mkfifo "$d/in" '
+            "|| exit 125",
+            "exec 3<&0",
+            # SIGHUP from the hang-up must not stop the watchdog before it kills the group.
+            "{ trap '' HUP; cat <&3 >\"$d/in\"; kill -9 0; } &",
+            "exec 3<&-",
+            f"printf '{_octal(READY)}'",
+            'bash --noprofile --norc <"$d/in"',
+            "r=$?",
+            'rm -rf "$d"',
+            # bash ended by itself (`exit`): end the watchdog and what is left, keep bash's status.
+            "trap '' TERM; kill -TERM 0",
+            "exit $r",
+        ]
+    )
 
 
 def put(path: str, mode: int | None, owner: str | None) -> str:

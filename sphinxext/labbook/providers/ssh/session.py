@@ -36,8 +36,9 @@ class SshSession(PtySession):
         while mark not in seen:
             wait = deadline - time.monotonic()
             if wait <= 0:
-                raise ProviderError(f"the shell of {self.name} did not start within "
-                                    f"{READY_TIMEOUT:g} s")
+                raise ProviderError(
+                    f"the shell of {self.name} did not start within {READY_TIMEOUT:g} s"
+                )
             ready, _, _ = select.select([self.fd], [], [], wait)
             if not ready:
                 continue
@@ -47,6 +48,8 @@ class SshSession(PtySession):
                 chunk = b""
             if not chunk:
                 said = seen.decode("utf-8", "replace").strip().splitlines()
-                raise ProviderError(f"the shell of {self.name} ended before it was ready"
-                                    + (f": {said[-1]}" if said else ""))
+                raise ProviderError(
+                    f"the shell of {self.name} ended before it was ready"
+                    + (f": {said[-1]}" if said else "")
+                )
             seen += chunk

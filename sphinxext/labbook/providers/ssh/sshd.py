@@ -79,9 +79,10 @@ def serve(lab: Lab, directory: str, *, port: int = 22, user: str = "root") -> Se
         pid = lab.init_pid(node.name)  # type: ignore[attr-defined]
         # the node's user namespace first: it is what lets an ordinary user enter the
         # node's network namespace (root may either way)
-        nodes[node.name] = {"host": ips[0], "proxy_command":
-                            f"nsenter -t {pid} -U -n --preserve-credentials "
-                            "socat STDIO TCP:%h:%p"}
+        nodes[node.name] = {
+            "host": ips[0],
+            "proxy_command": f"nsenter -t {pid} -U -n --preserve-credentials socat STDIO TCP:%h:%p",
+        }
         addresses[node.name] = ips[0]
     known_hosts = os.path.join(directory, "known_hosts")
     with open(known_hosts, "w", encoding="utf-8") as f:
@@ -96,12 +97,15 @@ def serve(lab: Lab, directory: str, *, port: int = 22, user: str = "root") -> Se
 
 
 def _keygen(path: str) -> None:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "labbook", "-f",
-                    path], check=True, stdin=subprocess.DEVNULL, capture_output=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "labbook", "-f", path],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+    )
 
 
-def _start(lab: Lab, node: str, host_key: str, client_pub: str, ips: list[str],
-           port: int) -> None:
+def _start(lab: Lab, node: str, host_key: str, client_pub: str, ips: list[str], port: int) -> None:
     with open(host_key, "rb") as f:
         lab.put(node, f"{CONFIG_DIR}/ssh_host_ed25519_key", f.read(), mode=0o600)
     lab.put(node, f"{CONFIG_DIR}/authorized_keys", client_pub.encode(), mode=0o600)
@@ -119,6 +123,5 @@ def _start(lab: Lab, node: str, host_key: str, client_pub: str, ips: list[str],
     deadline = time.monotonic() + START_TIMEOUT
     while lab.exec(node, ["test", "-s", PID_FILE]).rc != 0:
         if time.monotonic() > deadline:
-            raise ProviderError(f"sshd on node {node} wrote no pid file within "
-                                f"{START_TIMEOUT:g} s")
+            raise ProviderError(f"sshd on node {node} wrote no pid file within {START_TIMEOUT:g} s")
         time.sleep(0.05)

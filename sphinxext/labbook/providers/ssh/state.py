@@ -13,8 +13,21 @@ from .. import labstate, procs
 from ..labstate import alive, me, state_root, write
 from .inventory import HostEntry
 
-__all__ = ["SshState", "alive", "claim", "kill", "lab_dir", "master_labs", "masters", "me",
-           "names", "read", "remove", "state_root", "write"]
+__all__ = [
+    "SshState",
+    "alive",
+    "claim",
+    "kill",
+    "lab_dir",
+    "master_labs",
+    "masters",
+    "me",
+    "names",
+    "read",
+    "remove",
+    "state_root",
+    "write",
+]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -90,15 +103,14 @@ def master_labs() -> set[str]:
     for _, argv in _ssh_processes():
         for arg in argv.split(b"\0"):
             if arg.startswith(prefix) and b"\0-M\0" in argv:
-                rest = arg[len(prefix):].decode(errors="replace").split("/")
+                rest = arg[len(prefix) :].decode(errors="replace").split("/")
                 if len(rest) >= 3 and rest[1] == "ssh":
                     found.add(rest[0])
     return found
 
 
 def _ssh_processes() -> list[tuple[int, bytes]]:
-    return [(pid, b"\0" + argv) for pid, argv in procs.cmdlines()
-            if argv.startswith(b"ssh\0")]
+    return [(pid, b"\0" + argv) for pid, argv in procs.cmdlines() if argv.startswith(b"ssh\0")]
 
 
 def kill(pids: list[int]) -> None:

@@ -22,8 +22,7 @@ def drift(node: Node, entry: HostEntry, ip_json: str) -> list[str]:
     try:
         links = {link["ifname"]: link for link in json.loads(ip_json or "[]")}
     except (ValueError, TypeError, KeyError):
-        return [f"{_at(node.loc)}node {node.name}: cannot read the output of "
-                f"'{' '.join(IP_ADDR)}'"]
+        return [f"{_at(node.loc)}node {node.name}: cannot read the output of '{' '.join(IP_ADDR)}'"]
     out: list[str] = []
     for iface in node.interfaces:
         real = entry.iface(iface.name)
@@ -32,8 +31,10 @@ def drift(node: Node, entry: HostEntry, ip_json: str) -> list[str]:
         where = f"{_at(iface.loc or node.loc)}node {node.name}: interface {named}"
         if link is None:
             have = ", ".join(sorted(links)) or "none"
-            out.append(f"{where} is missing (the node has: {have}); map names in the "
-                       "inventory with 'interfaces: {SPEC: REAL}'")
+            out.append(
+                f"{where} is missing (the node has: {have}); map names in the "
+                "inventory with 'interfaces: {SPEC: REAL}'"
+            )
             continue
         out += [f"{where} {d}" for d in _differences(iface, link)]
     return out

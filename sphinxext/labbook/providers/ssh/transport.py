@@ -35,18 +35,27 @@ class Target:
     def options(self) -> list[str]:
         """``-o`` options; ssh keeps the first value of each, so ours come first."""
         e = self.entry
-        opts = [("BatchMode", "yes"), ("ControlPath", self.control_path),
-                ("ConnectTimeout", str(self.connect_timeout)), ("LogLevel", "ERROR"),
-                ("ServerAliveInterval", "10"), ("ServerAliveCountMax", "3")]
+        opts = [
+            ("BatchMode", "yes"),
+            ("ControlPath", self.control_path),
+            ("ConnectTimeout", str(self.connect_timeout)),
+            ("LogLevel", "ERROR"),
+            ("ServerAliveInterval", "10"),
+            ("ServerAliveCountMax", "3"),
+        ]
         if self.insecure:
             opts += [("StrictHostKeyChecking", "no"), ("UserKnownHostsFile", "/dev/null")]
         elif e.strict_host_key_checking in CONFIG_SAYS_VERIFY:
             opts.append(("StrictHostKeyChecking", "yes"))
         if e.config_file is None:
-            for key, value in (("Port", e.port), ("User", e.user),
-                               ("IdentityFile", e.identity_file),
-                               ("UserKnownHostsFile", e.known_hosts), ("ProxyJump", e.jump),
-                               ("ProxyCommand", e.proxy_command)):
+            for key, value in (
+                ("Port", e.port),
+                ("User", e.user),
+                ("IdentityFile", e.identity_file),
+                ("UserKnownHostsFile", e.known_hosts),
+                ("ProxyJump", e.jump),
+                ("ProxyCommand", e.proxy_command),
+            ):
                 if value is not None:
                     opts.append((key, str(value)))
             if e.identity_file:
@@ -77,8 +86,18 @@ def open_masters(targets: list[Target]) -> None:
     for t in targets:
         with open(t.log, "wb") as log:
             argv = t.argv("-M", "-N", "-f", "-o", "ControlPersist=yes")
-            started.append((t, subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
-                                                stderr=log, start_new_session=True)))
+            started.append(
+                (
+                    t,
+                    subprocess.Popen(
+                        argv,
+                        stdin=subprocess.DEVNULL,
+                        stdout=log,
+                        stderr=log,
+                        start_new_session=True,
+                    ),
+                )
+            )
     failed = []
     deadline = time.monotonic() + max(t.connect_timeout for t in targets) * 3 + 5
     for t, p in started:
@@ -103,67 +122,97 @@ def _why(t: Target, rc: int | None) -> str:
     except OSError:
         lines = []
     text = lines[-1] if lines else f"ssh exited with status {rc}"
-    if "Host key verification failed" in text or any("IDENTIFICATION HAS CHANGED" in x
-                                                      for x in lines):
-        text += (" (its host key is not the one in known_hosts; fix known_hosts, or pass "
-                 "insecure=true for a throwaway lab)")
+    if "Host key verification failed" in text or any(
+        "IDENTIFICATION HAS CHANGED" in x for x in lines
+    ):
+        text += (
+            " (its host key is not the one in known_hosts; fix known_hosts, or pass "
+            "insecure=true for a throwaway lab)"
+        )
     return text
 
 
 def master_alive(t: Target) -> bool:
-    p = subprocess.run(t.argv("-O", "check"), stdin=subprocess.DEVNULL,
-                       capture_output=True, check=False)
+    p = subprocess.run(
+        t.argv("-O", "check"), stdin=subprocess.DEVNULL, capture_output=True, check=False
+    )
     return p.returncode == 0
 
 
 def close_master(t: Target) -> None:
     """``ssh -O exit``: the master ends, and with it every channel still open."""
     with contextlib.suppress(subprocess.TimeoutExpired, OSError):
-        subprocess.run(t.argv("-O", "exit"), stdin=subprocess.DEVNULL, capture_output=True,
-                       timeout=10, check=False)
+        subprocess.run(
+            t.argv("-O", "exit"),
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
     with contextlib.suppress(FileNotFoundError):
         os.unlink(t.control_path)
 
 
-def run(t: Target, argv: list[str], token: str, *, timeout: float | None = None,
-        input: bytes | None = None) -> ExecResult:
+def run(
+    t: Target,
+    argv: list[str],
+    token: str,
+    *,
+    timeout: float | None = None,
+    input: bytes | None = None,
+) -> ExecResult:
     """Run ``argv`` on the node; on timeout its remote process group is killed too."""
     start = time.monotonic()
     cmd = " ".join(argv)
     try:
-        p = subprocess.run([*t.client("-T"), remote.command(argv, token)], input=input,
-                           stdin=None if input is not None else subprocess.DEVNULL,
-                           capture_output=True, timeout=timeout, check=False)
+        p = subprocess.run(
+            [*t.client("-T"), remote.command(argv, token)],
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired as exc:
         pgid, err = _split_header(exc.stderr or b"")
         if pgid:
             shell(t, remote.kill_group(pgid), timeout=CLEANUP_TIMEOUT)
-        return ExecResult(cmd, 124, _s(exc.stdout), _s(err), time.monotonic() - start,
-                          timed_out=True)
+        return ExecResult(
+            cmd, 124, _s(exc.stdout), _s(err), time.monotonic() - start, timed_out=True
+        )
     pgid, err = _split_header(p.stderr)
     if pgid is None and p.returncode == 255:
-        raise ProviderError(f"node {t.node} ({t.entry.address}) cannot be reached: "
-                            f"{_s(p.stderr).strip() or 'ssh failed'}")
+        raise ProviderError(
+            f"node {t.node} ({t.entry.address}) cannot be reached: "
+            f"{_s(p.stderr).strip() or 'ssh failed'}"
+        )
     return ExecResult(cmd, p.returncode, _s(p.stdout), _s(err), time.monotonic() - start)
 
 
-def shell(t: Target, script: str, *, timeout: float | None = None,
-          input: bytes | None = None) -> subprocess.CompletedProcess[bytes]:
+def shell(
+    t: Target, script: str, *, timeout: float | None = None, input: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
     """Run a shell snippet of :mod:`.remote` on the node, over the master."""
     try:
-        return subprocess.run([*t.client("-T"), script], input=input,
-                              stdin=None if input is not None else subprocess.DEVNULL,
-                              capture_output=True, timeout=timeout, check=False)
+        return subprocess.run(
+            [*t.client("-T"), script],
+            input=input,
+            stdin=None if input is not None else subprocess.DEVNULL,
+            capture_output=True,
+            timeout=timeout,
+            check=False,
+        )
     except subprocess.TimeoutExpired:
-        raise ProviderError(f"node {t.node} ({t.entry.address}) did not answer within "
-                            f"{timeout:g} s") from None
+        raise ProviderError(
+            f"node {t.node} ({t.entry.address}) did not answer within {timeout:g} s"
+        ) from None
 
 
 def _split_header(stderr: bytes) -> tuple[int | None, bytes]:
     m = _PID.search(stderr)
     if m is None:
         return None, stderr
-    return int(m.group(1)), stderr[:m.start()] + stderr[m.end():]
+    return int(m.group(1)), stderr[: m.start()] + stderr[m.end() :]
 
 
 def _s(data: bytes | str | None) -> str:

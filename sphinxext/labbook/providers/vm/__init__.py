@@ -28,8 +28,15 @@ if TYPE_CHECKING:
 __all__ = ["VmLab", "VmProvider"]
 
 #: Options of the provider (``labbook_provider_options``), with their defaults.
-DEFAULTS = {"kernel": "", "memory": "512", "cpus": "1", "accel": "auto", "scratch": "1024",
-            "boot_timeout": "120", "cache_dir": ""}
+DEFAULTS = {
+    "kernel": "",
+    "memory": "512",
+    "cpus": "1",
+    "accel": "auto",
+    "scratch": "1024",
+    "boot_timeout": "120",
+    "cache_dir": "",
+}
 #: How long a lab may take to start its VMs (before they boot) before up() gives up.
 START_TIMEOUT = 60.0
 #: How long another process (``labbook exec``) waits for a running VM's agent.
@@ -69,17 +76,24 @@ class VmLab(Lab):
             return chan
         info = self.state.nodes.get(node)
         if info is None or not is_running(info.pid, info.start):
-            raise ProviderError(f"node '{node}' of lab '{self.name}' is not running (run "
-                                f"'labbook down {self.name}' and bring it up again)")
-        chan = Channel(info.ctl, f"node '{node}' of lab '{self.name}'",
-                       lambda: console_tail(info.console, info.log))
-        chan.connect(deadline or time.monotonic() + ATTACH_TIMEOUT,
-                     lambda: is_running(info.pid, info.start))
+            raise ProviderError(
+                f"node '{node}' of lab '{self.name}' is not running (run "
+                f"'labbook down {self.name}' and bring it up again)"
+            )
+        chan = Channel(
+            info.ctl,
+            f"node '{node}' of lab '{self.name}'",
+            lambda: console_tail(info.console, info.log),
+        )
+        chan.connect(
+            deadline or time.monotonic() + ATTACH_TIMEOUT, lambda: is_running(info.pid, info.start)
+        )
         self._channels[node] = chan
         return chan
 
     def boot(self, plan: VmPlan, deadline: float) -> None:
         """Wait for every VM's agent (all at once) and give each node its configuration."""
+
         def one(node: str) -> None:
             chan = self.channel(node, deadline)
             chan.request("config", 60, **plan.guest(node).request())
@@ -93,13 +107,21 @@ class VmLab(Lab):
             raise first
 
     # -- commands -----------------------------------------------------------------------
-    def exec(self, node: str, argv: list[str], *, timeout: float | None = None,
-             input: bytes | None = None) -> ExecResult:
+    def exec(
+        self,
+        node: str,
+        argv: list[str],
+        *,
+        timeout: float | None = None,
+        input: bytes | None = None,
+    ) -> ExecResult:
         return run_exec(self.channel(node), argv, timeout, input)
 
     def shell_argv(self, node: str) -> list[str]:
-        raise ProviderError("a VM's shell runs inside the VM, behind its agent: use "
-                            "lab.session(node), or 'labbook exec LAB NODE -- COMMAND'")
+        raise ProviderError(
+            "a VM's shell runs inside the VM, behind its agent: use "
+            "lab.session(node), or 'labbook exec LAB NODE -- COMMAND'"
+        )
 
     def session(self, node: str) -> VmSession:  # type: ignore[override]
         old = self._sessions.get(node)
@@ -110,14 +132,21 @@ class VmLab(Lab):
         return new
 
     # -- files ----------------------------------------------------------------------------
-    def put(self, node: str, path: str, data: bytes, *, mode: int | None = None,
-            owner: str | None = None) -> None:
+    def put(
+        self,
+        node: str,
+        path: str,
+        data: bytes,
+        *,
+        mode: int | None = None,
+        owner: str | None = None,
+    ) -> None:
         try:
-            self.channel(node).request("put", FILE_WAIT, path=path, data=bytes(data),
-                                       mode=mode, owner=owner)
+            self.channel(node).request(
+                "put", FILE_WAIT, path=path, data=bytes(data), mode=mode, owner=owner
+            )
         except ProviderError as exc:
-            raise ProviderError(f"cannot write {path} on node '{node}': {exc.message}") \
-                from None
+            raise ProviderError(f"cannot write {path} on node '{node}': {exc.message}") from None
 
     def get(self, node: str, path: str) -> bytes:
         res = self.channel(node).request("get", FILE_WAIT, path=path)
@@ -149,8 +178,7 @@ def _stop(st: VmState, child: bool = False, extra: list[int] | None = None) -> i
     """Stop the holder (which kills the VMs), kill what is left, remove the directory;
     return how many processes were still running."""
     procs = st.procs() + [(p, start_time(p) or 0) for p in extra or []]
-    running = sum(1 for p in {*procs, *([st.holder] if st.holder else [])}
-                  if is_running(*p))
+    running = sum(1 for p in {*procs, *([st.holder] if st.holder else [])} if is_running(*p))
     stop(st.holder, procs, child)
     labstate.remove(st.name)
     return running
@@ -167,19 +195,29 @@ class VmProvider(StatefulProvider[VmState]):
     def _options(self) -> Options:
         unknown = sorted(set(self.options) - set(DEFAULTS))
         if unknown:
-            raise UsageError(f"unknown option{'s' if len(unknown) > 1 else ''} of the vm "
-                             f"provider: {', '.join(unknown)}; it takes: "
-                             f"{', '.join(DEFAULTS)}")
+            raise UsageError(
+                f"unknown option{'s' if len(unknown) > 1 else ''} of the vm "
+                f"provider: {', '.join(unknown)}; it takes: "
+                f"{', '.join(DEFAULTS)}"
+            )
         raw = {k: str(self.options.get(k, v)).strip() for k, v in DEFAULTS.items()}
         for key in ("memory", "cpus", "scratch", "boot_timeout"):
             if not raw[key].isdigit() or (key != "scratch" and int(raw[key]) < 1):
-                raise UsageError(f"{key}={raw[key]!r}: write a whole number"
-                                 + (" (MiB)" if key in ("memory", "scratch") else ""))
+                raise UsageError(
+                    f"{key}={raw[key]!r}: write a whole number"
+                    + (" (MiB)" if key in ("memory", "scratch") else "")
+                )
         if raw["accel"] not in ("auto", "kvm", "tcg"):
             raise UsageError(f"accel={raw['accel']!r}: write auto, kvm or tcg")
-        return Options(raw["kernel"], int(raw["memory"]), int(raw["cpus"]), raw["accel"],
-                       int(raw["scratch"]), float(raw["boot_timeout"]),
-                       raw["cache_dir"] or images.default_cache_dir())
+        return Options(
+            raw["kernel"],
+            int(raw["memory"]),
+            int(raw["cpus"]),
+            raw["accel"],
+            int(raw["scratch"]),
+            float(raw["boot_timeout"]),
+            raw["cache_dir"] or images.default_cache_dir(),
+        )
 
     def available(self) -> str:
         """The kernel VMs boot; ProviderError (one line, naming the Debian package) when
@@ -201,16 +239,23 @@ class VmProvider(StatefulProvider[VmState]):
             kernel = self.available()
         except ProviderError:
             kernel = ""
-        return {"provider": "vm", "kernel": kernel, "memory": opts.memory, "cpus": opts.cpus,
-                "scratch": opts.scratch}
+        return {
+            "provider": "vm",
+            "kernel": kernel,
+            "memory": opts.memory,
+            "cpus": opts.cpus,
+            "scratch": opts.scratch,
+        }
 
     def up(self, spec: LabSpec, name: str | None = None) -> VmLab:
         from .plan import make_plan
 
         name = name or spec.name
         if not LAB_NAME_RE.match(name):
-            raise UsageError(f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
-                             "and '-', for example 'pair2'")
+            raise UsageError(
+                f"bad lab name {name!r}: use 1-24 lower-case letters, digits "
+                "and '-', for example 'pair2'"
+            )
         opts = self._options()
         kver = self.available()
         plan = make_plan(spec)  # what a VM cannot do is said before anything is made
@@ -221,8 +266,9 @@ class VmProvider(StatefulProvider[VmState]):
             if not userns.privileged():
                 imgs = images.with_closed(imgs, opts.cache_dir)
         except OSError as exc:
-            raise ProviderError(f"cannot build the VMs' boot images in {opts.cache_dir}: "
-                                f"{exc}") from None
+            raise ProviderError(
+                f"cannot build the VMs' boot images in {opts.cache_dir}: {exc}"
+            ) from None
         from .qemu import choose_accel
 
         accel = choose_accel(opts.accel, opts.cache_dir, imgs)
@@ -246,9 +292,15 @@ class VmProvider(StatefulProvider[VmState]):
         return labstate.alive(st.holder) and any(is_running(*p) for p in st.procs())
 
     def info(self, st: VmState, status: str) -> LabInfo:
-        return LabInfo(st.name, "vm", st.spec_path, tuple(st.nodes), st.created,
-                       st.owner[0] if st.owner else None,
-                       {"status": status, "kernel": st.kernel, "accel": st.accel})
+        return LabInfo(
+            st.name,
+            "vm",
+            st.spec_path,
+            tuple(st.nodes),
+            st.created,
+            st.owner[0] if st.owner else None,
+            {"status": status, "kernel": st.kernel, "accel": st.accel},
+        )
 
     def orphans(self) -> dict[str, list[int]]:
         return state.scan()
@@ -262,8 +314,9 @@ class VmProvider(StatefulProvider[VmState]):
         return running
 
 
-def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
-              opts: Options) -> VmLab:
+def _bring_up(
+    spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images, opts: Options
+) -> VmLab:
     """Start the holder and its VMs, wait for every agent; on any failure (also Ctrl-C and
     SIGTERM) remove everything made so far and raise."""
     from ..holder import wait_report
@@ -275,26 +328,54 @@ def _bring_up(spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images,
     # ordinary user's QEMUs stay in the user's own namespaces (in a user namespace of the
     # lab's, 9p would show the guest every file of the host's root as nobody's) and meet
     # on multicast hubs on the loopback device (see check_hubs).
-    hubs = None if userns.privileged() else hub_addresses(st.name,
-                                                           [b.name for b in plan.bridges])
-    machines = [machine(st.name, n.name, i, st.directory, imgs, list(plan.nics_of(n.name)),
-                        accel=st.accel, memory=opts.memory, cpus=opts.cpus,
-                        scratch=opts.scratch > 0, python=python, hubs=hubs)
-                for i, n in enumerate(spec.nodes)]
+    hubs = None if userns.privileged() else hub_addresses(st.name, [b.name for b in plan.bridges])
+    machines = [
+        machine(
+            st.name,
+            n.name,
+            i,
+            st.directory,
+            imgs,
+            list(plan.nics_of(n.name)),
+            accel=st.accel,
+            memory=opts.memory,
+            cpus=opts.cpus,
+            scratch=opts.scratch > 0,
+            python=python,
+            hubs=hubs,
+        )
+        for i, n in enumerate(spec.nodes)
+    ]
     started: list[tuple[int, int]] = []
     lab: VmLab | None = None
     try:
         _scratch_disks(machines, opts.scratch)
-        holder.start(st.name, plan, machines, hubs=hubs is not None,
-                     root=labstate.state_root(), started=started)
+        holder.start(
+            st.name,
+            plan,
+            machines,
+            hubs=hubs is not None,
+            root=labstate.state_root(),
+            started=started,
+        )
         pid, report = started[0]
         st = st.with_(holder=(pid, start_time(pid) or 0))
         state.write(st)
         started[0] = (pid, -1)  # wait_report closes the socket, whatever happens
         got = wait_report(report, pid, START_TIMEOUT)
-        st = st.with_(nodes={m.node: VmNode(got[m.node][0], got[m.node][1],
-                                            spec.node(m.node).hostname,  # type: ignore[union-attr]
-                                            m.ctl, m.console, m.log) for m in machines})
+        st = st.with_(
+            nodes={
+                m.node: VmNode(
+                    got[m.node][0],
+                    got[m.node][1],
+                    spec.node(m.node).hostname,  # type: ignore[union-attr]
+                    m.ctl,
+                    m.console,
+                    m.log,
+                )
+                for m in machines
+            }
+        )
         state.write(st)
         lab = VmLab(spec, st, child=True)
         lab.boot(plan, time.monotonic() + opts.boot_timeout)
@@ -320,15 +401,23 @@ def check_hubs(plan: VmPlan) -> None:
     no device there), and a bridge's own features."""
     for b in plan.bridges:
         if b.address is not None or b.hairpin or b.vlan_filtering:
-            what = "an address" if b.address is not None else \
-                "hairpin" if b.hairpin else "vlan_filtering"
+            what = (
+                "an address"
+                if b.address is not None
+                else "hairpin"
+                if b.hairpin
+                else "vlan_filtering"
+            )
             raise ProviderError(
                 f"network '{b.name}' has {what}, which needs a bridge on the lab's side: "
                 "the VMs of an ordinary user's lab meet on a hub instead; run as root for "
-                "bridges")
+                "bridges"
+            )
     if any(n.access_vlan for n in plan.nics):
-        raise ProviderError("an access VLAN on a network needs a bridge on the lab's side: "
-                            "the VMs of an ordinary user's lab meet on a hub; run as root")
+        raise ProviderError(
+            "an access VLAN on a network needs a bridge on the lab's side: "
+            "the VMs of an ordinary user's lab meet on a hub; run as root"
+        )
 
 
 def _scratch_disks(machines: list[Machine], size_mib: int) -> None:
@@ -339,10 +428,24 @@ def _scratch_disks(machines: list[Machine], size_mib: int) -> None:
         if m.scratch:
             with open(m.scratch, "wb") as f:
                 f.truncate(size_mib << 20)
-            procs.append(subprocess.Popen(
-                [program("mkfs.ext4"), "-q", "-F", "-L", "scratch", "-m", "0", "-E",
-                 "lazy_itable_init=1,lazy_journal_init=1", m.scratch],
-                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        program("mkfs.ext4"),
+                        "-q",
+                        "-F",
+                        "-L",
+                        "scratch",
+                        "-m",
+                        "0",
+                        "-E",
+                        "lazy_itable_init=1,lazy_journal_init=1",
+                        m.scratch,
+                    ],
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.PIPE,
+                )
+            )
     for p in procs:
         _, err = p.communicate()
         if p.returncode != 0:

@@ -119,7 +119,7 @@ class Channel:
             self.buf += chunk
         nl = self.buf.index(b"\n")
         line = bytes(self.buf[:nl])
-        del self.buf[:nl + 1]
+        del self.buf[: nl + 1]
         try:
             msg = marshal.loads(binascii.a2b_base64(line))
         except (ValueError, EOFError, TypeError, binascii.Error):
@@ -139,16 +139,24 @@ class Channel:
         self.buf.clear()
 
 
-def run_exec(chan: Channel, argv: list[str], timeout: float | None,
-             input: bytes | None) -> ExecResult:
+def run_exec(
+    chan: Channel, argv: list[str], timeout: float | None, input: bytes | None
+) -> ExecResult:
     """``argv`` in the guest (no shell), stdout and stderr apart; killed whole at timeout."""
     import shlex
 
     start = time.monotonic()
-    res = chan.request("exec", timeout, argv=list(argv), env=node_env(), cwd="/root",
-                       input=input, timeout=timeout)
-    return ExecResult(shlex.join(argv), res["rc"], _text(res["out"]), _text(res["err"]),
-                      time.monotonic() - start, timed_out=bool(res.get("timed_out")))
+    res = chan.request(
+        "exec", timeout, argv=list(argv), env=node_env(), cwd="/root", input=input, timeout=timeout
+    )
+    return ExecResult(
+        shlex.join(argv),
+        res["rc"],
+        _text(res["out"]),
+        _text(res["err"]),
+        time.monotonic() - start,
+        timed_out=bool(res.get("timed_out")),
+    )
 
 
 class VmSession:
@@ -160,15 +168,23 @@ class VmSession:
     :meth:`Lab.session` opens a fresh one.
     """
 
-    def __init__(self, chan: Channel, name: str, columns: int = 160,
-                 env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, chan: Channel, name: str, columns: int = 160, env: dict[str, str] | None = None
+    ) -> None:
         self.chan = chan
         self.name = name
         self.sid = secrets.token_hex(6)
         # as the host's PtySession: PS1 and PS2 empty, then the lab's own variables
         env = {**node_env(), **SESSION_ENV, **(env or {})}
-        chan.request("open", 30, sid=self.sid, argv=["bash", "--noprofile", "--norc"],
-                     env=env, cwd="/root", columns=columns)
+        chan.request(
+            "open",
+            30,
+            sid=self.sid,
+            argv=["bash", "--noprofile", "--norc"],
+            env=env,
+            cwd="/root",
+            columns=columns,
+        )
         self.alive = True
 
     def run(self, command: str, timeout: float | None = 60.0) -> ExecResult:
@@ -182,9 +198,13 @@ class VmSession:
             raise
         if res.get("ended"):
             self.alive = False
-        return ExecResult(command, res["rc"], _text(res["out"]),
-                          duration=time.monotonic() - start,
-                          timed_out=bool(res.get("timed_out")))
+        return ExecResult(
+            command,
+            res["rc"],
+            _text(res["out"]),
+            duration=time.monotonic() - start,
+            timed_out=bool(res.get("timed_out")),
+        )
 
     def close(self) -> None:
         """End the shell and every process it started; idempotent."""

@@ -34,8 +34,15 @@ _IFF_VNET_HDR = 0x4000
 _IFF_UP = 0x1
 
 
-def start(lab: str, plan: VmPlan, machines: list[Machine], *, hubs: bool, root: str,
-          started: list[tuple[int, int]]) -> None:
+def start(
+    lab: str,
+    plan: VmPlan,
+    machines: list[Machine],
+    *,
+    hubs: bool,
+    root: str,
+    started: list[tuple[int, int]],
+) -> None:
     """Fork the holder; append (its pid, this end of its socket) to ``started``.
 
     ``hubs``: the VMs' NICs meet on multicast hubs on the loopback device (an ordinary
@@ -44,8 +51,9 @@ def start(lab: str, plan: VmPlan, machines: list[Machine], *, hubs: bool, root: 
     fork(lambda chan: _holder(lab, plan, machines, hubs, root, chan), started)
 
 
-def _holder(lab: str, plan: VmPlan, machines: list[Machine], hubs: bool, root: str,
-            chan: int) -> int:
+def _holder(
+    lab: str, plan: VmPlan, machines: list[Machine], hubs: bool, root: str, chan: int
+) -> int:
     # Detached as the netns provider's lab holder is, and stopped the same way.
     detach(chan)
     signal.signal(signal.SIGTERM, stopped)  # SIGTERM while the VMs start: stop them
@@ -72,8 +80,14 @@ def _start_vm(m: Machine) -> subprocess.Popen[bytes]:
         nsutil.set_pdeathsig(signal.SIGKILL)  # the holder's death is the VM's
 
     with open(m.log, "ab") as log:
-        return subprocess.Popen(list(m.argv), stdin=subprocess.DEVNULL, stdout=log,
-                                stderr=log, preexec_fn=child, close_fds=True)
+        return subprocess.Popen(
+            list(m.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            preexec_fn=child,
+            close_fds=True,
+        )
 
 
 def _kill(vms: dict[str, subprocess.Popen[bytes]]) -> None:
@@ -91,14 +105,16 @@ def build_network(plan: VmPlan) -> None:
     sock = netlink.open_socket()
     try:
         first = max(index for index, _ in socket.if_nameindex()) + 1
-        bridges = {b.name: Dev(ROOT, b.name, first + i, b.mtu)
-                   for i, b in enumerate(plan.bridges)}
+        bridges = {b.name: Dev(ROOT, b.name, first + i, b.mtu) for i, b in enumerate(plan.bridges)}
         requests = [netlink.link_up(netlink.LOOPBACK)]
-        requests += [netlink.bridge(Bridge(bridges[b.name], b.vlan_filtering))
-                     for b in plan.bridges]
-        requests += [netlink.addr(Addr(ROOT, bridges[b.name].index, b.address,
-                                       f"network '{b.name}'"))
-                     for b in plan.bridges if b.address is not None]
+        requests += [
+            netlink.bridge(Bridge(bridges[b.name], b.vlan_filtering)) for b in plan.bridges
+        ]
+        requests += [
+            netlink.addr(Addr(ROOT, bridges[b.name].index, b.address, f"network '{b.name}'"))
+            for b in plan.bridges
+            if b.address is not None
+        ]
         netlink.send(sock, requests)
         hairpin = {b.name for b in plan.bridges if b.hairpin}
         requests = []
@@ -108,8 +124,9 @@ def build_network(plan: VmPlan) -> None:
             master = bridges[nic.bridge].index if nic.bridge else None
             requests.append(_plug(index, master, nic.mtu, what))
             if nic.bridge in hairpin or nic.access_vlan:
-                requests += netlink.port(PortOp(index, nic.bridge in hairpin, nic.access_vlan,
-                                                what))
+                requests += netlink.port(
+                    PortOp(index, nic.bridge in hairpin, nic.access_vlan, what)
+                )
         netlink.send(sock, requests)
     finally:
         sock.close()

@@ -26,12 +26,25 @@ GUEST_FILES = ("init", "agent.py")
 QEMU = "qemu-system-x86_64"
 BUSYBOX = "/bin/busybox"
 #: Modules the initramfs loads before anything else (dependencies are added).
-MODULES = ("virtio_pci", "virtio_console", "9pnet_virtio", "9p", "overlay", "virtio_net",
-           "virtio_blk", "ext4")
+MODULES = (
+    "virtio_pci",
+    "virtio_console",
+    "9pnet_virtio",
+    "9p",
+    "overlay",
+    "virtio_net",
+    "virtio_blk",
+    "ext4",
+)
 #: Debian packages that provide what the provider needs (named in errors).
-PACKAGES = {"qemu": "qemu-system-x86", "kernel": "linux-image-amd64",
-            "busybox": "busybox-static", "cpio": "cpio", "mkfs": "e2fsprogs",
-            "modprobe": "kmod"}
+PACKAGES = {
+    "qemu": "qemu-system-x86",
+    "kernel": "linux-image-amd64",
+    "busybox": "busybox-static",
+    "cpio": "cpio",
+    "mkfs": "e2fsprogs",
+    "modprobe": "kmod",
+}
 _XZ_MAGIC = b"\xfd7zXZ\x00"
 _VERSION = "1"  # bump when the way images are built changes
 
@@ -57,12 +70,12 @@ def default_cache_dir() -> str:
 def kernels() -> list[str]:
     """Kernel versions with both an image in /boot and modules in /lib/modules, newest last."""
     try:
-        found = [f.removeprefix("vmlinuz-") for f in os.listdir("/boot")
-                 if f.startswith("vmlinuz-")]
+        found = [
+            f.removeprefix("vmlinuz-") for f in os.listdir("/boot") if f.startswith("vmlinuz-")
+        ]
     except FileNotFoundError:
         return []
-    return sorted((k for k in found if os.path.isdir(f"/lib/modules/{k}")),
-                  key=_version_key)
+    return sorted((k for k in found if os.path.isdir(f"/lib/modules/{k}")), key=_version_key)
 
 
 def _version_key(kver: str) -> list[object]:
@@ -71,14 +84,22 @@ def _version_key(kver: str) -> list[object]:
 
 def check_tools() -> None:
     """ProviderError (one line, naming the Debian package) when a host tool is missing."""
-    for tool, package in ((QEMU, "qemu"), ("cpio", "cpio"), ("mkfs.ext4", "mkfs"),
-                          ("modprobe", "modprobe")):
+    for tool, package in (
+        (QEMU, "qemu"),
+        ("cpio", "cpio"),
+        ("mkfs.ext4", "mkfs"),
+        ("modprobe", "modprobe"),
+    ):
         if which(tool) is None:
-            raise ProviderError(f"the vm provider needs {tool}: install the Debian package "
-                                f"{PACKAGES[package]} (it is in bindep.txt, profile vm)")
+            raise ProviderError(
+                f"the vm provider needs {tool}: install the Debian package "
+                f"{PACKAGES[package]} (it is in bindep.txt, profile vm)"
+            )
     if not _is_static(BUSYBOX):
-        raise ProviderError(f"the vm provider needs a static {BUSYBOX} for the VMs' "
-                            f"initramfs: install the Debian package {PACKAGES['busybox']}")
+        raise ProviderError(
+            f"the vm provider needs a static {BUSYBOX} for the VMs' "
+            f"initramfs: install the Debian package {PACKAGES['busybox']}"
+        )
 
 
 def _is_static(path: str) -> bool:
@@ -88,20 +109,25 @@ def _is_static(path: str) -> bool:
             head = f.read(1 << 16)
     except OSError:
         return False
-    return head[:4] == b"\x7fELF" and b"/lib64/ld-linux" not in head \
-        and b"/lib/ld-linux" not in head
+    return (
+        head[:4] == b"\x7fELF" and b"/lib64/ld-linux" not in head and b"/lib/ld-linux" not in head
+    )
 
 
 def pick_kernel(wanted: str | None = None) -> str:
     found = kernels()
     if wanted:
         if wanted not in found:
-            raise ProviderError(f"no kernel {wanted} for VMs (need /boot/vmlinuz-{wanted} and "
-                                f"/lib/modules/{wanted}); installed: {', '.join(found) or 'none'}")
+            raise ProviderError(
+                f"no kernel {wanted} for VMs (need /boot/vmlinuz-{wanted} and "
+                f"/lib/modules/{wanted}); installed: {', '.join(found) or 'none'}"
+            )
         return wanted
     if not found:
-        raise ProviderError("the vm provider needs a Linux kernel in /boot with its modules "
-                            f"in /lib/modules: install the Debian package {PACKAGES['kernel']}")
+        raise ProviderError(
+            "the vm provider needs a Linux kernel in /boot with its modules "
+            f"in /lib/modules: install the Debian package {PACKAGES['kernel']}"
+        )
     return found[-1]
 
 
@@ -114,8 +140,11 @@ def ensure(cache_dir: str, kver: str) -> Images:
     if not os.path.exists(vmlinux):
         _atomic(vmlinux, lambda tmp: _extract_vmlinux(vmlinuz, tmp))
     mods = module_files(kver)
-    parts = [_VERSION, _file_digest(BUSYBOX),
-             *(_file_digest(str(GUEST / name)) for name in GUEST_FILES)]
+    parts = [
+        _VERSION,
+        _file_digest(BUSYBOX),
+        *(_file_digest(str(GUEST / name)) for name in GUEST_FILES),
+    ]
     parts += [f"{os.path.basename(m)}:{_file_digest(m)}" for m in mods]
     initrd = os.path.join(directory, f"initrd-{_digest(parts)[:16]}.cpio")
     if not os.path.exists(initrd):
@@ -125,8 +154,15 @@ def ensure(cache_dir: str, kver: str) -> Images:
 
 #: Where the host's files that QEMU of an ordinary user may not read matter to a guest:
 #: (top, how deep directories are looked at, whether files are too).
-CLOSED_WHERE = (("etc", 8, True), ("var", 6, False), ("var/log", 4, True), ("root", 0, False),
-                ("home", 1, False), ("srv", 2, False), ("opt", 2, False))
+CLOSED_WHERE = (
+    ("etc", 8, True),
+    ("var", 6, False),
+    ("var/log", 4, True),
+    ("root", 0, False),
+    ("home", 1, False),
+    ("srv", 2, False),
+    ("opt", 2, False),
+)
 #: Left out: anybody may make closed directories there (under names chosen to break the
 #: list), and services' private temporary directories come and go.
 CLOSED_SKIPPED = ("/var/tmp", "/tmp")
@@ -140,8 +176,12 @@ def closed() -> list[str]:
         todo = [(f"/{top}", 0)]
         while todo:
             path, level = todo.pop()
-            if path in CLOSED_SKIPPED or any(c.isspace() for c in path) or \
-                    os.path.islink(path) or not os.path.isdir(path):
+            if (
+                path in CLOSED_SKIPPED
+                or any(c.isspace() for c in path)
+                or os.path.islink(path)
+                or not os.path.isdir(path)
+            ):
                 continue
             if not os.access(path, os.R_OK | os.X_OK):
                 out.add(f"d {path}\n")
@@ -155,10 +195,13 @@ def closed() -> list[str]:
                     if e.is_dir(follow_symlinks=False):
                         if level < depth:
                             todo.append((e.path, level + 1))
-                    elif files and e.is_file(follow_symlinks=False) and \
-                            not any(c.isspace() for c in e.path) and \
-                            not e.stat(follow_symlinks=False).st_mode & 0o004 and \
-                            not os.access(e.path, os.R_OK):
+                    elif (
+                        files
+                        and e.is_file(follow_symlinks=False)
+                        and not any(c.isspace() for c in e.path)
+                        and not e.stat(follow_symlinks=False).st_mode & 0o004
+                        and not os.access(e.path, os.R_OK)
+                    ):
                         out.add(f"f {e.path}\n")
     return sorted(out)
 
@@ -169,17 +212,23 @@ def with_closed(imgs: Images, cache_dir: str) -> Images:
     once for each list, beside the initramfs."""
     listing = "".join(closed())
     name = os.path.basename(imgs.initrd).removesuffix(".cpio")
-    initrd = os.path.join(cache_dir, imgs.kernel_version,
-                          f"{name}-{_digest([listing])[:12]}.cpio")
+    initrd = os.path.join(cache_dir, imgs.kernel_version, f"{name}-{_digest([listing])[:12]}.cpio")
     if not os.path.exists(initrd):
+
         def build(tmp: str) -> None:
             with tempfile.TemporaryDirectory(prefix="labbook-closed-") as root:
                 Path(root, "closed").write_text(listing)
                 with open(tmp, "wb") as f:
                     f.write(Path(imgs.initrd).read_bytes())
                     f.flush()
-                    subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root,
-                                   stdout=f, input=b"closed\n", check=True)
+                    subprocess.run(
+                        ["cpio", "-o", "-H", "newc", "--quiet"],
+                        cwd=root,
+                        stdout=f,
+                        input=b"closed\n",
+                        check=True,
+                    )
+
         _atomic(initrd, build)
     return Images(imgs.kernel_version, imgs.vmlinux, initrd)
 
@@ -188,11 +237,17 @@ def module_files(kver: str) -> list[str]:
     """The .ko files of MODULES and their dependencies, in the order to load them."""
     order: list[str] = []
     for module in MODULES:
-        proc = subprocess.run([program("modprobe"), "-S", kver, "--show-depends", module],
-                              capture_output=True, text=True, check=False)
+        proc = subprocess.run(
+            [program("modprobe"), "-S", kver, "--show-depends", module],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
-            raise ProviderError(f"the VMs' kernel {kver} lacks the module {module}: "
-                                f"{proc.stderr.strip() or 'modprobe failed'}")
+            raise ProviderError(
+                f"the VMs' kernel {kver} lacks the module {module}: "
+                f"{proc.stderr.strip() or 'modprobe failed'}"
+            )
         for line in proc.stdout.splitlines():
             words = line.split()
             if words[:1] == ["insmod"] and words[1] not in order:
@@ -231,8 +286,9 @@ def _extract_vmlinux(vmlinuz: str, out: str) -> None:
     data = Path(vmlinuz).read_bytes()
     start = data.find(_XZ_MAGIC)
     if start < 0:
-        raise ProviderError(f"{vmlinuz} holds no xz-compressed kernel; use a Debian kernel "
-                            f"({PACKAGES['kernel']})")
+        raise ProviderError(
+            f"{vmlinuz} holds no xz-compressed kernel; use a Debian kernel ({PACKAGES['kernel']})"
+        )
     elf = lzma.LZMADecompressor(format=lzma.FORMAT_XZ).decompress(data[start:])
     if elf[:4] != b"\x7fELF":
         raise ProviderError(f"{vmlinuz} does not hold an ELF kernel")
@@ -246,12 +302,16 @@ def _build_initrd(mods: list[str], out: str) -> None:
         shutil.copy(BUSYBOX, os.path.join(root, "bin", "busybox"))
         for m in mods:
             shutil.copy(m, os.path.join(root, "mods", os.path.basename(m)))
-        Path(root, "modules.order").write_text(
-            "".join(os.path.basename(m) + "\n" for m in mods))
+        Path(root, "modules.order").write_text("".join(os.path.basename(m) + "\n" for m in mods))
         for name in GUEST_FILES:
             shutil.copy(GUEST / name, os.path.join(root, name))
         os.chmod(os.path.join(root, "init"), 0o755)
         names = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*"))
         with open(out, "wb") as f:
-            subprocess.run(["cpio", "-o", "-H", "newc", "--quiet"], cwd=root, stdout=f,
-                           input=("\n".join([".", *names]) + "\n").encode(), check=True)
+            subprocess.run(
+                ["cpio", "-o", "-H", "newc", "--quiet"],
+                cwd=root,
+                stdout=f,
+                input=("\n".join([".", *names]) + "\n").encode(),
+                check=True,
+            )

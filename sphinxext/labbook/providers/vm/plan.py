@@ -55,9 +55,13 @@ class GuestConfig:
     sysctls: tuple[tuple[str, str], ...]
 
     def request(self) -> dict[str, object]:
-        return {"hostname": self.hostname, "files": [list(f) for f in self.files],
-                "nics": dict(self.nics), "ip": self.ip,
-                "sysctls": [list(s) for s in self.sysctls]}
+        return {
+            "hostname": self.hostname,
+            "files": [list(f) for f in self.files],
+            "nics": dict(self.nics),
+            "ip": self.ip,
+            "sysctls": [list(s) for s in self.sysctls],
+        }
 
 
 @dataclass(frozen=True)
@@ -84,18 +88,22 @@ def make_plan(spec: LabSpec) -> VmPlan:
     for node in spec.nodes:
         if node.shares_root:
             loc = f" ({node.loc})" if node.loc is not None else ""
-            raise ProviderError(f"node '{node.name}'{loc}: network-mode host is not supported "
-                                "by the vm provider (a VM cannot share the lab's namespace); "
-                                "connect the node to the networks instead, or use the netns "
-                                "provider")
+            raise ProviderError(
+                f"node '{node.name}'{loc}: network-mode host is not supported "
+                "by the vm provider (a VM cannot share the lab's namespace); "
+                "connect the node to the networks instead, or use the netns "
+                "provider"
+            )
         for iface in node.interfaces:
             if iface.parent is not None and iface.parent.node != node.name:
                 raise ProviderError(
                     f"{_where(iface)}: the vm provider cannot put a {iface.type} on another "
                     f"node's interface ({iface.parent}): each VM has its own kernel; give "
-                    "the node its own interface on that network, or use the netns provider")
-    bridges = [BridgePlan(n.name, n.mtu, n.vlan_filtering, n.address, n.hairpin)
-               for n in spec.networks]
+                    "the node its own interface on that network, or use the netns provider"
+                )
+    bridges = [
+        BridgePlan(n.name, n.mtu, n.vlan_filtering, n.address, n.hairpin) for n in spec.networks
+    ]
     taken = {b.name for b in bridges}
     link_bridge: dict[tuple[str, str], str] = {}
     for i, link in enumerate(spec.links):
@@ -134,8 +142,9 @@ def _nics(spec: LabSpec, link_bridge: dict[tuple[str, str], str]) -> list[Nic]:
                     mtu = iface.mtu or link.mtu
             mac = (iface.mac or _mac(spec.name, node.name, iface.name, macs)).lower()
             macs.add(mac)
-            nics.append(Nic(node.name, iface.name, f"tap{len(nics)}", mac, bridge, mtu,
-                            iface.access_vlan))
+            nics.append(
+                Nic(node.name, iface.name, f"tap{len(nics)}", mac, bridge, mtu, iface.access_vlan)
+            )
     return nics
 
 
@@ -161,14 +170,22 @@ def _guest(spec: LabSpec, node: Node, nics: list[Nic]) -> GuestConfig:
     names = {i.name for i in node.interfaces}
     for r in node.routes:
         if r.dev is not None and r.dev not in names:
-            raise ProviderError(f"route to {r.to} on node '{node.name}' ({r.loc}) uses "
-                                f"unknown interface '{r.dev}'")
+            raise ProviderError(
+                f"route to {r.to} on node '{node.name}' ({r.loc}) uses unknown interface '{r.dev}'"
+            )
         line = f"route add {r.to}" + (f" via {r.via}" if r.via else "")
         lines.append(line + (f" dev {r.dev}" if r.dev else ""))
-    files = (("/etc/hostname", f"{node.hostname}\n"),
-             ("/etc/hosts", hosts_file(spec, node.hostname)))
-    return GuestConfig(node.hostname, files, tuple((n.mac, n.iface) for n in own),
-                       "".join(line + "\n" for line in lines), tuple(node.sysctls))
+    files = (
+        ("/etc/hostname", f"{node.hostname}\n"),
+        ("/etc/hosts", hosts_file(spec, node.hostname)),
+    )
+    return GuestConfig(
+        node.hostname,
+        files,
+        tuple((n.mac, n.iface) for n in own),
+        "".join(line + "\n" for line in lines),
+        tuple(node.sysctls),
+    )
 
 
 def _addr(a: IPInterface, dev: str) -> str:
@@ -184,11 +201,12 @@ def _parents_first(node: Node) -> list[Interface]:
     done: list[Interface] = []
     todo = list(node.interfaces)
     while todo:
-        ready = [i for i in todo if i.parent is None or
-                 any(d.name == i.parent.iface for d in done)]
+        ready = [i for i in todo if i.parent is None or any(d.name == i.parent.iface for d in done)]
         if not ready:
-            raise ProviderError(f"cannot create {_where(todo[0])}: its parent "
-                                f"{todo[0].parent} is never created (or the parents form a loop)")
+            raise ProviderError(
+                f"cannot create {_where(todo[0])}: its parent "
+                f"{todo[0].parent} is never created (or the parents form a loop)"
+            )
         for i in ready:
             done.append(i)
             todo.remove(i)
@@ -216,8 +234,11 @@ def _subifs(node: Node) -> list[str]:
 
 def hosts_file(spec: LabSpec, hostname: str) -> str:
     """/etc/hosts of a node: the usual local names, then every other node's first IPv4."""
-    lines = ["127.0.0.1\tlocalhost", f"127.0.1.1\t{hostname}",
-             "::1\tlocalhost ip6-localhost ip6-loopback"]
+    lines = [
+        "127.0.0.1\tlocalhost",
+        f"127.0.1.1\t{hostname}",
+        "::1\tlocalhost ip6-localhost ip6-loopback",
+    ]
     for node in spec.nodes:
         first = next((a for i in node.interfaces for a in i.addresses if a.version == 4), None)
         if first is not None and node.hostname != hostname:

@@ -15,9 +15,11 @@ from .plan import Nic
 #: The kernel command line of every VM. ``quiet``/``loglevel``: the console is a log file,
 #: and printing to an emulated UART is slow; the rest skips work a throwaway VM never
 #: needs (mitigations, audit, LSMs, watchdogs, crypto self-tests, TSC calibration).
-APPEND = ("console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off audit=0 "
-          "lsm=capability nowatchdog tsc=reliable no_timer_check cryptomgr.notests "
-          "random.trust_cpu=on")
+APPEND = (
+    "console=ttyS0 quiet loglevel=1 panic=-1 rdinit=/init mitigations=off audit=0 "
+    "lsm=capability nowatchdog tsc=reliable no_timer_check cryptomgr.notests "
+    "random.trust_cpu=on"
+)
 #: How long a VM under KVM may take to print its first line before KVM counts as broken
 #: (it boots in well under a second where KVM works; some nested setups hang instead).
 KVM_PROBE_TIMEOUT = 8.0
@@ -37,28 +39,74 @@ class Machine:
     scratch: str | None
 
 
-def machine(lab: str, node: str, index: int, directory: str, images: Images, nics: list[Nic],
-            *, accel: str, memory: int, cpus: int, scratch: bool, python: str,
-            hubs: dict[str, str] | None = None) -> Machine:
+def machine(
+    lab: str,
+    node: str,
+    index: int,
+    directory: str,
+    images: Images,
+    nics: list[Nic],
+    *,
+    accel: str,
+    memory: int,
+    cpus: int,
+    scratch: bool,
+    python: str,
+    hubs: dict[str, str] | None = None,
+) -> Machine:
     """The QEMU command line of ``node``; its control socket is ``<index>.ctl`` (short:
     a unix socket path has at most 107 bytes). With ``hubs`` (network -> multicast group
     and port), NICs join those instead of taps (see :func:`hub_addresses`)."""
     ctl = os.path.join(directory, f"{index}.ctl")
     console = os.path.join(directory, f"{node}.console")
     disk = os.path.join(directory, f"{node}.scratch") if scratch else None
-    argv = [QEMU, "-name", f"{NAME_PREFIX}{lab}-{node}", "-machine", "q35", "-accel", accel,
-            "-cpu", "host" if accel == "kvm" else "max", "-smp", str(cpus), "-m", str(memory),
-            "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
-            "-kernel", images.vmlinux, "-initrd", images.initrd,
-            "-append", f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else ""),
-            "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con",
-            "-fsdev", "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
-            "-device", "virtio-9p-pci,fsdev=root,mount_tag=root",
-            "-chardev", f"socket,id=ctl,path={ctl},server=on,wait=off",
-            "-device", "virtio-serial-pci", "-device", "virtserialport,chardev=ctl,name=lb.ctl"]
+    argv = [
+        QEMU,
+        "-name",
+        f"{NAME_PREFIX}{lab}-{node}",
+        "-machine",
+        "q35",
+        "-accel",
+        accel,
+        "-cpu",
+        "host" if accel == "kvm" else "max",
+        "-smp",
+        str(cpus),
+        "-m",
+        str(memory),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        images.vmlinux,
+        "-initrd",
+        images.initrd,
+        "-append",
+        f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else ""),
+        "-chardev",
+        f"file,id=con,path={console}",
+        "-serial",
+        "chardev:con",
+        "-fsdev",
+        "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
+        "-device",
+        "virtio-9p-pci,fsdev=root,mount_tag=root",
+        "-chardev",
+        f"socket,id=ctl,path={ctl},server=on,wait=off",
+        "-device",
+        "virtio-serial-pci",
+        "-device",
+        "virtserialport,chardev=ctl,name=lb.ctl",
+    ]
     if disk:
-        argv += ["-drive", f"file={disk},if=none,id=scratch,format=raw,cache=unsafe,"
-                 "discard=unmap", "-device", "virtio-blk-pci,drive=scratch"]
+        argv += [
+            "-drive",
+            f"file={disk},if=none,id=scratch,format=raw,cache=unsafe,discard=unmap",
+            "-device",
+            "virtio-blk-pci,drive=scratch",
+        ]
     for i, nic in enumerate(nics):
         if hubs is None:
             netdev = f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no"
@@ -67,8 +115,9 @@ def machine(lab: str, node: str, index: int, directory: str, images: Images, nic
         else:
             continue  # a NIC on no network: nothing to plug it into
         argv += ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
-    return Machine(node, tuple(argv), ctl, console, os.path.join(directory, f"{node}.qemu.log"),
-                   disk)
+    return Machine(
+        node, tuple(argv), ctl, console, os.path.join(directory, f"{node}.qemu.log"), disk
+    )
 
 
 def hub_addresses(lab: str, bridges: list[str]) -> dict[str, str]:
@@ -105,8 +154,9 @@ def choose_accel(wanted: str, cache_dir: str, images: Images) -> str:
     except OSError:
         return "tcg"
     os.close(fd)
-    key = hashlib.sha256("\n".join([os.uname().release, _qemu_id(), images.vmlinux])
-                         .encode()).hexdigest()[:16]
+    key = hashlib.sha256(
+        "\n".join([os.uname().release, _qemu_id(), images.vmlinux]).encode()
+    ).hexdigest()[:16]
     remembered = os.path.join(cache_dir, f"accel-{key}")
     with contextlib.suppress(OSError), open(remembered) as f:
         return f.read().strip()
@@ -134,13 +184,37 @@ def boots(images: Images, accel: str, timeout: float) -> bool:
     off at once when asked to probe) within ``timeout`` seconds."""
     with tempfile.TemporaryDirectory(prefix="labbook-probe-") as d:
         console = os.path.join(d, "console")
-        argv = [QEMU, "-name", f"{NAME_PREFIX}probe", "-machine", "q35", "-accel", accel,
-                "-cpu", "host" if accel == "kvm" else "max", "-m", "256", "-nodefaults",
-                "-no-user-config", "-display", "none", "-no-reboot", "-kernel", images.vmlinux,
-                "-initrd", images.initrd, "-append", f"{APPEND} lb_probe",
-                "-chardev", f"file,id=con,path={console}", "-serial", "chardev:con"]
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL)
+        argv = [
+            QEMU,
+            "-name",
+            f"{NAME_PREFIX}probe",
+            "-machine",
+            "q35",
+            "-accel",
+            accel,
+            "-cpu",
+            "host" if accel == "kvm" else "max",
+            "-m",
+            "256",
+            "-nodefaults",
+            "-no-user-config",
+            "-display",
+            "none",
+            "-no-reboot",
+            "-kernel",
+            images.vmlinux,
+            "-initrd",
+            images.initrd,
+            "-append",
+            f"{APPEND} lb_probe",
+            "-chardev",
+            f"file,id=con,path={console}",
+            "-serial",
+            "chardev:con",
+        ]
+        proc = subprocess.Popen(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
         try:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=timeout)

@@ -41,8 +41,9 @@ class VmState(labstate.State):
 
 def read(name: str) -> VmState | None:
     """The VM lab ``name``; None when there is none, it is another provider's or unreadable."""
-    return labstate.load(name, "vm", partial(labstate.from_json, VmState, VmNode,
-                                             ("owner", "holder")))
+    return labstate.load(
+        name, "vm", partial(labstate.from_json, VmState, VmNode, ("owner", "holder"))
+    )
 
 
 def names() -> list[str]:
@@ -61,7 +62,7 @@ def scan() -> dict[str, list[int]]:
             continue  # a container's labs, seen from the host
         lab = None
         if argv.startswith(holder):
-            words = argv[len(holder):].split(b"\0")[0].decode(errors="replace").split()
+            words = argv[len(holder) :].split(b"\0")[0].decode(errors="replace").split()
             lab = words[0] if words[1:2] == [root] else None
         elif b"qemu-system" in argv.split(b"\0")[0]:
             m = qemu_lab.search(argv)

@@ -60,7 +60,7 @@ def descendants(pid):
                     stat = f.read()
             except OSError:
                 continue
-            ppid = int(stat[stat.rindex(b")") + 2:].split()[1])
+            ppid = int(stat[stat.rindex(b")") + 2 :].split()[1])
             kids.setdefault(ppid, []).append(int(entry))
     out, todo = [], [pid]
     while todo:
@@ -150,8 +150,12 @@ def op_exec(req):
         os.close(fd)
     if timed_out:
         children.pop(pid, None)
-        return {"rc": TIMED_OUT, "out": bytes(bufs[out_r]), "err": bytes(bufs[err_r]),
-                "timed_out": True}
+        return {
+            "rc": TIMED_OUT,
+            "out": bytes(bufs[out_r]),
+            "err": bytes(bufs[err_r]),
+            "timed_out": True,
+        }
     wait_exit(pid, 3600)
     return {"rc": exit_code(pid), "out": bytes(bufs[out_r]), "err": bytes(bufs[err_r])}
 
@@ -234,7 +238,7 @@ class Shell:
         end = buf.find(b"\x1e", start + len(self.marker))
         if end < 0:
             return None
-        return int(buf[start + len(self.marker):end]), bytes(buf[:start])
+        return int(buf[start + len(self.marker) : end]), bytes(buf[:start])
 
     def close(self):
         kill_tree(self.pid)
@@ -251,8 +255,9 @@ def op_open(req):
     old = shells.pop(req["sid"], None)
     if old is not None:
         old.close()
-    shells[req["sid"]] = Shell(req["argv"], req["env"], req.get("cwd", "/root"),
-                               req.get("columns", 160))
+    shells[req["sid"]] = Shell(
+        req["argv"], req["env"], req.get("cwd", "/root"), req.get("columns", 160)
+    )
     return {}
 
 
@@ -319,11 +324,20 @@ def op_config(req):
     rename_nics(req.get("nics", {}))
     batch = req.get("ip", "")
     if batch:
-        res = op_exec({"id": req["id"], "argv": ["ip", "-batch", "-"], "env": ENV,
-                       "timeout": 60, "input": batch.encode()})
+        res = op_exec(
+            {
+                "id": req["id"],
+                "argv": ["ip", "-batch", "-"],
+                "env": ENV,
+                "timeout": 60,
+                "input": batch.encode(),
+            }
+        )
         if res["rc"] != 0:
-            return {"error": res["err"].decode(errors="replace").strip()
-                    or f"ip -batch failed with status {res['rc']}"}
+            return {
+                "error": res["err"].decode(errors="replace").strip()
+                or f"ip -batch failed with status {res['rc']}"
+            }
     for key, value in req.get("sysctls", []):
         path = "/proc/sys/" + (key if "/" in key else key.replace(".", "/"))
         try:
@@ -344,8 +358,9 @@ def rename_nics(wanted):
                 by_mac[f.read().strip()] = name
         except OSError:
             continue
-    moves = [(by_mac[mac], new) for mac, new in wanted.items()
-             if mac in by_mac and by_mac[mac] != new]
+    moves = [
+        (by_mac[mac], new) for mac, new in wanted.items() if mac in by_mac and by_mac[mac] != new
+    ]
     for i, (old, _) in enumerate(moves):
         ip("link", "set", "dev", old, "name", f"lbtmp{i}")
     for i, (_, new) in enumerate(moves):
@@ -361,12 +376,22 @@ def ip(*args):
         raise OSError(res["err"].decode(errors="replace").strip())
 
 
-ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-       "HOME": "/root", "LANG": "C.UTF-8"}
+ENV = {
+    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "HOME": "/root",
+    "LANG": "C.UTF-8",
+}
 
-OPS = {"hello": lambda req: {"pid": os.getpid()}, "exec": op_exec, "open": op_open,
-       "run": op_run, "close": op_close, "put": op_put, "get": op_get,
-       "config": op_config}
+OPS = {
+    "hello": lambda req: {"pid": os.getpid()},
+    "exec": op_exec,
+    "open": op_open,
+    "run": op_run,
+    "close": op_close,
+    "put": op_put,
+    "get": op_get,
+    "config": op_config,
+}
 
 
 # -- the channel ----------------------------------------------------------------------------
@@ -396,7 +421,7 @@ class Channel:
             nl = self.buf.find(b"\n")
             if nl >= 0:
                 line = bytes(self.buf[:nl])
-                del self.buf[:nl + 1]
+                del self.buf[: nl + 1]
                 yield line
                 continue
             events = self.poll.poll()[0][1]
@@ -411,7 +436,7 @@ class Channel:
         data = binascii.b2a_base64(marshal.dumps(obj, 4))
         view = memoryview(data)
         while view:
-            view = view[os.write(self.fd, view):]
+            view = view[os.write(self.fd, view) :]
 
 
 def handle(req):
