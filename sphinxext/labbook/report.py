@@ -86,6 +86,8 @@ def step_rows(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
                     "message": s.message,
                     "provider": r.provider,
                     "cached": r.cached,
+                    "recorded": r.recorded,
+                    "stale": s.stale,
                 }
             )
     return rows
@@ -110,6 +112,8 @@ def to_json(
                 "duration": round(r.duration, 4),
                 "started": r.started,
                 "cached": r.cached,
+                "recorded": r.recorded,
+                "where": r.where,
                 "message": r.message,
             }
             for r in results
@@ -227,8 +231,14 @@ def status_line(r: PlanResult) -> str:
     c = r.counts()
     parts = [f"{k} {v}" for k, v in c.items() if v]
     where = f"{r.document}: " if r.document else ""
-    cached = ", cached" if r.cached else ""
+    cached = ", recorded" if r.recorded else ", cached" if r.cached else ""
     return (
         f"{where}lab {os.path.basename(r.spec_path)} ({r.provider}{cached}) "
-        f"{r.status.value}: {', '.join(parts) or 'no steps'} in {r.duration:.1f} s"
+        f"{r.status.value}: {', '.join(parts) or 'no steps'}"
+        + (
+            f" ({counted(sum(s.stale for s in r.steps), 'step')} changed since recorded)"
+            if r.stale
+            else ""
+        )
+        + f" in {r.duration:.1f} s"
     )

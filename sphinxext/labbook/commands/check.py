@@ -28,8 +28,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "conf.py, or .rst/.md files) and compare each page with what really "
         "happened. Prints a line per lab and a summary; drift is shown as a "
         "diff at its file:line.",
-        epilog="exit codes: 0 all passed, 1 drift (or a step failed), 2 bad input, "
-        "3 a lab could not be brought up",
+        epilog="exit codes: 0 all passed, 1 drift (or a step failed, or with --locked: "
+        "the recorded results are out of date), 2 bad input, 3 a lab could not be brought up\n\n"
+        "With labbook_results set in conf.py, the results of the labs that ran are "
+        "recorded there (one JSON file per document); --locked only checks them.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -60,6 +62,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "inputs did not change; cache: only cached results",
     )
     p.add_argument(
+        "--locked",
+        action="store_true",
+        help="do not update the recorded results (labbook_results in conf.py): exit 1, "
+        "naming the documents, when running the labs would change them (for CI)",
+    )
+    p.add_argument(
         "--shard",
         metavar="K/N",
         help="check only the K-th of N deterministic, duration-balanced shares "
@@ -68,7 +76,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--durations",
         metavar="REPORT.json",
-        help="a previous labcheck.json whose durations balance the shards",
+        help="a previous labcheck.json whose durations balance the shards (default: the "
+        "durations in the recorded results, if any)",
     )
     p.add_argument(
         "-j", "--jobs", type=int, default=1, help="run the labs of N documents in parallel"
@@ -175,11 +184,29 @@ def _lab_docs(src: str) -> list[str]:
     return sorted(docs)
 
 
-def _select_shard(args: argparse.Namespace, src: str, docs: list[str]) -> list[str]:
+def _results_dir(conf: str | None) -> str:
+    """``labbook_results`` of conf.py, as a path ("" when not set)."""
+    if conf is None:
+        return ""
+    from pathlib import Path
+
+    from sphinx.config import eval_config_file
+    from sphinx.util.tags import Tags
+
+    try:
+        namespace = eval_config_file(Path(conf, "conf.py"), Tags())  # type: ignore[arg-type]
+    except Exception:  # conf.py's own errors are reported by the build itself
+        return ""
+    value = namespace.get("labbook_results") or ""
+    return os.path.join(conf, value) if isinstance(value, str) and value else ""
+
+
+def _select_shard(args: argparse.Namespace, src: str, docs: list[str], results: str) -> list[str]:
+    from ..runner.records import RecordStore
     from ..runner.shard import assign, durations_from_report, parse_shard
 
     k, n = parse_shard(args.shard)
-    durations: dict[str, float] = {}
+    durations: dict[str, float] = RecordStore(results, src).durations() if results else {}
     if args.durations:
         try:
             with open(args.durations, encoding="utf-8") as f:
@@ -192,8 +219,14 @@ def _select_shard(args: argparse.Namespace, src: str, docs: list[str]) -> list[s
 
 def run(args: argparse.Namespace) -> int:
     src, conf, docs = _project(args.paths)
+    results = _results_dir(conf)
+    if args.locked and not results:
+        raise UsageError(
+            "--locked checks the recorded results: set labbook_results = 'DIR' in conf.py"
+        )
+    whole = not docs and not args.shard
     if args.shard:
-        docs = _select_shard(args, src, docs)
+        docs = _select_shard(args, src, docs, results)
         print(f"shard {args.shard}: {len(docs)} documents", flush=True)
         if not docs:  # no build, so no summary from the labcheck builder
             from ..report import summary_line
@@ -203,6 +236,7 @@ def run(args: argparse.Namespace) -> int:
     overrides: dict[str, Any] = {
         "labbook_execute": args.execute,
         "labbook_stop_on_fail": args.exitfirst,
+        "labbook_results_locked": args.locked,
     }
     if conf is None:
         overrides["extensions"] = ["sphinxext.labbook"]
@@ -215,12 +249,17 @@ def run(args: argparse.Namespace) -> int:
         overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
     env_override = {
         k: os.environ.pop(k)
-        for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER", "LABBOOK_STOP_ON_FAIL")
+        for k in (
+            "LABBOOK_EXECUTE",
+            "LABBOOK_PROVIDER",
+            "LABBOOK_STOP_ON_FAIL",
+            "LABBOOK_RESULTS_LOCKED",
+        )
         if k in os.environ
     }
     build = args.build_dir or tempfile.mkdtemp(prefix="labbook-check-")
     try:
-        return _build(args, src, conf, overrides, build)
+        return _build(args, src, conf, overrides, build, results if whole else "")
     finally:
         os.environ.update(env_override)
         if not args.build_dir:
@@ -228,13 +267,20 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _build(
-    args: argparse.Namespace, src: str, conf: str | None, overrides: dict[str, Any], build: str
+    args: argparse.Namespace,
+    src: str,
+    conf: str | None,
+    overrides: dict[str, Any],
+    build: str,
+    whole_results: str,
 ) -> int:
+    """Build with the labcheck builder; ``whole_results`` is the recorded results'
+    directory when every document was checked (records of documents gone are stale)."""
     from sphinx.application import Sphinx
     from sphinx.errors import SphinxError
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    from ..sphinx.execute import plans_of, problems_of, results_of
+    from ..sphinx.execute import plans_of, problems_of, records_changed, results_of
 
     warnings = _WarningStream(sys.stderr)
     if not sys.stderr.isatty():  # as sphinx-build: no colour codes into pipes and logs
@@ -264,7 +310,39 @@ def _build(
     results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]
     plans = [p for _, ps in sorted(plans_of(app.env).items()) for p in ps]
     problems = [{"document": d, **p} for d, ps in sorted(problems_of(app.env).items()) for p in ps]
-    return _finish(args, results, warnings.bad_input + len(problems), plans, problems)
+    changed = sorted(records_changed(app.env))
+    if whole_results and args.execute != "cache":
+        changed += _forget_records(whole_results, src, set(results_of(app.env)), args.locked)
+    status = _finish(args, results, warnings.bad_input + len(problems), plans, problems)
+    return _say_records(args, sorted(changed), _results_dir(conf), status)
+
+
+def _forget_records(directory: str, src: str, with_labs: set[str], locked: bool) -> list[str]:
+    """Records of documents that have no lab any more: removed (or, locked, named)."""
+    from ..runner.records import RecordStore
+
+    store = RecordStore(directory, src)
+    gone = [d for d in store.documents() if d not in with_labs]
+    if not locked:
+        for doc in gone:
+            store.write(doc, [])
+    return gone
+
+
+def _say_records(args: argparse.Namespace, changed: list[str], directory: str, status: int) -> int:
+    """Name the documents whose recorded results changed; with --locked, that fails."""
+    if not changed:
+        return status
+    shown = os.path.relpath(directory) if directory else "labbook_results"
+    if not args.locked:
+        print(f"recorded results updated in {shown}: {', '.join(changed)}")
+        return status
+    print(
+        f"recorded results out of date in {shown}: {', '.join(changed)} "
+        "(run labbook check without --locked and commit them)",
+        file=sys.stderr,
+    )
+    return status or 1
 
 
 def _finish(

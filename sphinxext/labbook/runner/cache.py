@@ -1,45 +1,16 @@
-"""Results cached on disk, keyed by a hash of everything that can change them."""
+"""Results cached in the build directory, keyed by content (:mod:`.keys`)."""
 
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 import tempfile
-from dataclasses import asdict
-from typing import Any
 
-from .model import LabPlan, PlanResult
+from .keys import plan_key
+from .model import PlanResult
 
-
-def plan_key(plan: LabPlan, provider_settings: dict[str, Any]) -> str:
-    """sha256 of the labbook version, the lab spec's bytes, the files the steps read
-    (``:depends:``), every step and the provider."""
-    from .. import __version__
-
-    try:
-        with open(plan.spec_path, "rb") as f:
-            spec_bytes = f.read()
-    except OSError:
-        spec_bytes = b""
-    material = {
-        "labbook": __version__,
-        "spec": hashlib.sha256(spec_bytes).hexdigest(),
-        "depends": {path: _digest(path) for path in plan.depends},
-        "plan": asdict(plan),
-        "provider": provider_settings,
-    }
-    blob = json.dumps(material, sort_keys=True, default=str).encode()
-    return hashlib.sha256(blob).hexdigest()
-
-
-def _digest(path: str) -> str:
-    try:
-        with open(path, "rb") as f:
-            return hashlib.sha256(f.read()).hexdigest()
-    except OSError:
-        return "missing"
+__all__ = ["ResultCache", "plan_key"]
 
 
 class ResultCache:

@@ -24,6 +24,7 @@ from .model import (
     StepResult,
 )
 from .signals import sigterm_raises
+from .where import where
 
 #: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
 Progress = Callable[..., None]
@@ -71,6 +72,8 @@ def run_plan(
                 time.monotonic() - t0,
                 started,
                 message=message,
+                up_failed=True,
+                where=where(plan.provider, started, time.monotonic() - t0),
             )
         lab.session_env.update(dict(plan.env))
         with lab:
@@ -93,6 +96,7 @@ def run_plan(
             started,
             message="topology drift: " + "; ".join(topology),
             extra={"topology_drift": topology},
+            where=where(plan.provider, started, time.monotonic() - t0),
         )
     return PlanResult(
         plan.spec_path,
@@ -103,6 +107,7 @@ def run_plan(
         tuple(results),
         time.monotonic() - t0,
         started,
+        where=where(plan.provider, started, time.monotonic() - t0),
     )
 
 

@@ -6,7 +6,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-#: How the message of a lab that could not be brought up begins (``labbook check`` exit 3).
+#: How the message of a lab that could not be brought up begins.
 UP_FAILED = "lab could not be brought up"
 
 
@@ -120,6 +120,8 @@ class StepResult:
     commands: tuple[CommandResult, ...] = ()
     actual: str = ""  # for file steps: the file as read back
     file: str = ""  # the source file the step was written in (``line`` is in it)
+    #: Shown from recorded results, but the step (or one before it) changed since then.
+    stale: bool = False
 
 
 @dataclass(frozen=True)
@@ -140,11 +142,17 @@ class PlanResult:
     #: Why a lab meant to run could not run on this machine (its provider is unavailable
     #: here, or there is no recorded result to show); "" when it ran, or was not meant to.
     not_run: str = ""
+    #: The lab should have run here, but could not be brought up (``labbook check`` exit 3).
+    up_failed: bool = False
+    #: Shown from recorded results (``labbook_results``), not run by this build.
+    recorded: bool = False
+    #: Where and when it ran: provider, kernel, distribution, labbook version, date.
+    where: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @property
-    def up_failed(self) -> bool:
-        """The lab should have run here, but could not be brought up."""
-        return self.status is Status.ERROR and self.message.startswith(UP_FAILED)
+    def stale(self) -> bool:
+        """Some steps changed since the results shown were recorded."""
+        return any(s.stale for s in self.steps)
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in Status}

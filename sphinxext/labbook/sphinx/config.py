@@ -27,8 +27,9 @@ OPTIONS = (
         "labbook_execute",
         "auto",
         (str,),
-        "auto: run labs whose inputs changed, reuse cached results otherwise; cache: "
-        "only cached results, never run; force: always run; off: render without running",
+        "auto: run labs whose inputs changed, reuse recorded or cached results otherwise; "
+        "cache: only recorded or cached results, never run; force: always run; "
+        "off: render without running",
         env="LABBOOK_EXECUTE",
     ),
     Option(
@@ -78,6 +79,22 @@ OPTIONS = (
         "",
         (str,),
         "where results are cached; default: labbook-cache/ in the doctree directory",
+    ),
+    Option(
+        "labbook_results",
+        "",
+        (str,),
+        "recorded results: a directory (relative to conf.py) where a build that runs labs "
+        "writes one JSON file per document, to commit with the pages; builds with "
+        "labbook_execute = 'cache' show them. Empty: off",
+    ),
+    Option(
+        "labbook_results_locked",
+        False,
+        (bool,),
+        "never write labbook_results; note the documents whose recorded results would "
+        "change (labbook check --locked)",
+        env="LABBOOK_RESULTS_LOCKED",
     ),
 )
 

@@ -9,9 +9,10 @@ from typing import TYPE_CHECKING, Any
 from docutils import nodes
 from sphinx.util import logging
 
-from ..errors import LabbookError
 from ..report import counted
 from ..runner.model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
+from ..runner.policy import Context, Policy, create_policy
+from ..runner.records import STALE
 from . import config as cfg
 from .steps import lab_marker, lab_step
 
@@ -24,6 +25,7 @@ logger = logging.getLogger(__name__)
 RESULTS_KEY = "labbook_results"
 PLANS_KEY = "labbook_plans"
 PROBLEMS_KEY = "labbook_problems"
+CHANGED_KEY = "labbook_records_changed"
 
 
 def _per_doc(env: BuildEnvironment, key: str) -> dict[str, Any]:
@@ -48,6 +50,12 @@ def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> N
     problems_of(env).setdefault(env.docname, []).append(
         {"file": file, "line": line, "message": message}
     )
+
+
+def records_changed(env: BuildEnvironment) -> dict[str, bool]:
+    """docname -> True when the build changed (or, locked, would change) its recorded
+    results (``labbook_results``)."""
+    return _per_doc(env, CHANGED_KEY)
 
 
 def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
@@ -85,41 +93,6 @@ def collect_plans(
     return out
 
 
-def _skipped(plan: LabPlan, message: str, not_run: str = "") -> PlanResult:
-    steps = tuple(
-        StepResult(i, s.kind, s.node, Status.SKIPPED, s.source.line, message=message)
-        for i, s in enumerate(plan.steps)
-    )
-    return PlanResult(
-        plan.spec_path,
-        "",
-        plan.document,
-        plan.provider,
-        Status.SKIPPED,
-        steps,
-        0.0,
-        time.time(),
-        message=message,
-        not_run=not_run,
-    )
-
-
-def _could_not_run(plan: LabPlan, reason: str) -> PlanResult:
-    """A lab meant to run that this machine cannot run (one ``labbook.not-run`` warning)."""
-    return _skipped(plan, f"not run: {reason}", not_run=reason)
-
-
-def _failed(plan: LabPlan, message: str) -> PlanResult:
-    from dataclasses import replace
-
-    skipped = _skipped(plan, message)
-    return replace(
-        skipped,
-        status=Status.ERROR,
-        steps=tuple(replace(s, status=Status.ERROR) for s in skipped.steps),
-    )
-
-
 def cache_dir(app: Sphinx) -> str:
     configured = cfg.value(app.config, "labbook_cache_dir")
     if configured:
@@ -127,50 +100,10 @@ def cache_dir(app: Sphinx) -> str:
     return os.path.join(app.doctreedir, "labbook-cache")
 
 
-def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
-    """The result of ``plan`` under the configured execution mode (running it if needed)."""
-    from dataclasses import replace
-
-    from ..providers import get_provider
-    from ..runner.cache import ResultCache, plan_key
-    from ..runner.execute import run_plan
-
-    mode = cfg.value(app.config, "labbook_execute")
-    if mode == "off":
-        return _skipped(plan, "not run: labbook_execute is off")
-    if not plan.steps:
-        return _skipped(plan, "the lab has no steps")
-    try:
-        provider = get_provider(plan.provider, **dict(plan.provider_options))
-        settings = provider.settings()
-    except LabbookError as exc:  # bad provider options: an error, never a silent skip
-        return _failed(plan, f"{UP_FAILED}: {exc.message}")
-    cache = ResultCache(cache_dir(app))
-    key = plan_key(plan, settings)
-    if mode in ("auto", "cache"):  # showing a recorded result needs no provider
-        hit = cache.get(key)
-        if hit is not None and (mode == "cache" or hit.status is Status.PASSED):
-            return replace(hit, cached=True, document=plan.document)
-        if mode == "cache":
-            return _could_not_run(plan, "no recorded result (labbook_execute is 'cache')")
-    why_not = provider.unavailable()
-    if why_not:  # this machine cannot run the provider (no QEMU, no kernel, ...)
-        return _could_not_run(
-            plan, f"the {plan.provider} provider is not available here: {why_not}"
-        )
-    _die_with_the_build()
-    stop = bool(cfg.value(app.config, "labbook_stop_on_fail"))
-    if stop and _FAILED:
-        return _skipped(plan, f"not run: stopped after the first failure ({_FAILED[0]})")
-    logger.info(
-        f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
-        f"({plan.provider}, {counted(len(plan.steps), 'step')})"
-    )
-    result = run_plan(plan, stop_on_fail=stop)
-    cache.put(key, result)
-    if result.status in (Status.DRIFT, Status.ERROR):
-        _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
-    return result
+def results_dir(app: Sphinx) -> str:
+    """Where the recorded results are (``labbook_results``, relative to conf.py), or ""."""
+    configured = cfg.value(app.config, "labbook_results")
+    return os.path.join(app.confdir, configured) if configured else ""
 
 
 #: Labs of this build that failed, for ``labbook_stop_on_fail`` (-x) to stop at the first
@@ -179,6 +112,31 @@ _FAILED: list[str] = []
 
 #: The process that set the extension up: sphinx-build itself, not a -j worker.
 _BUILD_PID = os.getpid()
+
+
+def policy(app: Sphinx) -> Policy:
+    """The execution policy of this build (:mod:`..runner.policy`)."""
+    from ..runner.cache import ResultCache
+    from ..runner.records import RecordStore
+
+    directory = results_dir(app)
+
+    def before_run(plan: LabPlan) -> None:
+        _die_with_the_build()
+        logger.info(
+            f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
+            f"({plan.provider}, {counted(len(plan.steps), 'step')})"
+        )
+
+    ctx = Context(
+        cache=ResultCache(cache_dir(app)),
+        records=RecordStore(directory, str(app.confdir)) if directory else None,
+        locked=bool(cfg.value(app.config, "labbook_results_locked")),
+        stop_on_fail=bool(cfg.value(app.config, "labbook_stop_on_fail")),
+        failures=_FAILED,
+        before_run=before_run,
+    )
+    return create_policy(cfg.value(app.config, "labbook_execute"), ctx)
 
 
 def _die_with_the_build() -> None:
@@ -226,6 +184,16 @@ def warn_result(r: PlanResult, lab: nodes.Element) -> None:
         logger.warning(
             f"topology drift: {line}", location=r.document, type="labbook", subtype="drift"
         )
+    stale = [s for s in r.steps if s.stale]
+    if stale:  # once per lab, at its first changed step
+        day = time.strftime("%Y-%m-%d", time.gmtime(r.started))
+        after = f" (and {counted(len(stale) - 1, 'step')} after it)" if len(stale) > 1 else ""
+        logger.warning(
+            f"{STALE} on {r.provider}, {day}{after}: run the lab to record its results again",
+            location=f"{stale[0].file or r.document}:{stale[0].line}",
+            type="labbook",
+            subtype="stale",
+        )
     by_index = {s.index: s for s in r.steps}
     for s in sorted(by_index.values(), key=lambda s: s.index):
         if s.status not in (Status.DRIFT, Status.ERROR):
@@ -259,9 +227,15 @@ def _notice(r: PlanResult) -> nodes.Node:
 
 def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
     day = time.strftime("%Y-%m-%d", time.gmtime(r.started))
+    how = " (recorded)" if r.recorded else " (cached)" if r.cached else ""
+    if s.stale:
+        text = f"{STALE} on {r.provider}, {day}"
+        para = nodes.paragraph("", "", classes=["labbook-mark", "labbook-stale"])
+        para += nodes.inline(text, text)
+        return para
     words = {
-        Status.PASSED: f"✓ verified on {r.provider}, {day}" + (" (cached)" if r.cached else ""),
-        Status.DRIFT: f"✗ drift on {r.provider}, {day}",
+        Status.PASSED: f"✓ verified on {r.provider}, {day}{how}",
+        Status.DRIFT: f"✗ drift on {r.provider}, {day}{how}",
         Status.ERROR: "! not run" if brief else f"! error on {r.provider}: {s.message}",
         Status.SKIPPED: "not run" if brief else s.message or "not run",
     }
@@ -338,11 +312,14 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     show = bool(cfg.value(app.config, "labbook_show_drift"))
     options = provider_options(app)
     plans = collect_plans(doctree, docname, options, session_env(app))
-    results: list[PlanResult] = []
-    for plan, marker, step_nodes in plans:
-        result = execute(app, plan)
-        results.append(result)
-        if result.status is not Status.SKIPPED or result.cached:
+    outcome = policy(app).run_document(docname, [p for p, _, _ in plans])
+    results = outcome.results
+    if outcome.records_changed:
+        records_changed(env)[docname] = True
+    else:
+        records_changed(env).pop(docname, None)
+    for (_plan, marker, step_nodes), result in zip(plans, results, strict=True):
+        if result.status is not Status.SKIPPED or result.cached or result.recorded:
             from ..report import status_line
 
             logger.info(f"labbook: {status_line(result)}")
@@ -365,15 +342,14 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
 
 
 def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    results_of(env).pop(docname, None)
-    plans_of(env).pop(docname, None)
-    problems_of(env).pop(docname, None)
+    for get in (results_of, plans_of, problems_of, records_changed):
+        get(env).pop(docname, None)
 
 
 def on_merge(
     app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
 ) -> None:
-    for get in (results_of, plans_of, problems_of):
+    for get in (results_of, plans_of, problems_of, records_changed):
         mine, theirs = get(env), get(other)
         for docname in docnames:
             if docname in theirs:
@@ -395,7 +371,7 @@ def on_outdated(
         and d not in removed
         and (
             mode == "force"
-            or any(r.status in (Status.DRIFT, Status.ERROR) or r.not_run for r in rs)
+            or any(r.status in (Status.DRIFT, Status.ERROR) or r.not_run or r.stale for r in rs)
         )
     )
 

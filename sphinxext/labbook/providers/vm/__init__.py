@@ -234,14 +234,12 @@ class VmProvider(StatefulProvider[VmState]):
         return None
 
     def settings(self) -> dict[str, Any]:
-        opts = self._options()  # bad options are an error; a missing QEMU is unavailable()
-        try:
-            kernel = self.available()
-        except ProviderError:
-            kernel = ""
+        opts = self._options()  # bad options are an error
+        # The kernel a user chose is a setting; the one found on this machine is not (a
+        # result recorded on one machine stays valid on another): records say where it ran.
         return {
             "provider": "vm",
-            "kernel": kernel,
+            "kernel": os.path.basename(opts.kernel) if opts.kernel else "",
             "memory": opts.memory,
             "cpus": opts.cpus,
             "scratch": opts.scratch,
