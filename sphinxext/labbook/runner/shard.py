@@ -30,7 +30,7 @@ def assign(docs: list[str], n: int, durations: dict[str, float] | None = None) -
     shards: list[list[str]] = [[] for _ in range(n)]
     loads = [0.0] * n
     for doc in sorted(docs, key=lambda d: (-weight[d], d)):
-        i = min(range(n), key=lambda j: (loads[j], j))
+        i = min(range(n), key=lambda j: (loads[j], len(shards[j]), j))  # 0 s counts too
         shards[i].append(doc)
         loads[i] += weight[doc]
     return [sorted(s) for s in shards]

@@ -1,0 +1,248 @@
+"""Recorded results (``labbook_results``): keys by content, the files, cache mode on another
+machine and path, stale steps, ``labbook check --locked``."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from conftest import IS_ROOT, NEEDS_USERNS, ROOTS, warnings_of
+
+from sphinxext.labbook.cli import main
+from sphinxext.labbook.runner.keys import step_keys
+from sphinxext.labbook.runner.model import CommandSpec, LabPlan, RunStep, Source
+from sphinxext.labbook.runner.records import MAX_LINES, bounded_lines
+from sphinxext.labbook.sphinx.execute import results_of
+
+RECORDED = re.compile(r"✓ verified on (\w+), \d{4}-\d\d-\d\d \(recorded\)")
+STALE = re.compile(r"changed since last verified on (\w+), \d{4}-\d\d-\d\d")
+
+
+def copy_root(dest: Path, provider: str = "") -> Path:
+    shutil.copytree(ROOTS / "test-lab-results", dest)
+    if provider:
+        with open(dest / "conf.py", "a") as f:
+            f.write(f"labbook_provider = {provider!r}\n")
+    return dest
+
+
+# -- keys ----------------------------------------------------------------------------------
+def _plan(where: Path, commands: list[str], python: str, first_line: int) -> LabPlan:
+    where.mkdir(exist_ok=True)
+    (where / "pair.yaml").write_bytes((ROOTS / "test-lab-results" / "pair.yaml").read_bytes())
+    (where / "data.txt").write_text("forty-two\n")
+    steps = tuple(
+        RunStep(
+            "alpha",
+            (CommandSpec(c, ("x",), first_line + 3 * i),),
+            Source(str(where / "one.rst"), first_line + 3 * i, "one"),
+        )
+        for i, c in enumerate(commands)
+    )
+    return LabPlan(
+        str(where / "pair.yaml"),
+        steps,
+        "one",
+        env=(("LABBOOK_CONFDIR", str(where)), ("LABBOOK_PYTHON", python)),
+        depends=(str(where / "data.txt"),),
+    )
+
+
+def test_keys_are_by_content_not_path_interpreter_or_line(tmp_path):
+    settings = {"provider": "netns"}
+    a = _plan(tmp_path / "a", ["echo 1", "echo 2", "echo 3"], "/usr/bin/python3", 5)
+    b = _plan(tmp_path / "b", ["echo 1", "echo 2", "echo 3"], "/opt/venv/bin/python", 12)
+    assert step_keys(a, settings) == step_keys(b, settings)
+
+    edited = _plan(tmp_path / "c", ["echo 1", "echo two", "echo 3"], "/usr/bin/python3", 5)
+    keys, changed = step_keys(a, settings), step_keys(edited, settings)
+    # a step's result depends on the steps before it, not on those after it
+    assert keys[0] == changed[0] and keys[1] != changed[1] and keys[2] != changed[2]
+
+    assert step_keys(a, {"provider": "vm"})[0] != keys[0]  # provider settings count
+    (tmp_path / "a" / "data.txt").write_text("forty-three\n")  # so do :depends: bytes
+    assert step_keys(a, settings)[0] != keys[0]
+    (tmp_path / "b" / "pair.yaml").write_text("name: other\n")  # and the spec's bytes
+    assert step_keys(b, settings)[0] != keys[0]
+
+
+def test_output_kept_is_bounded_to_head_and_tail():
+    assert bounded_lines("a\nb\n") == ["a", "b"]
+    lines = bounded_lines("".join(f"{i}\n" for i in range(10 * MAX_LINES)))
+    assert len(lines) == MAX_LINES + 1
+    assert lines[0] == "0" and lines[-1] == str(10 * MAX_LINES - 1)
+    assert lines[MAX_LINES // 2] == f"[... {9 * MAX_LINES} lines cut ...]"
+
+
+# -- Sphinx, fake provider -----------------------------------------------------------------
+def test_auto_mode_shows_matching_records_and_runs_only_changed_labs(tmp_path, make_app):
+    src = copy_root(tmp_path / "src", "fake")
+    first = make_app("html", srcdir=src, freshenv=True)
+    first.build()
+    assert "[labbook" not in warnings_of(first)
+    assert sorted(p.name for p in (src / "_results").rglob("*.json")) == ["one.json", "two.json"]
+    before = (src / "_results" / "one.json").read_bytes()
+
+    shutil.rmtree(Path(first.doctreedir) / "labbook-cache")  # only the records are left
+    two = src / "sub" / "two.rst"
+    two.write_text(two.read_text().replace("echo two\n   two", "echo deux\n   deux"))
+    again = make_app("html", srcdir=src, freshenv=True, confoverrides={"labbook_execute": "auto"})
+    again.build()
+    assert "[labbook" not in warnings_of(again)
+    results = results_of(again.env)
+    assert [r.recorded for r in results["one"]] == [True]
+    assert [r.recorded for r in results["sub/two"]] == [False]  # changed: it ran
+    assert (src / "_results" / "one.json").read_bytes() == before
+    record = json.loads((src / "_results" / "sub" / "two.json").read_text())
+    assert record["labs"][0]["steps"][0]["commands"][0]["output"] == ["deux"]
+
+
+# -- labbook check --locked ----------------------------------------------------------------
+def test_check_locked_fails_naming_documents_whose_records_would_change(tmp_path, capsys):
+    src = copy_root(tmp_path / "src", "fake")
+    results = src / "_results"
+    assert main(["check", str(src), "--locked"]) == 1  # nothing recorded yet
+    assert "recorded results out of date" in capsys.readouterr().err
+    assert not results.exists()
+
+    assert main(["check", str(src)]) == 0
+    assert "recorded results updated in" in capsys.readouterr().out
+    recorded = {p: p.read_bytes() for p in results.rglob("*.json")}
+    assert main(["check", str(src), "--locked"]) == 0  # a re-run changes nothing
+    assert main(["check", str(src)]) == 0
+    assert {p: p.read_bytes() for p in results.rglob("*.json")} == recorded
+
+    two = src / "sub" / "two.rst"
+    two.write_text(two.read_text().replace("echo two\n   two", "echo deux\n   deux"))
+    assert main(["check", str(src), "--locked"]) == 1
+    err = capsys.readouterr().err
+    assert re.search(r"recorded results out of date in \S*_results: sub/two \(", err), err
+    assert {p: p.read_bytes() for p in results.rglob("*.json")} == recorded
+
+    # shards check their own documents
+    assert main(["check", str(src), "--locked", "--shard", "1/2"]) == 0
+    assert main(["check", str(src), "--locked", "--shard", "2/2"]) == 1
+
+    # a document that no longer has a lab: its record is out of date too
+    two.write_text("Two\n===\n\nNo lab any more.\n")
+    assert main(["check", str(src), "--locked"]) == 1
+    assert "_results: sub/two (" in capsys.readouterr().err
+    assert main(["check", str(src)]) == 0
+    assert not (results / "sub" / "two.json").exists()
+    assert main(["check", str(src), "--locked"]) == 0
+
+
+def test_check_locked_without_recorded_results_is_bad_input(tmp_path, capsys):
+    src = copy_root(tmp_path / "src", "fake")
+    conf = src / "conf.py"
+    conf.write_text(conf.read_text().replace('labbook_results = "_results"', ""))
+    assert main(["check", str(src), "--locked"]) == 2
+    assert "set labbook_results = 'DIR' in conf.py" in capsys.readouterr().err
+
+
+# -- the round trip, on the real kernel ----------------------------------------------------
+def _sphinx(src: Path, out: Path, mode: str, user: str | None) -> subprocess.CompletedProcess:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "LABBOOK_EXECUTE": mode,
+    }
+    argv = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-b", "html", str(src), str(out)]
+    if user:
+        env["HOME"] = pwd.getpwnam(user).pw_dir
+        argv = ["runuser", "-u", user, "--", "env", *(f"{k}={v}" for k, v in env.items()), *argv]
+    return subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300)
+
+
+def _ordinary_user() -> str | None:
+    """Who builds the published copy: an ordinary user when the tests run as root."""
+    if not IS_ROOT:
+        return None
+    for name in ("lbuser", "labbook-ci"):
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    pytest.skip("running as root, but there is no ordinary user (lbuser) to build as")
+
+
+@NEEDS_USERNS
+def test_round_trip_record_here_show_elsewhere_then_flag_an_edited_step():
+    user = _ordinary_user()
+    recorder = tempfile.mkdtemp(prefix="labbook-record-")
+    publisher = tempfile.mkdtemp(prefix="labbook-publish-")
+    try:
+        src = copy_root(Path(recorder) / "handbook")
+        run = _sphinx(src, Path(recorder) / "html", "force", None)
+        assert run.returncode == 0, run.stderr
+        assert "bringing up pair.yaml" in run.stdout
+        files = sorted(p.relative_to(src / "_results") for p in (src / "_results").rglob("*"))
+        assert [str(p) for p in files] == ["one.json", "sub", "sub/two.json"]
+        for path in (src / "_results").rglob("*.json"):
+            text = path.read_text()
+            data = json.loads(text)
+            assert text == json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+            for machine_bound in (recorder, sys.executable, "LABBOOK_", os.uname().nodename):
+                assert machine_bound not in text, (path, machine_bound)
+            (lab,) = data["labs"]
+            assert lab["spec"] == "pair.yaml" and lab["status"] == "passed"
+            assert set(lab["where"]) == {
+                "provider", "kernel", "distribution", "labbook", "date", "duration"
+            }  # fmt: skip
+            assert lab["where"]["provider"] == "netns"
+        one = json.loads((src / "_results" / "one.json").read_text())
+        assert [s["kind"] for s in one["labs"][0]["steps"]] == ["run", "file", "run"]
+        assert one["labs"][0]["steps"][2]["commands"][0]["output"] == ["42"]
+
+        # another checkout, at another path, built by another user who cannot run labs here
+        copy = Path(publisher) / "elsewhere" / "docs"
+        shutil.copytree(src, copy)
+        if user:
+            os.chmod(publisher, 0o755)
+            subprocess.run(["chown", "-R", user, publisher], check=True)
+        shown = _sphinx(copy, Path(publisher) / "html", "cache", user)
+        assert shown.returncode == 0, shown.stderr
+        assert "bringing up" not in shown.stdout
+        html = (Path(publisher) / "html" / "one.html").read_text()
+        assert RECORDED.findall(html) == ["netns"] * 3
+        assert RECORDED.findall((Path(publisher) / "html" / "sub" / "two.html").read_text()) == [
+            "netns"
+        ]
+
+        # edit the last step of one.rst: it is flagged, the steps above it are still verified
+        page = copy / "one.rst"
+        text = page.read_text().replace('"$((6 * 7))"\n   42', '"$((6 * 8))"\n   48')
+        assert text != page.read_text()
+        if user:
+            subprocess.run(
+                ["runuser", "-u", user, "--", "tee", str(page)],
+                input=text,
+                text=True,
+                stdout=subprocess.DEVNULL,
+                check=True,
+            )
+        else:
+            page.write_text(text)
+        flagged = _sphinx(copy, Path(publisher) / "html", "cache", user)
+        assert flagged.returncode == 1  # -W: a stale step fails the build
+        line = text.splitlines().index('   $ echo "$((6 * 8))"') + 1
+        assert re.search(
+            rf"one\.rst:{line}: WARNING: changed since last verified on netns, ", flagged.stderr
+        ), flagged.stderr
+        assert "[labbook.stale]" in flagged.stderr
+        assert "bringing up" not in flagged.stdout
+        html = (Path(publisher) / "html" / "one.html").read_text()
+        assert RECORDED.findall(html) == ["netns"] * 2
+        assert STALE.findall(html) == ["netns"]
+    finally:
+        shutil.rmtree(recorder, ignore_errors=True)
+        shutil.rmtree(publisher, ignore_errors=True)
