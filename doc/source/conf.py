@@ -18,7 +18,7 @@ extensions = [
 ]
 
 root_doc = "index"
-exclude_patterns = ["build"]
+exclude_patterns = ["build", "_results"]
 html_theme = "alabaster"
 html_theme_options = {"description": "Infrastructure labs that are run, not just read"}
 html_title = "labbook handbook"
@@ -26,6 +26,9 @@ html_title = "labbook handbook"
 # labbook
 labbook_labs_dir = "../../labs"
 labbook_execute = "auto"
+# Results of the labs, committed with the pages: builds that cannot run labs (Read the
+# Docs: LABBOOK_EXECUTE=cache) show them; `labbook check doc/source` records them again.
+labbook_results = "_results"
 graphviz_output_format = "svg"
 
 # Linux networking output is wide; keep literal blocks readable.
