@@ -246,3 +246,16 @@ def test_round_trip_record_here_show_elsewhere_then_flag_an_edited_step():
     finally:
         shutil.rmtree(recorder, ignore_errors=True)
         shutil.rmtree(publisher, ignore_errors=True)
+
+
+def test_parallel_build_records_every_document(tmp_path, make_app):
+    from sphinxext.labbook.sphinx.execute import records_changed
+
+    src = copy_root(tmp_path / "src", "fake")
+    app = make_app("html", srcdir=src, freshenv=True, parallel=2)
+    app.build()
+    assert "[labbook" not in warnings_of(app)
+    assert sorted(records_changed(app.env)) == ["one", "sub/two"]
+    for doc in ("one", "sub/two"):
+        data = json.loads((src / "_results" / f"{doc}.json").read_text())
+        assert data["document"] == doc and data["labs"][0]["status"] == "passed"
