@@ -5,8 +5,11 @@ One small strategy per ``labbook_execute`` mode (as MyST-NB's ``create_client``)
 
 - ``off``: render without running;
 - ``force``: run every lab;
-- ``auto``: show recorded (or cached) results whose inputs did not change, run the others;
+- ``auto``: reuse results this machine cached whose inputs did not change, run the others;
 - ``cache``: only show recorded (or cached) results, never bring a lab up.
+
+Every strategy that runs labs records them (``labbook_results``); only ``cache`` shows
+recorded results.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from ..errors import LabbookError
 from .cache import ResultCache
 from .keys import lab_key, plan_key, step_keys
 from .model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
-from .records import RecordStore, fully_matches, lab_record, recorded_result, same_verdict
+from .records import RecordStore, lab_record, recorded_result, same_verdict
 
 MODES = ("auto", "cache", "force", "off")
 
@@ -227,16 +230,12 @@ class Force(Policy):
 
 
 class Auto(Policy):
+    """Reuses what this machine ran before (the build directory's cache), not recorded
+    results: a build that can run labs verifies its pages itself."""
+
     mode = "auto"
 
     def decide(self, lab: _Lab) -> PlanResult:
-        rec = self._recorded(lab)
-        if (
-            rec is not None
-            and rec.status is Status.PASSED
-            and fully_matches(lab.record, lab.step_keys, lab.lab_key)
-        ):
-            return rec
         return self._cached(lab, passed_only=True) or self._run(lab)
 
 

@@ -174,13 +174,6 @@ def recorded_result(plan: LabPlan, lab: dict[str, Any], keys: list[str]) -> Plan
     )
 
 
-def fully_matches(lab: dict[str, Any] | None, keys: list[str], lab_key: str) -> bool:
-    """Every step of the lab is recorded under its current key."""
-    if lab is None or lab.get("key") != lab_key:
-        return False
-    return [s.get("key") for s in lab.get("steps") or []] == keys
-
-
 # -- the files -----------------------------------------------------------------------------
 class RecordStore:
     """``directory``/DOCNAME.json for every document with labs; ``root`` is conf.py's

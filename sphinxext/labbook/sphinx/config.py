@@ -27,7 +27,7 @@ OPTIONS = (
         "labbook_execute",
         "auto",
         (str,),
-        "auto: run labs whose inputs changed, reuse recorded or cached results otherwise; "
+        "auto: run labs whose inputs changed, reuse cached results otherwise; "
         "cache: only recorded or cached results, never run; force: always run; "
         "off: render without running",
         env="LABBOOK_EXECUTE",
