@@ -11,6 +11,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -81,6 +82,50 @@ def test_output_kept_is_bounded_to_head_and_tail():
     assert len(lines) == MAX_LINES + 1
     assert lines[0] == "0" and lines[-1] == str(10 * MAX_LINES - 1)
     assert lines[MAX_LINES // 2] == f"[... {9 * MAX_LINES} lines cut ...]"
+
+
+# -- the policy, without Sphinx ------------------------------------------------------------
+def _fake_plan(tmp_path: Path, **options: str) -> LabPlan:
+    plan = _plan(tmp_path / "p", ["echo x"], "/usr/bin/python3", 5)
+    return replace(plan, provider="fake", provider_options=tuple(sorted(options.items())))
+
+
+def test_the_strategies_share_one_policy(tmp_path):
+    from sphinxext.labbook.runner.cache import ResultCache
+    from sphinxext.labbook.runner.policy import Context, create_policy
+    from sphinxext.labbook.runner.records import RecordStore
+
+    plan = _fake_plan(tmp_path)
+    store = RecordStore(str(tmp_path / "records"), str(tmp_path / "p"))
+    ctx = Context(cache=ResultCache(str(tmp_path / "cache")), records=store)
+    (off,) = create_policy("off", ctx).run_document("one", [plan]).results
+    assert off.status.value == "skipped" and not off.not_run
+    (shown,) = create_policy("cache", ctx).run_document("one", [plan]).results
+    assert shown.not_run.startswith("no recorded result")
+    ran = create_policy("force", ctx).run_document("one", [plan])
+    assert ran.results[0].status.value == "passed" and ran.records_changed
+    (shown,) = create_policy("cache", ctx).run_document("one", [plan]).results
+    assert shown.recorded and shown.status.value == "passed"
+    assert shown.where["provider"] == "fake" and shown.where["labbook"]
+    with pytest.raises(ValueError, match="unknown execution mode"):
+        create_policy("sometimes", ctx)
+
+
+def test_a_lab_that_cannot_come_up_says_so_in_a_typed_field(tmp_path):
+    from sphinxext.labbook.runner.policy import Context, create_policy
+
+    ctx = Context()
+    (r,) = (
+        create_policy("force", ctx).run_document("one", [_fake_plan(tmp_path, fail_up="1")]).results
+    )
+    assert r.up_failed and r.status.value == "error"
+    (r,) = (
+        create_policy("force", ctx)
+        .run_document("one", [_fake_plan(tmp_path, unavailable="no")])
+        .results
+    )
+    assert not r.up_failed and r.not_run  # cannot run here: not a failure to come up
+    assert not replace(r, message="lab could not be brought up: x").up_failed  # not the words
 
 
 # -- Sphinx, fake provider -----------------------------------------------------------------

@@ -58,8 +58,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--execute",
         choices=("force", "auto", "cache"),
         default="force",
-        help="force (default): run every lab; auto: reuse results of labs whose "
-        "inputs did not change; cache: only cached results",
+        help="force (default): run every lab; auto: reuse results this machine cached "
+        "of labs whose inputs did not change; cache: only show recorded (labbook_results) "
+        "or cached results, never run a lab",
     )
     p.add_argument(
         "--locked",
@@ -224,6 +225,8 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(
             "--locked checks the recorded results: set labbook_results = 'DIR' in conf.py"
         )
+    if args.locked and args.execute == "cache":
+        raise UsageError("--locked runs the labs to compare: leave out --execute cache")
     whole = not docs and not args.shard
     if args.shard:
         docs = _select_shard(args, src, docs, results)
