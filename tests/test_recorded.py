@@ -110,6 +110,17 @@ def test_the_strategies_share_one_policy(tmp_path):
     with pytest.raises(ValueError, match="unknown execution mode"):
         create_policy("sometimes", ctx)
 
+    # a record a merge left conflict markers in: not shown, and the reason says which file
+    path = Path(store.path("one"))
+    path.write_text("<<<<<<< HEAD\n" + path.read_text())
+    ctx = Context(records=store)  # no build-directory cache to fall back on
+    (shown,) = create_policy("cache", ctx).run_document("one", [plan]).results
+    assert not shown.recorded and f"cannot read {path}: " in shown.not_run
+    # a step record edited by hand into something else: that step is stale, not a crash
+    path.write_text(path.read_text().split("\n", 1)[1].replace('"passed"', '"fine"'))
+    (shown,) = create_policy("cache", ctx).run_document("one", [plan]).results
+    assert [s.stale for s in shown.steps] == [True]
+
 
 def test_a_lab_that_cannot_come_up_says_so_in_a_typed_field(tmp_path):
     from sphinxext.labbook.runner.policy import Context, create_policy
@@ -248,6 +259,7 @@ def test_round_trip_record_here_show_elsewhere_then_flag_an_edited_step():
                 "provider", "kernel", "distribution", "labbook", "date", "duration"
             }  # fmt: skip
             assert lab["where"]["provider"] == "netns"
+            assert lab["where"]["kernel"] == os.uname().release  # the nodes share it
         one = json.loads((src / "_results" / "one.json").read_text())
         assert [s["kind"] for s in one["labs"][0]["steps"]] == ["run", "file", "run"]
         assert one["labs"][0]["steps"][2]["commands"][0]["output"] == ["42"]

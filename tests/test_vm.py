@@ -82,6 +82,7 @@ def test_two_vms_with_their_own_kernel_and_names_ping_each_other(pair) -> None:
     alpha = pair.session("alpha")
     assert alpha.run("hostname; cat /etc/hostname").stdout == "alpha\nalpha\n"
     assert alpha.run("uname -r").stdout.strip() == pair.state.kernel != os.uname().release
+    assert pair.kernel_release == pair.state.kernel  # what recorded results say
     assert "10.10.0.1/24" in alpha.run("ip -br addr show eth0").stdout
     res = alpha.run("ping -c 1 -W 10 beta", timeout=30)
     assert res.rc == 0 and "1 received" in res.stdout and "(10.10.0.2)" in res.stdout

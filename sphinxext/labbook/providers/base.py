@@ -58,6 +58,14 @@ class Lab(abc.ABC):
         #: Extra environment of every session shell (set by the runner from the plan).
         self.session_env: dict[str, str] = {}
 
+    @property
+    def kernel_release(self) -> str:
+        """The release of the kernel the nodes run on ("" when unknown): this machine's,
+        unless the provider's nodes have kernels of their own. Recorded results say it."""
+        import os
+
+        return os.uname().release
+
     # -- commands -----------------------------------------------------------------
     @abc.abstractmethod
     def exec(

@@ -76,6 +76,7 @@ def run_plan(
                 where=where(plan.provider, started, time.monotonic() - t0),
             )
         lab.session_env.update(dict(plan.env))
+        kernel = lab.kernel_release
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
@@ -96,7 +97,7 @@ def run_plan(
             started,
             message="topology drift: " + "; ".join(topology),
             extra={"topology_drift": topology},
-            where=where(plan.provider, started, time.monotonic() - t0),
+            where=where(plan.provider, started, time.monotonic() - t0, kernel),
         )
     return PlanResult(
         plan.spec_path,
@@ -107,7 +108,7 @@ def run_plan(
         tuple(results),
         time.monotonic() - t0,
         started,
-        where=where(plan.provider, started, time.monotonic() - t0),
+        where=where(plan.provider, started, time.monotonic() - t0, kernel),
     )
 
 

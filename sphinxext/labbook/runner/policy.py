@@ -247,7 +247,11 @@ class Cache(Policy):
         shown = self._recorded(lab) or self._cached(lab, passed_only=False)
         if shown is not None:
             return shown
-        return could_not_run(lab.plan, "no recorded result (labbook_execute is 'cache')")
+        why = "no recorded result (labbook_execute is 'cache')"
+        unreadable = self.ctx.records.unreadable if self.ctx.records is not None else {}
+        if lab.plan.document in unreadable:
+            why += f"; cannot read {unreadable[lab.plan.document]}"
+        return could_not_run(lab.plan, why)
 
 
 STRATEGIES: dict[str, type[Policy]] = {p.mode: p for p in (Off, Force, Auto, Cache)}

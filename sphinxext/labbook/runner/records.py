@@ -100,11 +100,30 @@ def same_verdict(a: dict[str, Any] | None, b: dict[str, Any] | None) -> bool:
 
 
 # -- from records to results ---------------------------------------------------------------
+def _number(value: Any) -> float:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return 0.0
+
+
 def _started(where: dict[str, Any]) -> float:
     try:
         return float(calendar.timegm(time.strptime(str(where.get("date")), "%Y-%m-%dT%H:%M:%SZ")))
     except ValueError:
         return 0.0
+
+
+def _valid(step: dict[str, Any]) -> bool:
+    """A step record labbook can show (a hand-edited one may not be)."""
+    try:
+        Status(step["status"])
+        for c in step.get("commands", ()):
+            Status(c.get("status", "passed"))
+            str(c["command"]), int(c.get("rc", 0))
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return False
+    return True
 
 
 def recorded_result(plan: LabPlan, lab: dict[str, Any], keys: list[str]) -> PlanResult:
@@ -115,7 +134,7 @@ def recorded_result(plan: LabPlan, lab: dict[str, Any], keys: list[str]) -> Plan
     steps = []
     for i, step in enumerate(plan.steps):
         rec = recorded[i] if i < len(recorded) else None
-        if rec is None or rec.get("key") != keys[i]:
+        if not isinstance(rec, dict) or rec.get("key") != keys[i] or not _valid(rec):
             steps.append(
                 StepResult(
                     i,
@@ -165,7 +184,7 @@ def recorded_result(plan: LabPlan, lab: dict[str, Any], keys: list[str]) -> Plan
         str(where.get("provider") or plan.provider),
         status,
         tuple(steps),
-        float(where.get("duration", 0.0)),
+        _number(where.get("duration")),
         _started(where),
         message=str(lab.get("message", "")),
         up_failed=bool(lab.get("up_failed")),
@@ -182,17 +201,28 @@ class RecordStore:
     def __init__(self, directory: str, root: str) -> None:
         self.directory = directory
         self.root = root
+        #: document -> why its record could not be read (it is then taken as missing)
+        self.unreadable: dict[str, str] = {}
 
     def path(self, document: str) -> str:
         return os.path.join(self.directory, *document.split("/")) + ".json"
 
     def load(self, document: str) -> dict[str, Any] | None:
+        """The document's record; None when there is none, or it cannot be read (then
+        :attr:`unreadable` says why, e.g. a merge left conflict markers in it)."""
+        path = self.path(document)
         try:
-            with open(self.path(document), encoding="utf-8") as f:
+            with open(path, encoding="utf-8") as f:
                 data = json.load(f)
-        except (OSError, ValueError):
+        except FileNotFoundError:
             return None
-        return data if isinstance(data, dict) and isinstance(data.get("labs"), list) else None
+        except (OSError, ValueError) as exc:
+            self.unreadable[document] = f"{path}: {exc}"
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("labs"), list):
+            self.unreadable[document] = f"{path}: not a labbook results file"
+            return None
+        return data
 
     def labs_for(self, document: str, plans: Sequence[LabPlan]) -> list[dict[str, Any] | None]:
         """The recorded lab of each plan: the k-th lab of a spec on the page is the k-th

@@ -23,11 +23,15 @@ def _machine() -> dict[str, str]:
     }
 
 
-def where(provider: str, started: float, duration: float) -> dict[str, str | float]:
+def where(
+    provider: str, started: float, duration: float, kernel: str | None = None
+) -> dict[str, str | float]:
     """``{"provider", "kernel", "distribution", "labbook", "date", "duration"}``: no user,
-    host name or path, so a record is the same whoever made it."""
+    host name or path, so a record is the same whoever made it. ``kernel``: the release
+    the lab's nodes ran (default: this machine's)."""
     return {
         **_machine(),
+        **({"kernel": kernel} if kernel is not None else {}),
         "provider": provider,
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
         "duration": round(duration, 1),

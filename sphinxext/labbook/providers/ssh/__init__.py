@@ -37,6 +37,10 @@ class SshLab(Lab):
     provider_name = "ssh"
     detachable = True
 
+    @property
+    def kernel_release(self) -> str:
+        return ""  # the machines' own, which may differ from one node to the next
+
     def __init__(self, st: SshState, spec: LabSpec) -> None:
         super().__init__(st.name, spec)
         self.state = st

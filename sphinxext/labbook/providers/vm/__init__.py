@@ -68,6 +68,10 @@ class VmLab(Lab):
         self._child = child  # whether this process forked the holder (and must reap it)
         self._channels: dict[str, Channel] = {}
 
+    @property
+    def kernel_release(self) -> str:
+        return self.state.kernel  # the kernel the VMs boot, not this machine's
+
     def channel(self, node: str, deadline: float | None = None) -> Channel:
         """The connection to ``node``'s agent (made on first use)."""
         self.check_node(node)
