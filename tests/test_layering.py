@@ -131,7 +131,7 @@ def test_the_graph_sees_relative_and_submodule_imports():
     graph = import_graph()
     assert "steps.model" in graph["runner.execute"]  # from ..steps.model import LabPlan
     assert "spec.yamlmarks" in graph["spec.load"]  # from . import yamlmarks
-    assert "providers.netns.holder" in graph["providers.netns"]  # in a function
+    assert "providers.netns.holder" in graph["providers.netns.provider"]  # in a function
 
 
 def test_find_cycle_finds_one():

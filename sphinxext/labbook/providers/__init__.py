@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from .base import ExecResult, Lab, LabInfo, Provider
+
+if TYPE_CHECKING:
+    from .base import ExecResult, Lab, LabInfo, Provider
+
+#: What this package hands on from ``base`` (on first use: ``labbook exec`` needs none).
+_FROM_BASE = ("ExecResult", "Lab", "LabInfo", "Provider")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["BUILTIN", "ExecResult", "Lab", "LabInfo", "Provider", "get_provider", "provider_names"]
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import pwd
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 CLONE_NEWUSER = 0x10000000
@@ -117,6 +115,8 @@ def plan() -> IdMap:
     user = _name(uid)
     # newgidmap looks the range up in /etc/subgid by the user's name, as newuidmap does
     subu, subg = subordinate(SUBUID, user, uid), subordinate(SUBGID, user, uid)
+    import shutil
+
     helpers = shutil.which("newuidmap") and shutil.which("newgidmap")
     if subu and subg and helpers:
         return IdMap(
@@ -137,6 +137,8 @@ def limits() -> str:
     m = plan()
     if m.privileged or m.helpers:
         return ""
+    import shutil
+
     if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
         return (
             "nodes have only root (uid 0): newuidmap/newgidmap are missing (Debian "
@@ -154,6 +156,8 @@ def map_ids(pid: int, m: IdMap) -> None:
     if m.helpers:
         for tool, lines in (("newuidmap", m.uid_map), ("newgidmap", m.gid_map)):
             argv = [tool, str(pid), *(str(x) for line in lines for x in line)]
+            import subprocess
+
             proc = subprocess.run(argv, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
