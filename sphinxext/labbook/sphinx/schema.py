@@ -14,6 +14,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid
 
 from ..errors import LabbookError
+from ..location import Location
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -31,6 +32,7 @@ from ..schema.model import Schema
 from .config import add_config_value
 from .paths import _confdir
 from .topology import FORMATS, _choice
+from .warn import Subtype, directive_location, location_of, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -41,13 +43,6 @@ logger = logging.getLogger(__name__)
 
 class schema_check(nodes.General, nodes.Element):
     """Where a schema is checked against a live database (removed once checked)."""
-
-
-def _where(file: str | None, line: int | None) -> str | None:
-    """A ``file:line`` location string (Sphinx reads a tuple as a document name)."""
-    if not file:
-        return None
-    return f"{file}:{line}" if line else f"{file}:"
 
 
 def _schema_dir(env: BuildEnvironment) -> str:
@@ -96,10 +91,8 @@ class SchemaDiagramDirective(SphinxDirective):
         "alt": directives.unchanged,
     }
 
-    def warn(self, message: str, subtype: str = "schema") -> list[nodes.Node]:
-        logger.warning(
-            message, location=(self.env.docname, self.lineno), type="labbook", subtype=subtype
-        )
+    def warn(self, message: str, subtype: Subtype = Subtype.SCHEMA) -> list[nodes.Node]:
+        warn(message, subtype, directive_location(self))
         return []
 
     def warn_literal_password(self, url: str) -> None:
@@ -147,12 +140,8 @@ class SchemaDiagramDirective(SphinxDirective):
         except LabbookError as exc:
             return self.warn(f"schema-diagram {mask_url(source)}: {exc}")
         for note in schema.notes:
-            logger.warning(
-                note.message,
-                location=_where(note.file, note.line),
-                type="labbook",
-                subtype="schema",
-            )
+            where = Location(note.file, note.line) if note.file else None
+            warn(note.message, Subtype.SCHEMA, where)
         check = self.check_node(source, base)
         for node in result:
             for child in node.findall(nodes.Element):
@@ -254,20 +243,16 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
                 documented, node["url"], node["url_base"], name=node["schema"] or None, allow=allow
             )
         except LabbookError as exc:
-            logger.warning(
+            warn(
                 f"schema check of {mask_url(node['documented'])} against "
                 f"{mask_url(node['url'])}: {exc}",
-                location=node,
-                type="labbook",
-                subtype="schema",
+                Subtype.SCHEMA,
+                location_of(node),
             )
         else:
             for line in report.lines():
-                logger.warning(
-                    f"schema drift against {report.live}: {line}",
-                    location=node,
-                    type="labbook",
-                    subtype="drift",
+                warn(
+                    f"schema drift against {report.live}: {line}", Subtype.DRIFT, location_of(node)
                 )
         node.parent.remove(node)
 

@@ -15,6 +15,7 @@ from ..spec import load_spec
 from ..steps.model import CommandSpec, FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
 from .topology import _choice
+from .warn import Subtype, directive_location, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -65,15 +66,15 @@ def _is_myst(directive: SphinxDirective) -> bool:
 
 class _LabDirective(SphinxDirective):
     def error_node(
-        self, message: str, subtype: str = "directive", line: int | None = None
+        self, message: str, subtype: Subtype = Subtype.DIRECTIVE, line: int | None = None
     ) -> list[nodes.Node]:
         """Warn at the directive (or ``line``) and put nothing on the page; the problem is
         kept on env so reports and ``labbook check`` count it as bad input."""
         from .envdata import note_problem
 
-        where = line or self.lineno
-        logger.warning(message, location=(self.env.docname, where), type="labbook", subtype=subtype)
-        note_problem(self.env, str(self.env.doc2path(self.env.docname)), where, message)
+        where = directive_location(self, line)
+        warn(message, subtype, where)
+        note_problem(self.env, where.file, where.line or self.lineno, message)
         return []
 
     def content_line(self, offset: int) -> int:
@@ -149,7 +150,7 @@ class LabDirective(_LabDirective):
 
             warn_spec_errors(exc)
             return self.error_node(
-                f"lab spec {self.arguments[0]} has errors (see above)", subtype="spec"
+                f"lab spec {self.arguments[0]} has errors (see above)", subtype=Subtype.SPEC
             )
         provider = (
             cfg.value(self.config, "labbook_provider_force")

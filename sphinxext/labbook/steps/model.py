@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ..location import Location
+
 
 class MatchMode(enum.StrEnum):
     """How a step's expected output is compared with what the command printed."""
@@ -26,11 +28,16 @@ class FileFormat(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Source:
-    """Where a step was written: the document file and the 1-based line of its content."""
+    """Where a step (or a lab) was written: the file, the 1-based line of its content, and
+    the document it belongs to."""
 
     file: str
     line: int
     document: str = ""
+
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
 
 
 @dataclass(frozen=True)
