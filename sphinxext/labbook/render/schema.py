@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import SchemaError
 from ..schema.model import Column, ForeignKey, Schema, Table
+from .dot import html_text
+from .dot import quote as _q
 
 COLUMN_MODES = ("all", "keys", "none")
 DIRECTIONS = ("LR", "TB", "RL", "BT")
@@ -266,15 +267,10 @@ def _stubs(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
 # -- DOT -----------------------------------------------------------------------------------
 
 
-def _q(text: str) -> str:
-    """A DOT quoted id."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 @functools.lru_cache(maxsize=4096)
 def _e(text: str) -> str:
     # names and types repeat across tables; escaping each once is a third of the work
-    return html.escape(text, quote=True)
+    return html_text(text)
 
 
 def _small(text: str) -> str:

@@ -15,7 +15,7 @@ from ..report import counted
 from ..steps.model import LabPlan, Source
 from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from . import config as cfg
-from .envdata import plans_of, problems_of, results_of
+from .envdata import plans_of, results_of
 from .steps import lab_marker, lab_step
 from .warn import Subtype, warn
 
@@ -325,22 +325,6 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         plans_of(env).pop(docname, None)
 
 
-def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    results_of(env).pop(docname, None)
-    plans_of(env).pop(docname, None)
-    problems_of(env).pop(docname, None)
-
-
-def on_merge(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    for get in (results_of, plans_of, problems_of):
-        mine, theirs = get(env), get(other)
-        for docname in docnames:
-            if docname in theirs:
-                mine[docname] = theirs[docname]  # type: ignore[assignment]
-
-
 def on_outdated(
     app: Sphinx, env: BuildEnvironment, added: set[str], changed: set[str], removed: set[str]
 ) -> list[str]:
@@ -373,7 +357,5 @@ def setup(app: Sphinx) -> None:
     _BUILD_PID = os.getpid()
     _FAILED.clear()
     app.connect("doctree-read", on_doctree_read)
-    app.connect("env-purge-doc", on_purge)
-    app.connect("env-merge-info", on_merge)
     app.connect("env-get-outdated", on_outdated)
     app.connect("builder-inited", _add_static)

@@ -30,6 +30,7 @@ from ..render.schema import (
 from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
 from .config import add_config_value
+from .envdata import schema_checks
 from .paths import _confdir
 from .topology import FORMATS, _choice
 from .warn import Subtype, directive_location, location_of, warn
@@ -218,15 +219,8 @@ class SchemaDiagramDirective(SphinxDirective):
             schema=self.options.get("schema") or "",
         )
         self.set_source_info(node)
-        _checked(self.env).add(self.env.docname)
+        schema_checks(self.env).add(self.env.docname)
         return [node]
-
-
-def _checked(env: BuildEnvironment) -> set[str]:
-    """Documents with a live check (a set of names: picklable, purged and merged)."""
-    if not hasattr(env, "labbook_schema_checks"):
-        env.labbook_schema_checks = set()  # type: ignore[attr-defined]
-    return env.labbook_schema_checks  # type: ignore[attr-defined, no-any-return]
 
 
 def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
@@ -262,17 +256,7 @@ def always_recheck(
 ) -> list[str]:
     """Documents checked against a database are read on every build: the database may
     have changed while the documents did not."""
-    return sorted(_checked(env) - removed)
-
-
-def purge_checks(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _checked(env).discard(docname)
-
-
-def merge_checks(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    _checked(env).update(_checked(other) & docnames)
+    return sorted(schema_checks(env) - removed)
 
 
 def setup(app: Sphinx) -> None:
@@ -303,5 +287,3 @@ def setup(app: Sphinx) -> None:
     app.add_directive("schema-diagram", SchemaDiagramDirective)
     app.connect("doctree-read", check_schemas)
     app.connect("env-get-outdated", always_recheck)
-    app.connect("env-purge-doc", purge_checks)
-    app.connect("env-merge-info", merge_checks)
