@@ -244,3 +244,18 @@ def test_a_background_command_that_fails_at_once_is_drift_with_its_output(spec):
     assert r.steps[0].status is Status.DRIFT
     assert "exited with status 3" in r.steps[0].message
     assert "no such option" in r.steps[0].diff
+
+
+def test_provider_options_are_key_value_pairs():
+    from sphinxext.labbook.providers import parse_options
+
+    assert parse_options(["accel=tcg", "memory=768", "x=a=b", "empty="]) == {
+        "accel": "tcg",
+        "memory": "768",
+        "x": "a=b",
+        "empty": "",
+    }
+    for bad in ("accel", "=tcg"):
+        with pytest.raises(ValueError) as info:
+            parse_options(["ok=1", bad])
+        assert info.value.args == (bad,)

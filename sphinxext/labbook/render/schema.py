@@ -45,6 +45,11 @@ class RenderOptions:
     #: draw tables that foreign keys reach outside the selection as small grey boxes
     stubs: bool = False
 
+    @property
+    def clustered(self) -> bool:
+        """Do the options say how to cluster the tables (for a split drawing)?"""
+        return bool(self.groups or self.group_by_prefix)
+
     def __post_init__(self) -> None:
         if self.columns not in COLUMN_MODES:
             raise SchemaError(f"columns {self.columns!r}: write one of {', '.join(COLUMN_MODES)}")
@@ -184,6 +189,16 @@ def clusters(schema: Schema, opts: RenderOptions) -> dict[str, tuple[str, ...]]:
         for cluster in [c for c, names in out.items() if c and len(names) < 2]:
             out.setdefault("", []).extend(out.pop(cluster))
     return {c: tuple(sorted(out[c])) for c in sorted(out)}
+
+
+def split_drawing(
+    schema: Schema, opts: RenderOptions
+) -> list[tuple[str | None, Schema, RenderOptions]]:
+    """What a split drawing shows, in order: the overview of the clusters (``None``), then
+    each cluster's own diagram, with stubs for the tables its foreign keys reach elsewhere.
+    The options must be :attr:`RenderOptions.clustered`."""
+    parts = [(cluster, part, with_stubs(opts)) for cluster, part in split(schema, opts)]
+    return [(None, schema, opts), *parts]
 
 
 def split(schema: Schema, opts: RenderOptions) -> list[tuple[str, Schema]]:

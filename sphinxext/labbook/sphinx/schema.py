@@ -22,17 +22,16 @@ from ..render.schema import (
     RenderOptions,
     overview_dot,
     overview_mermaid,
-    split,
+    split_drawing,
     to_dot,
     to_mermaid,
-    with_stubs,
 )
 from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
 from .config import add_config_value
 from .envdata import schema_checks
 from .paths import _confdir
-from .topology import FORMATS, _choice
+from .topology import FORMATS, _choice, figure
 from .warn import Subtype, directive_location, location_of, warn
 
 if TYPE_CHECKING:
@@ -155,20 +154,25 @@ class SchemaDiagramDirective(SphinxDirective):
         fmt = self.options.get("format") or self.config.labbook_schema_format
         if "overview" not in self.options:
             return [self.figure(self.diagram(schema, opts, fmt), self.options.get("caption"))]
-        if not (opts.groups or opts.group_by_prefix):
+        if not opts.clustered:
             raise LabbookError(
                 ":overview: draws one diagram per cluster; say how to "
                 "cluster with :group: prefix or :group: NAME = GLOB; ..."
             )
-        over = (
-            mermaid(code=overview_mermaid(schema, opts), options={})
-            if fmt == "mermaid"
-            else graphviz(code=overview_dot(schema, opts), options={"docname": self.env.docname})
-        )
-        over["alt"] = f"Overview of the clusters of {label}"
-        out = [self.figure(over, self.options.get("caption") or f"Overview of {label}")]
-        for cluster, part in split(schema, opts):
-            out.append(self.figure(self.diagram(part, with_stubs(opts), fmt), cluster))
+        out = []
+        for cluster, part, part_opts in split_drawing(schema, opts):
+            if cluster is not None:
+                out.append(self.figure(self.diagram(part, part_opts, fmt), cluster))
+                continue
+            over = (
+                mermaid(code=overview_mermaid(part, part_opts), options={})
+                if fmt == "mermaid"
+                else graphviz(
+                    code=overview_dot(part, part_opts), options={"docname": self.env.docname}
+                )
+            )
+            over["alt"] = f"Overview of the clusters of {label}"
+            out.append(self.figure(over, self.options.get("caption") or f"Overview of {label}"))
         return out
 
     def diagram(self, schema: Schema, opts: RenderOptions, fmt: str) -> nodes.Element:
@@ -191,13 +195,7 @@ class SchemaDiagramDirective(SphinxDirective):
         return node
 
     def figure(self, node: nodes.Element, caption: str | None) -> nodes.Element:
-        if not caption:
-            return node
-        figure = nodes.figure("", node, classes=["labbook-schema-figure"])
-        if "align" in node:
-            figure["align"] = node.attributes.pop("align")
-        figure += nodes.caption(caption, caption)
-        return figure
+        return figure(node, caption, "labbook-schema-figure")
 
     def check_node(self, source: str, base: str) -> list[nodes.Node]:
         """A placeholder for the drift check, if this diagram has a database to check."""

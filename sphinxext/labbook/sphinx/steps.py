@@ -157,7 +157,7 @@ class LabDirective(_LabDirective):
             or self.options.get("provider")
             or cfg.value(self.config, "labbook_provider")
         )
-        from ..providers import provider_names
+        from ..providers import parse_options, provider_names
 
         if provider not in provider_names():
             return self.error_node(
@@ -173,15 +173,13 @@ class LabDirective(_LabDirective):
                 )
             self.env.note_dependency(rel_dep)
             depends.append(os.fspath(abs_dep))
-        options = {}
-        for item in self.options.get("options", "").replace(",", " ").split():
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                return self.error_node(
-                    f":options: {item!r}: write KEY=VALUE pairs, like "
-                    ":options: accel=tcg, memory=768"
-                )
-            options[key] = value
+        try:
+            options = parse_options(self.options.get("options", "").replace(",", " ").split())
+        except ValueError as exc:
+            return self.error_node(
+                f":options: {exc.args[0]!r}: write KEY=VALUE pairs, like "
+                ":options: accel=tcg, memory=768"
+            )
         data = {
             "name": spec.name,
             "spec_path": path,

@@ -79,13 +79,19 @@ def topology_node(
     node["classes"].append("labbook-topology")
     if align:
         node["align"] = align
+    return figure(node, caption, "labbook-topology-figure")
+
+
+def figure(node: nodes.Element, caption: str | None, cls: str) -> nodes.Element:
+    """``node`` in a figure with ``caption`` (which takes over its alignment), or ``node``
+    itself when there is no caption."""
     if not caption:
         return node
-    figure = nodes.figure("", node, classes=["labbook-topology-figure"])
+    fig = nodes.figure("", node, classes=[cls])
     if "align" in node:
-        figure["align"] = node.attributes.pop("align")
-    figure += nodes.caption(caption, caption)
-    return figure
+        fig["align"] = node.attributes.pop("align")
+    fig += nodes.caption(caption, caption)
+    return fig
 
 
 def warn_spec_errors(exc: SpecErrors) -> None:
