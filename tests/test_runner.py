@@ -11,7 +11,7 @@ from sphinxext.labbook.errors import SpecErrors, UsageError
 from sphinxext.labbook.report import from_json, summary, summary_line, to_json, to_junit
 from sphinxext.labbook.runner.execute import run_plan
 from sphinxext.labbook.runner.shard import assign, parse_shard
-from sphinxext.labbook.steps.model import CommandSpec, FileStep, LabPlan, RunStep, Source
+from sphinxext.labbook.steps.model import Command, FileStep, LabPlan, RunStep, Source
 from sphinxext.labbook.verdict.results import Status
 
 SPEC = """name: duo
@@ -32,7 +32,7 @@ def run(node: str, *cmds: tuple[str, list[str]], line: int = 10, **kw) -> RunSte
     return RunStep(
         node=node,
         source=Source("doc.rst", line, "doc"),
-        commands=tuple(CommandSpec(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
+        commands=tuple(Command(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
         **kw,
     )
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
 from ..spec import LabSpec, load_spec
-from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..steps.model import Command, FileStep, LabPlan, MatchMode, RunStep, Step
 from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
 
@@ -178,7 +178,7 @@ def _headed(c: CommandResult, many: bool) -> str:
     return f"line {c.line}: $ {_short(c.text)}\n{c.diff}"
 
 
-def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
+def _judge(step: RunStep, cmd: Command, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
     from ..verdict.matching import match_output
 
@@ -190,7 +190,7 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
     return ok, diff
 
 
-def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
+def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     deadline = time.monotonic() + step.retry
     t = time.monotonic()
     while True:
@@ -227,7 +227,7 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     )
 
 
-def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
+def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandResult:
     """Start ``cmd`` detached from the session, so it keeps running until teardown even if
     a later command of the node times out (which ends the session and its processes).
 

@@ -12,7 +12,7 @@ from sphinx.util.docutils import SphinxDirective
 
 from ..errors import DirectiveError, SpecErrors
 from ..spec import load_spec
-from ..steps.model import CommandSpec, FileFormat, FileStep, MatchMode, RunStep, Source
+from ..steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
 from .topology import _choice
 from .warn import Subtype, directive_location, warn
@@ -245,9 +245,9 @@ class LabRunDirective(_LabDirective):
 
         mode = MatchMode(self.options.get("match", MatchMode.NORMALIZED))
         try:
-            parsed = parse_console(list(self.content), prompts)
+            parsed = parse_console(list(self.content), prompts, self.content_line(0))
         except DirectiveError as exc:
-            return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+            return self.error_node(exc.message, line=exc.line)
         for c in parsed:  # a bad (re) line or non-JSON is reported where it was written
             if self.options.get("background") and not c.expected:
                 continue
@@ -255,13 +255,10 @@ class LabRunDirective(_LabDirective):
                 validate_expected(c.expected, mode)
             except DirectiveError as exc:
                 first = c.line + command_extent(c) + (exc.line or 0)
-                return self.error_node(exc.message, line=self.content_line(first))
+                return self.error_node(exc.message, line=first)
         step = RunStep(
             node=node_name,
-            commands=tuple(
-                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt)
-                for c in parsed
-            ),
+            commands=parsed,
             source=self.source(),
             timeout=self.options.get("timeout", float(cfg.value(self.config, "labbook_timeout"))),
             rc=self.options.get("rc", 0),
