@@ -17,7 +17,7 @@ ROOT = "sphinxext.labbook"
 #: below it, never one above. A box is a folder (or a module) right under the package;
 #: ``""`` is the package itself (the Sphinx extension's ``setup``).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "errors", "outfile"),
+    ("version", "errors", "location", "outfile"),
     ("spec",),
     ("schema",),
     ("render",),

@@ -126,12 +126,12 @@ def _provider(name: str | None, **options: str):  # type: ignore[no-untyped-def]
 
 
 def _options(args: argparse.Namespace) -> dict[str, str]:
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-o {item!r}: write KEY=VALUE, like -o insecure=true")
-        options[key] = value
+    from ..providers import parse_options
+
+    try:
+        options = parse_options(args.option)
+    except ValueError as exc:
+        raise UsageError(f"-o {exc.args[0]!r}: write KEY=VALUE, like -o insecure=true") from None
     if args.inventory:
         options["inventory"] = args.inventory
     return options

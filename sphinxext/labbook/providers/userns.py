@@ -75,11 +75,8 @@ def privileged() -> bool:
 def _own_map(name: str) -> tuple[tuple[int, int, int], ...]:
     try:
         with open(f"/proc/self/{name}") as f:
-            return tuple(
-                tuple(int(x) for x in line.split())
-                for line in f  # type: ignore[misc]
-                if line.strip()
-            )
+            rows = [[int(x) for x in line.split()] for line in f if line.strip()]
+            return tuple((inside, outside, count) for inside, outside, count in rows)
     except OSError:
         return ((0, 0, ALL_IDS),)
 

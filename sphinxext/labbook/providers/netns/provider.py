@@ -35,7 +35,6 @@ class NetnsLab(Lab):
     """A running netns lab: a handle on its state, usable from any process."""
 
     provider_name = "netns"
-    detachable = True
 
     def __init__(self, name: str, spec: LabSpec, st: LabState, *, child: bool = False) -> None:
         super().__init__(name, spec)
