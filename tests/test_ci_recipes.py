@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sphinxext.labbook.cli import build_parser
+from sphinxext.labbook.cli.parser import build_parser
 
 REPO = Path(__file__).parent.parent
 WORKFLOW = REPO / ".github" / "workflows" / "docs-drift.yml"

@@ -20,9 +20,9 @@ from conftest import IS_ROOT, NEEDS_USERNS, ROOTS, warnings_of
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.providers.labstate import STATE_DIR_ENV
 from sphinxext.labbook.runner.keys import step_keys
-from sphinxext.labbook.runner.model import CommandSpec, LabPlan, RunStep, Source
 from sphinxext.labbook.runner.records import MAX_LINES, bounded_lines
-from sphinxext.labbook.sphinx.execute import results_of
+from sphinxext.labbook.sphinx.envdata import results_of
+from sphinxext.labbook.steps.model import Command, LabPlan, RunStep, Source
 
 RECORDED = re.compile(r"✓ verified on (\w+), \d{4}-\d\d-\d\d \(recorded\)")
 STALE = re.compile(r"changed since last verified on (\w+), \d{4}-\d\d-\d\d")
@@ -44,7 +44,7 @@ def _plan(where: Path, commands: list[str], python: str, first_line: int) -> Lab
     steps = tuple(
         RunStep(
             "alpha",
-            (CommandSpec(c, ("x",), first_line + 3 * i),),
+            (Command(c, ("x",), first_line + 3 * i),),
             Source(str(where / "one.rst"), first_line + 3 * i, "one"),
         )
         for i, c in enumerate(commands)
@@ -310,7 +310,7 @@ def test_round_trip_record_here_show_elsewhere_then_flag_an_edited_step():
 
 
 def test_parallel_build_records_every_document(tmp_path, make_app):
-    from sphinxext.labbook.sphinx.execute import records_changed
+    from sphinxext.labbook.sphinx.envdata import records_changed
 
     src = copy_root(tmp_path / "src", "fake")
     app = make_app("html", srcdir=src, freshenv=True, parallel=2)

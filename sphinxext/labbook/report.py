@@ -4,36 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any
 
-from .runner.model import CommandResult, PlanResult, Status, StepResult
+from .outfile import write_atomic as write_atomic  # schema.snapshot, verdict.rewrite use it
+from .verdict.results import PlanResult, Status, plan_result_from_dict, plan_result_to_dict
 
 REPORT_VERSION = 1
-
-
-def plan_result_to_dict(r: PlanResult) -> dict[str, Any]:
-    return asdict(r)
-
-
-def plan_result_from_dict(d: dict[str, Any]) -> PlanResult:
-    steps = tuple(
-        StepResult(
-            **{
-                **s,
-                "status": Status(s["status"]),
-                "commands": tuple(
-                    CommandResult(**{**c, "status": Status(c["status"])})
-                    for c in s.get("commands", ())
-                ),
-            }
-        )
-        for s in d["steps"]
-    )
-    return PlanResult(**{**d, "status": Status(d["status"]), "steps": steps})
 
 
 def summary(results: Iterable[PlanResult]) -> dict[str, int]:
@@ -191,24 +169,6 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
             ET.SubElement(case, "error", message=str(p.get("message")), type="bad-input")
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
-
-
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, so a reader never sees half of it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".labbook-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def write_reports(

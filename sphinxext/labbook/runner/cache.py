@@ -7,8 +7,8 @@ import json
 import os
 import tempfile
 
+from ..verdict.results import PlanResult, plan_result_from_dict, plan_result_to_dict
 from .keys import plan_key
-from .model import PlanResult
 
 __all__ = ["ResultCache", "plan_key"]
 
@@ -23,8 +23,6 @@ class ResultCache:
         return os.path.join(self.directory, key[:2], f"{key}.json")
 
     def get(self, key: str) -> PlanResult | None:
-        from ..report import plan_result_from_dict
-
         try:
             with open(self._path(key), encoding="utf-8") as f:
                 return plan_result_from_dict(json.load(f))
@@ -32,8 +30,6 @@ class ResultCache:
             return None
 
     def put(self, key: str, result: PlanResult) -> None:
-        from ..report import plan_result_to_dict
-
         path = self._path(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")

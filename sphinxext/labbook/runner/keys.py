@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict
 from typing import Any
 
-from .model import LabPlan, Step
+from ..steps.model import LabPlan, Step
 
 #: Fields that say where a step was written, not what it is: a line added above a step
 #: does not change its result.

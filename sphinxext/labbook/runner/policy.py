@@ -20,9 +20,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import LabbookError
+from ..steps.model import LabPlan
+from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from .cache import ResultCache
 from .keys import lab_key, plan_key, step_keys
-from .model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
 from .records import RecordStore, lab_record, recorded_result, same_verdict
 
 MODES = ("auto", "cache", "force", "off")

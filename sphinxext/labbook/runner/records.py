@@ -17,7 +17,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from .model import CommandResult, LabPlan, PlanResult, Status, StepResult
+from ..steps.model import LabPlan
+from ..verdict.results import CommandResult, PlanResult, Status, StepResult
 
 FORMAT = 1
 #: Lines of output kept of a command, a file or a diff: the first and the last half.
@@ -253,7 +254,7 @@ class RecordStore:
 
     def write(self, document: str, labs: list[dict[str, Any]]) -> None:
         """Write (or, with no labs left, remove) the document's record."""
-        from ..report import write_atomic
+        from ..outfile import write_atomic
 
         if labs:
             write_atomic(self.path(document), self.render(document, labs))

@@ -10,7 +10,7 @@ import time
 
 @functools.cache
 def _machine() -> dict[str, str]:
-    from .. import __version__
+    from ..version import __version__
 
     try:
         distribution = platform.freedesktop_os_release().get("PRETTY_NAME", "")

@@ -35,7 +35,6 @@ class SshLab(Lab):
     """A running ssh lab: its nodes' master connections, usable from any process."""
 
     provider_name = "ssh"
-    detachable = True
 
     @property
     def kernel_release(self) -> str:
