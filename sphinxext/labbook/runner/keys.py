@@ -66,6 +66,11 @@ def step_keys(plan: LabPlan, provider_settings: dict[str, Any]) -> list[str]:
 
 
 def plan_key(plan: LabPlan, provider_settings: dict[str, Any]) -> str:
-    """The key of the whole lab with all its steps."""
+    """The build directory's cache key of the whole lab: its content and the labbook
+    version (a new release may judge differently). Recorded results leave the version
+    out, so that a release does not make every recorded step stale."""
+    from .. import version
+
     keys = step_keys(plan, provider_settings)
-    return _sha(["plan", keys[-1] if keys else lab_key(plan, provider_settings)])
+    last = keys[-1] if keys else lab_key(plan, provider_settings)
+    return _sha(["plan", version.__version__, last])
