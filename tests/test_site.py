@@ -135,6 +135,7 @@ def test_graphviz_diagrams_are_images_with_labels(site: Path) -> None:
         ("img", "Topology of lab pair: nodes alpha, beta; networks lan"),
         # :around: cells draws cells and its neighbour hosts, not flavors
         ("img", "Schema diagram: 2 tables: cells, hosts"),
+        ("img", "A drawn by hand"),  # no alt text: the figure's caption
     ]
 
 
@@ -311,7 +312,7 @@ def test_diagrams_render_offline_in_chromium(site: Path, browser, name: str) -> 
         loaded = browser.execute_script(
             "return [...document.querySelectorAll('object')].map(o => o.getAttribute('role'))"
         )
-        assert loaded == ["img", "img"]
+        assert loaded == ["img", "img", "img"]
     urls = requested(browser)
     assert [u for u in urls if not u.startswith(("file:", "data:", "blob:"))] == []
     assert any(re.search(r"/_static/mermaid\.min\.js(\?|$)", u) for u in urls), urls

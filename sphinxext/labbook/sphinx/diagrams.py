@@ -127,14 +127,23 @@ def describe_mermaid(app: Sphinx, doctree: nodes.document) -> None:
             node["code"] = with_accessibility(node["code"], alt)
 
 
+def _figure_caption(node: nodes.Element) -> str:
+    """The caption of the figure ``node`` is drawn in, if any."""
+    if isinstance(node.parent, nodes.figure):
+        for caption in node.parent.findall(nodes.caption):
+            return caption.astext()
+    return ""
+
+
 def visit_graphviz(self: Any, node: graphviz) -> None:
-    """Sphinx's graphviz HTML, with ``role="img"`` and ``aria-label`` on an SVG ``<object>``
-    (a screen reader reads neither the SVG's text nor the fallback inside the object)."""
+    """Sphinx's graphviz HTML, with ``role="img"`` and ``aria-label`` (the alt text, else the
+    figure's caption) on an SVG ``<object>``: a screen reader reads neither the SVG's text
+    nor the fallback inside the object."""
     start = len(self.body)
     try:
         html_visit_graphviz(self, node)
     finally:  # it ends with SkipNode
-        alt = node.get("alt")
+        alt = node.get("alt") or _figure_caption(node)
         if alt:
             label = f'<object role="img" aria-label="{self.attval(alt)}" data='
             for i in range(start, len(self.body)):
