@@ -146,14 +146,14 @@ def _counts_table(app: Sphinx, docs: dict[str, list[PlanResult]]) -> nodes.table
     for doc, results in docs.items():
         counts = chapters.setdefault(_chapter(app, doc), dict.fromkeys(WORDS, 0))
         for r in results:
-            for s in r.steps:
-                counts[s.status] += 1
+            for step in r.steps:
+                counts[step.status] += 1
     total = dict.fromkeys(WORDS, 0)
     for chapter, counts in chapters.items():
-        body += _row([chapter, *(str(counts[s]) for s in WORDS)])
-        for s in WORDS:
-            total[s] += counts[s]
-    body += _row(["All", *(str(total[s]) for s in WORDS)], classes=["labbook-total"])
+        body += _row([chapter, *(str(counts[status]) for status in WORDS)])
+        for status in WORDS:
+            total[status] += counts[status]
+    body += _row(["All", *(str(total[status]) for status in WORDS)], classes=["labbook-total"])
     return table
 
 

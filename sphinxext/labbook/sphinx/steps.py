@@ -200,6 +200,7 @@ class LabDirective(_LabDirective):
         self.set_source_info(marker)
         out: list[nodes.Node] = [marker]
         shown = self.env.temp_data.setdefault("labbook_labs_shown", set())
+        assert isinstance(shown, set)
         if path not in shown:  # the first time this page names the lab
             shown.add(path)
             out.append(self.how_to_run(path, provider))
