@@ -81,7 +81,7 @@ def test_a_page_says_why_its_labs_did_not_run_once(site: Path) -> None:
     html = body(site, "notrun")
     # two labs on the page, both not run for the same reason: one notice, at the first
     assert html.count('class="labbook-notice') == 1
-    assert html.count("QEMU-is-missing") == 1
+    assert html.count("provider is not available here: QEMU-is-missing") == 1
     assert html.count('<p class="labbook-mark labbook-skipped"><span>not run</span></p>') == 3
 
 
@@ -157,6 +157,9 @@ def test_a_labs_first_appearance_says_where_its_spec_is_and_how_to_run_it(site: 
         "Lab spec pair.yaml (download); bring it up yourself with "
         "labbook up --provider fake pair.yaml."
     )
+    # the lab's own provider options go with the command
+    other = re.sub(r"<[^>]+>", "", body(site, "notrun"))
+    assert "labbook up --provider fake -o unavailable=QEMU-is-missing pair.yaml." in other
     href = re.search(r'href="(_downloads/[^"]+)"', para)[1]
     assert (site / href).read_bytes() == (ROOTS / "test-site" / "pair.yaml").read_bytes()
 

@@ -203,7 +203,7 @@ class LabDirective(_LabDirective):
         assert isinstance(shown, set)
         if path not in shown:  # the first time this page names the lab
             shown.add(path)
-            out.append(self.how_to_run(path, provider))
+            out.append(self.how_to_run(path, provider, options))
         if "topology" in self.options:
             from .topology import topology_node
 
@@ -217,7 +217,7 @@ class LabDirective(_LabDirective):
             )
         return out
 
-    def how_to_run(self, path: str, provider: str) -> nodes.paragraph:
+    def how_to_run(self, path: str, provider: str, options: dict[str, str]) -> nodes.paragraph:
         """Under the lab: its spec's path, a link to download it, the command that brings
         it up."""
         from sphinx import addnodes
@@ -237,8 +237,10 @@ class LabDirective(_LabDirective):
             reftarget=os.path.relpath(path, doc_dir),
         )
         download += nodes.literal("download", "download", classes=["xref", "download"])
-        command = "labbook up " + (f"--provider {provider} " if provider != "netns" else "")
-        command += shlex.quote(shown)
+        words = ["labbook", "up"] + (["--provider", provider] if provider != "netns" else [])
+        for key, value in options.items():
+            words += ["-o", f"{key}={value}"]
+        command = shlex.join([*words, shown])
         para = nodes.paragraph("", "", classes=["labbook-lab-source"])
         para += [
             nodes.Text("Lab spec "),
