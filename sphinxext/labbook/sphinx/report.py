@@ -129,8 +129,24 @@ def header_facts(app: Sphinx, results: list[PlanResult]) -> list[tuple[str, str]
     return facts
 
 
-def _chapter(app: Sphinx, doc: str) -> str:
-    """Documents in a directory are one chapter; a top-level document is its own."""
+def _captions(app: Sphinx) -> dict[str, str]:
+    """docname -> the caption of the root document's toctree that lists it."""
+    from sphinx import addnodes
+
+    toc = app.env.tocs.get(app.config.root_doc)
+    out: dict[str, str] = {}
+    for tree in toc.findall(addnodes.toctree) if toc is not None else ():
+        for doc in tree.get("includefiles", ()):
+            if tree.get("caption"):
+                out.setdefault(doc, tree["caption"])
+    return out
+
+
+def _chapter(app: Sphinx, doc: str, captions: dict[str, str]) -> str:
+    """The caption of the root toctree that lists the document; else its directory; else
+    (a top-level document) its title."""
+    if doc in captions:
+        return captions[doc]
     directory = posixpath.dirname(doc)
     if directory:
         return directory
@@ -143,8 +159,9 @@ def _counts_table(app: Sphinx, docs: dict[str, list[PlanResult]]) -> nodes.table
     table = _table(headers, [40, 10, 10, 10, 10], ["labbook-report", "labbook-summary"])
     body = _body(table)
     chapters: dict[str, dict[Status, int]] = {}
+    captions = _captions(app)
     for doc, results in docs.items():
-        counts = chapters.setdefault(_chapter(app, doc), dict.fromkeys(WORDS, 0))
+        counts = chapters.setdefault(_chapter(app, doc, captions), dict.fromkeys(WORDS, 0))
         for r in results:
             for step in r.steps:
                 counts[step.status] += 1
