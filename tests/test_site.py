@@ -319,3 +319,34 @@ def test_diagrams_render_offline_in_chromium(site: Path, browser, name: str) -> 
     urls = requested(browser)
     assert [u for u in urls if not u.startswith(("file:", "data:", "blob:"))] == []
     assert any(re.search(r"/_static/mermaid\.min\.js(\?|$)", u) for u in urls), urls
+
+
+def test_the_report_names_the_commit_of_a_project_in_git(tmp_path: Path) -> None:
+    import subprocess
+
+    src = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-site", src)
+    (src / "conf.py").write_text((src / "conf.py").read_text() + 'labbook_execute = "off"\n')
+    git = ["git", "-C", str(src), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", "site"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "build", freshenv=True)
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    html = (Path(app.outdir) / "report.html").read_text()
+    assert f"<p>{head}</p>" in html
+    # a project with changes not committed says so
+    (src / "run.rst").write_text((src / "run.rst").read_text() + "\nMore.\n")
+    app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "build")
+    try:
+        app.build()
+    finally:
+        app.cleanup()
+    html = (Path(app.outdir) / "report.html").read_text()
+    assert f"<p>{head} (with uncommitted changes)</p>" in html

@@ -73,26 +73,22 @@ def _body(table: nodes.table) -> nodes.tbody:
     return next(iter(table.findall(nodes.tbody)))
 
 
+def _git(directory: str, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(
+        ["git", "-C", directory, *args], capture_output=True, text=True, timeout=30, check=True
+    ).stdout.strip()
+
+
 def _git_commit(directory: str) -> str:
-    """The commit checked out where conf.py is (with "+ changes" when the tree differs),
-    or "" outside git."""
+    """The commit checked out where conf.py is (saying so when the tree has changes), or
+    "" outside git."""
     import subprocess
 
     try:
-        head = subprocess.run(
-            ["git", "-C", directory, "rev-parse", "--short=12", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", directory, "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=True,
-        ).stdout.strip()
+        head = _git(directory, "rev-parse", "--short=12", "HEAD")
+        dirty = _git(directory, "status", "--porcelain", "--untracked-files=no")
     except (OSError, subprocess.SubprocessError):
         return ""
     return f"{head} (with uncommitted changes)" if dirty else head
