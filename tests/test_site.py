@@ -350,3 +350,27 @@ def test_the_report_names_the_commit_of_a_project_in_git(tmp_path: Path) -> None
         app.cleanup()
     html = (Path(app.outdir) / "report.html").read_text()
     assert f"<p>{head} (with uncommitted changes)</p>" in html
+
+
+@pytest.mark.sphinx("html", testroot="topology", freshenv=True)
+def test_without_mermaidx_the_build_says_diagrams_load_from_the_network(app, monkeypatch):
+    """mermaidx is a requirement; an environment that lacks it is told what it gets."""
+    from sphinxext.labbook.sphinx import diagrams
+
+    monkeypatch.setattr(diagrams, "mermaid_js_source", lambda: None)
+    diagrams.on_builder_inited(app)
+    assert "pip install mermaidx" in app.warning.getvalue()
+    assert "[labbook.mermaid]" in app.warning.getvalue()
+    assert not diagrams._serves_mermaid(app)
+
+
+def test_a_project_that_names_its_mermaid_keeps_it(make_app, tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    shutil.copytree(ROOTS / "test-topology", src)
+    with open(src / "conf.py", "a") as f:
+        f.write('mermaid_version = "11.12.1"\n')
+    app = make_app("html", srcdir=src, freshenv=True)
+    app.build()
+    page = (Path(app.outdir) / "index.html").read_text()
+    assert "cdn.jsdelivr.net/npm/mermaid@11.12.1" in page
+    assert not (Path(app.outdir) / "_static" / "mermaid.min.js").exists()
