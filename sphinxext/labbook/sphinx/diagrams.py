@@ -61,7 +61,7 @@ def _serves_mermaid(app: Sphinx) -> bool:
     return (
         app.builder.format == "html"
         and app.config.mermaid_output_format == "raw"
-        and not app.config.mermaid_use_local
+        and not getattr(app.config, "mermaid_use_local", "")  # newer releases only
         and "mermaid_version" not in app.config._raw_config
         and mermaid_js_source() is not None
     )
@@ -103,7 +103,7 @@ def on_page_context(
 ) -> None:
     if doctree is None or doctree.next_node(mermaid) is None or not _serves_mermaid(app):
         return
-    priority = app.config.mermaid_js_priority
+    priority = getattr(app.config, "mermaid_js_priority", 500)
     app.add_js_file(MERMAID_JS, priority=priority)
     app.add_js_file(None, body=_page_script(app), priority=priority + 1)
 
