@@ -341,6 +341,8 @@ def test_the_report_names_the_commit_of_a_project_in_git(tmp_path: Path) -> None
         app.cleanup()
     html = (Path(app.outdir) / "report.html").read_text()
     assert f"<p>{head}</p>" in html
+    # why a step did not run, without the "not run" its result already says
+    assert html.count("<td><p>labbook_execute is off</p></td>") == 8
     # a project with changes not committed says so
     (src / "run.rst").write_text((src / "run.rst").read_text() + "\nMore.\n")
     app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "build")

@@ -190,7 +190,8 @@ def _steps_table(app: Sphinx, fromdocname: str, docs: dict[str, list[PlanResult]
                 ref += nodes.Text(name)
                 hidden = lab_plan is not None and getattr(lab_plan.steps[i], "hide", False)
                 step = s.kind + (" (hidden)" if hidden else "")
-                why = r.not_run or s.message if s.status is not Status.PASSED else ""
+                why = (r.not_run or s.message) if s.status is not Status.PASSED else ""
+                why = why.removeprefix("not run: ")  # the Result column says it
                 body += _row(
                     [
                         ref,
@@ -233,8 +234,8 @@ def report_nodes(app: Sphinx, fromdocname: str) -> list[nodes.Node]:
     hidden = _hidden_steps(app, docs)
     if hidden:
         text = (
-            f"These counts include {counted(hidden, 'hidden step')} (:hide:): run and "
-            "checked, but not shown on their page."
+            f"These counts include {counted(hidden, 'hidden step')} (:hide:), which "
+            "their pages do not show: a lab runs them, but a reader does not see them."
         )
         out.append(nodes.paragraph(text, text, classes=["labbook-hidden-note"]))
     out.append(_steps_table(app, fromdocname, docs))
