@@ -87,6 +87,15 @@ def on_builder_inited(app: Sphinx) -> None:
     for listener in list(app.events.listeners.get("html-page-context", ())):
         if listener.handler is install_js:
             app.disconnect(listener.id)
+    # a static directory of its own, so mermaid is copied with the other static files
+    # (before an epub is zipped, for one)
+    static = os.path.join(app.doctreedir, "labbook-static")
+    source, target = mermaid_js_source(), os.path.join(static, MERMAID_JS)
+    assert source is not None  # _serves_mermaid checked it
+    if not os.path.exists(target) or os.path.getsize(target) != os.path.getsize(source):
+        os.makedirs(static, exist_ok=True)
+        shutil.copyfile(source, target)
+    app.config.html_static_path.append(static)
 
 
 def _page_script(app: Sphinx) -> str:
@@ -106,17 +115,6 @@ def on_page_context(
     priority = getattr(app.config, "mermaid_js_priority", 500)
     app.add_js_file(MERMAID_JS, priority=priority)
     app.add_js_file(None, body=_page_script(app), priority=priority + 1)
-
-
-def on_build_finished(app: Sphinx, exception: BaseException | None) -> None:
-    if exception is not None or not _serves_mermaid(app):
-        return
-    source = mermaid_js_source()
-    assert source is not None  # _serves_mermaid checked it
-    target = os.path.join(app.outdir, "_static", MERMAID_JS)
-    if not os.path.exists(target) or os.path.getsize(target) != os.path.getsize(source):
-        os.makedirs(os.path.dirname(target), exist_ok=True)
-        shutil.copyfile(source, target)
 
 
 def describe_mermaid(app: Sphinx, doctree: nodes.document) -> None:
@@ -156,5 +154,4 @@ def setup(app: Sphinx) -> None:
     app.add_node(graphviz, override=True, html=(visit_graphviz, None))
     app.connect("builder-inited", on_builder_inited)
     app.connect("html-page-context", on_page_context)
-    app.connect("build-finished", on_build_finished)
     app.connect("doctree-read", describe_mermaid)
