@@ -76,6 +76,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument(
         "--build-dir", help="where results and the cache are kept (default: a temporary directory)"
     )
+    p.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="where the whole output of a command too long to show is kept (reports show "
+        "its first and last 200 lines and name the file); default: labbook-output/ in "
+        "the build directory, or ~/.cache/labbook/output without --build-dir",
+    )
     p.set_defaults(func=run)
 
 
@@ -211,6 +218,10 @@ def run(args: argparse.Namespace) -> int:
         overrides["root_doc"] = docs[0]
     if args.provider:
         overrides["labbook_provider_force"] = args.provider
+    if args.output_dir or not args.build_dir:
+        from ..runner.execute import default_output_dir
+
+        overrides["labbook_output_dir"] = os.path.abspath(args.output_dir or default_output_dir())
     if args.inventory:
         overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
     env_override = {

@@ -26,6 +26,11 @@ class ExecResult:
     stderr: str = ""
     duration: float = 0.0
     timed_out: bool = False
+    #: Where the whole output is, when ``stdout`` shows only its start and end.
+    full_output: str = ""
+    #: The session's shell is gone after this command (it ran ``exit`` or ``exec``, or
+    #: timed out): the next command starts a fresh one.
+    ended: bool = False
 
     @property
     def output(self) -> str:
@@ -57,6 +62,8 @@ class Lab(abc.ABC):
         self._sessions: dict[str, Session] = {}
         #: Extra environment of every session shell (set by the runner from the plan).
         self.session_env: dict[str, str] = {}
+        #: Where sessions keep the whole output of commands too long to show (None: nowhere).
+        self.output_dir: str | None = None
 
     # -- commands -----------------------------------------------------------------
     @abc.abstractmethod
@@ -82,7 +89,10 @@ class Lab(abc.ABC):
         if s is None or not s.alive:
             self.check_node(node)
             s = PtySession(
-                self.shell_argv(node), name=f"{self.name}/{node}", env=dict(self.session_env)
+                self.shell_argv(node),
+                name=f"{self.name}/{node}",
+                env=dict(self.session_env),
+                spill_dir=self.output_dir,
             )
             self._sessions[node] = s
         return s

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 import time
@@ -34,18 +35,29 @@ BACKGROUND_GRACE = 0.5
 RETRY_INTERVAL = 0.25
 
 
+def default_output_dir() -> str:
+    """Where long outputs are kept when the caller says nothing: the user's cache."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "labbook", "output")
+
+
 def lab_name_for(spec: LabSpec) -> str:
     """A unique running-lab name: the spec's name and a random suffix (max 24 chars)."""
     return f"{spec.name[:15].rstrip('-')}-{secrets.token_hex(4)}"
 
 
 def run_plan(
-    plan: LabPlan, *, stop_on_fail: bool = False, progress: Progress | None = None
+    plan: LabPlan,
+    *,
+    stop_on_fail: bool = False,
+    progress: Progress | None = None,
+    output_dir: str | None = None,
 ) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
     Spec errors raise (bad input); a lab that cannot come up gives a result whose
-    steps are all ``error``; drift never raises.
+    steps are all ``error``; drift never raises. The whole output of a command too long
+    to show is kept in ``output_dir``/LAB-NAME/ (default: :func:`default_output_dir`).
     """
     say = progress or (lambda event, **data: None)
     started = time.time()
@@ -73,6 +85,7 @@ def run_plan(
                 message=message,
             )
         lab.session_env.update(dict(plan.env))
+        lab.output_dir = os.path.join(output_dir or default_output_dir(), name)
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
@@ -226,6 +239,21 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
                 diff=_partial(res.stdout),
                 message=f"timed out after {step.timeout:g} s; the command "
                 "and everything it started were killed",
+                full_output=res.full_output,
+            )
+        if res.ended:
+            return CommandResult(
+                cmd.text,
+                cmd.line,
+                res.rc,
+                res.stdout,
+                time.monotonic() - t,
+                Status.ERROR,
+                diff=_partial(res.stdout, "what it printed"),
+                message=f"`{_short(cmd.text)}` ended the shell of {step.node} (exit status "
+                f"{res.rc}; `exit`, `exec` or a syntax error does): later commands on "
+                f"{step.node} run in a new shell, in /root, without this one's variables",
+                full_output=res.full_output,
             )
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
@@ -244,6 +272,7 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
         status,
         diff=diff,
         message=message,
+        full_output=res.full_output,
     )
 
 
@@ -321,9 +350,9 @@ def _contains(step: RunStep) -> RunStep:
     return replace(step, match="contains" if step.match == "normalized" else step.match)
 
 
-def _partial(output: str) -> str:
+def _partial(output: str, what: str = "partial output before the timeout") -> str:
     lines = output.splitlines()[-20:]
-    return "partial output before the timeout:\n" + "".join(f"  {x}\n" for x in lines)
+    return f"{what}:\n" + "".join(f"  {x}\n" for x in lines)
 
 
 def _short(text: str, width: int = 60) -> str:

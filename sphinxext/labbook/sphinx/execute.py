@@ -127,6 +127,13 @@ def cache_dir(app: Sphinx) -> str:
     return os.path.join(app.doctreedir, "labbook-cache")
 
 
+def output_dir(app: Sphinx) -> str:
+    configured = cfg.value(app.config, "labbook_output_dir")
+    if configured:
+        return os.path.join(app.confdir, configured)
+    return os.path.join(app.doctreedir, "labbook-output")
+
+
 def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     """The result of ``plan`` under the configured execution mode (running it if needed)."""
     from dataclasses import replace
@@ -166,7 +173,7 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
         f"({plan.provider}, {counted(len(plan.steps), 'step')})"
     )
-    result = run_plan(plan, stop_on_fail=stop)
+    result = run_plan(plan, stop_on_fail=stop, output_dir=output_dir(app))
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):
         _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")

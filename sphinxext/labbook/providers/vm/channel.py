@@ -24,7 +24,7 @@ from typing import Any
 from ...errors import ProviderError
 from ..base import ExecResult
 from ..netns import node_env
-from ..session import SESSION_ENV
+from ..session import SESSION_ENV, bounded
 
 #: Time a request may take beyond the timeout of the command it carries (the agent
 #: enforces that timeout itself and answers; this only catches a guest that hangs).
@@ -169,10 +169,16 @@ class VmSession:
     """
 
     def __init__(
-        self, chan: Channel, name: str, columns: int = 160, env: dict[str, str] | None = None
+        self,
+        chan: Channel,
+        name: str,
+        columns: int = 160,
+        env: dict[str, str] | None = None,
+        spill_dir: str | None = None,
     ) -> None:
         self.chan = chan
         self.name = name
+        self.spill_dir = spill_dir
         self.sid = secrets.token_hex(6)
         # as the host's PtySession: PS1 and PS2 empty, then the lab's own variables
         env = {**node_env(), **SESSION_ENV, **(env or {})}
@@ -198,12 +204,15 @@ class VmSession:
             raise
         if res.get("ended"):
             self.alive = False
+        text, whole = bounded(res["out"], self.spill_dir, self.name)
         return ExecResult(
             command,
             res["rc"],
-            _text(res["out"]),
+            text,
             duration=time.monotonic() - start,
             timed_out=bool(res.get("timed_out")),
+            full_output=whole,
+            ended=bool(res.get("ended")),
         )
 
     def close(self) -> None:

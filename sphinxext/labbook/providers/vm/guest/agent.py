@@ -209,8 +209,10 @@ class Shell:
             return {"rc": 255, "out": b"", "ended": True}
         deadline = None if timeout is None else time.monotonic() + timeout
         buf = bytearray()
+        scan = 0  # the marker is looked for only from here: reading stays linear
         while True:
-            found = self._finished(buf)
+            found = self._finished(buf, scan)
+            scan = max(0, len(buf) - len(self.marker) - 4)
             if found is not None:
                 return {"rc": found[0], "out": found[1]}
             wait = None if deadline is None else deadline - time.monotonic()
@@ -231,8 +233,8 @@ class Shell:
                 return {"rc": rc, "out": bytes(buf), "ended": True}
             buf += chunk
 
-    def _finished(self, buf):
-        start = buf.find(self.marker)
+    def _finished(self, buf, scan):
+        start = buf.find(self.marker, scan)
         if start < 0:
             return None
         end = buf.find(b"\x1e", start + len(self.marker))
