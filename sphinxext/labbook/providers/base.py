@@ -139,6 +139,11 @@ class Lab(abc.ABC):
             "'labbook up' returns; use 'labbook check' instead"
         )
 
+    def full_layer(self, node: str) -> str:
+        """Why ``node`` is out of space, when a limit of the lab's own is what ran out
+        (for the error of a step that hit it); "" otherwise."""
+        return ""
+
     def check_node(self, node: str) -> None:
         from ..errors import NodeNotFound
 

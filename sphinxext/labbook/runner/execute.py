@@ -263,6 +263,9 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     message = "" if ok else f"output of `{_short(cmd.text)}` on {step.node} differs from the page"
     if not ok and step.retry:
         message += f" (still after retrying for {step.retry:g} s)"
+    if not ok and NO_SPACE in res.stdout:
+        full = _full_layer(lab, step.node)
+        message += f": {full}" if full else ""
     return CommandResult(
         cmd.text,
         cmd.line,
@@ -341,6 +344,17 @@ def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> Comman
     return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
 
 
+#: What the C library says of ENOSPC.
+NO_SPACE = "No space left on device"
+
+
+def _full_layer(lab: Lab, node: str) -> str:
+    try:
+        return lab.full_layer(node)
+    except LabbookError:
+        return ""
+
+
 def _printed(output: str) -> str:
     lines = output.splitlines()[-20:]
     return "".join(f"  {x}\n" for x in ["it printed:", *lines]) if lines else ""
@@ -375,6 +389,8 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
         lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
     except (OSError, LabbookError) as exc:
         message = getattr(exc, "message", None) or str(exc)
+        full = _full_layer(lab, step.node) if NO_SPACE in message or _is_enospc(exc) else ""
+        message += f": {full}" if full else ""
         return StepResult(
             index,
             "file",
@@ -451,6 +467,12 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
                 "shows what was applied, the node now has something else",
             )
     return out
+
+
+def _is_enospc(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _text(data: bytes) -> str:
