@@ -17,11 +17,11 @@ import jsonschema
 from ..errors import SpecError, SpecErrors
 from . import yamlmarks
 from .model import (
+    DEFAULT_WRITABLE,
     IFNAMSIZ,
+    MIN_WRITABLE,
     Endpoint,
     Interface,
-    DEFAULT_WRITABLE,
-    MIN_WRITABLE,
     LabSpec,
     Link,
     Loc,
