@@ -155,10 +155,13 @@ class Lab(abc.ABC):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self.close_sessions()
-        finally:
-            self.down()
+        from ..runner.signals import teardown_shielded
+
+        with teardown_shielded():  # a second Ctrl-C must not stop the teardown halfway
+            try:
+                self.close_sessions()
+            finally:
+                self.down()
 
 
 class Provider(abc.ABC):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import threading
 from collections.abc import Iterator
@@ -29,3 +30,43 @@ def sigterm_raises() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+#: What the first signal during teardown says (on stderr).
+STILL_TEARING_DOWN = (
+    "labbook: still tearing down, please wait (press Ctrl-C twice more to stop at once, "
+    "leaving the lab for 'labbook gc')\n"
+)
+#: SIGINTs during teardown that stop it at once.
+FORCE_AFTER = 3
+
+
+@contextlib.contextmanager
+def teardown_shielded() -> Iterator[None]:
+    """Within the block (a teardown), SIGINT and SIGTERM wait: a second Ctrl-C must not
+    stop it halfway and leave namespaces and state behind. The first one says to wait;
+    the third SIGINT counted from the one that started the teardown forces it
+    (KeyboardInterrupt). A signal that waited is raised when the block ends, unless an
+    exception already leaves it (the teardown that signal asked for is then done)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+
+    def wait_please(signum: int, frame: FrameType | None) -> None:
+        got.append(signum)
+        if got.count(signal.SIGINT) >= FORCE_AFTER - 1:
+            raise KeyboardInterrupt
+        if len(got) == 1:
+            os.write(2, STILL_TEARING_DOWN.encode())
+
+    previous = {s: signal.signal(s, wait_please) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    if signal.SIGINT in got:
+        raise KeyboardInterrupt
+    if got:
+        raise Terminated()

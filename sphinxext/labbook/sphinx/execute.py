@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from docutils import nodes
 from sphinx.util import logging
@@ -12,6 +13,7 @@ from sphinx.util import logging
 from ..errors import LabbookError
 from ..report import counted
 from ..runner.model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
+from ..runner.signals import Terminated
 from . import config as cfg
 from .steps import lab_marker, lab_step
 
@@ -173,7 +175,10 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
         f"({plan.provider}, {counted(len(plan.steps), 'step')})"
     )
-    result = run_plan(plan, stop_on_fail=stop, output_dir=output_dir(app))
+    try:
+        result = run_plan(plan, stop_on_fail=stop, output_dir=output_dir(app))
+    except Terminated:  # the lab is torn down: end as SIGTERM would have, no traceback
+        _end_by_sigterm()
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):
         _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
@@ -186,6 +191,20 @@ _FAILED: list[str] = []
 
 #: The process that set the extension up: sphinx-build itself, not a -j worker.
 _BUILD_PID = os.getpid()
+
+
+def _end_by_sigterm() -> NoReturn:
+    """End this process by SIGTERM itself (exit status 143 for the shell), after the
+    runner has torn the lab down; Sphinx would print a traceback for the exception."""
+    import signal
+
+    logger.info("labbook: terminated; the lab was torn down")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(143)  # not reached: SIGTERM's default action ends the process
 
 
 def _die_with_the_build() -> None:
