@@ -31,12 +31,12 @@ SLOW_TEARDOWN = textwrap.dedent("""\
     from sphinxext.labbook.spec import load_spec
 
     lab = NetnsProvider().up(load_spec(sys.argv[1]), sys.argv[2])
-    close = lab.close_sessions
-    def slow_close():
+    down = lab.down
+    def slow_down():
         print("tearing down", flush=True)
         time.sleep(1.5)
-        close()
-    lab.close_sessions = slow_close
+        down()
+    lab.down = slow_down
     try:
         with sigterm_raises(), lab:
             lab.session("alpha").run("sleep 1000 &")
@@ -91,7 +91,7 @@ def test_a_third_ctrl_c_forces_and_gc_removes_the_rest(lab_name: str) -> None:  
     rc, err = _interrupt_during_teardown(proc, 2)
     assert rc == 130, err
     assert err.count("still tearing down") == 1
-    # the third stops the part of the teardown that was running; what is left, gc finds
+    assert not _gone(lab_name)  # stopped halfway, as asked
     r = labbook("gc")
     assert r.returncode == 0, r.stderr
     assert _gone(lab_name) and lab_name not in state.scan()
