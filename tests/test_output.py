@@ -87,7 +87,7 @@ def test_job_notices_are_dropped_and_nothing_else() -> None:
         "bash: line 2: cd: /nowhere: No such file or directory\n"
         "after\n"
     )
-    assert drop_job_notices(text) == (
+    assert drop_job_notices(text, {"3120", "31"}) == (
         "before\nbash: line 2: cd: /nowhere: No such file or directory\nafter\n"
     )
 
@@ -147,3 +147,46 @@ def test_a_killed_background_job_says_nothing_in_later_steps(spec: str) -> None:
         )
     )
     assert [s.status for s in r.steps] == [Status.PASSED] * 5, [s.diff for s in r.steps]
+
+
+@NEEDS_USERNS
+@pytest.mark.sphinx("html", testroot="lab-flood", freshenv=True)
+def test_a_flood_is_bounded_in_warnings_pages_and_doctrees(app) -> None:
+    from conftest import warnings_of
+
+    from sphinxext.labbook.sphinx.execute import results_of
+
+    app.build()
+    (result,) = results_of(app.env)["index"]
+    seq, flat = (s.commands[0] for s in result.steps)
+    assert result.steps[0].status is Status.DRIFT and result.steps[1].status is Status.DRIFT
+    # the whole outputs are in the doctree directory, under the lab's name
+    where = Path(app.doctreedir) / "labbook-output" / result.lab
+    assert Path(seq.full_output).parent == where and Path(flat.full_output).parent == where
+    assert Path(seq.full_output).read_text().endswith("999999\n1000000\nthe end\n")
+    assert os.path.getsize(flat.full_output) == 200_000 * len("no newline at all ")
+    warnings = warnings_of(app)
+    assert len(warnings) < 200_000 and seq.full_output in warnings
+    html = (Path(app.outdir) / "index.html").read_text()
+    assert len(html) < 600_000 and "the end" in html and "output cut here" in html
+    doctrees = sum(p.stat().st_size for p in Path(app.doctreedir).rglob("*.doctree"))
+    assert doctrees < 600_000
+
+
+@NEEDS_USERNS
+def test_a_foreground_command_killed_by_a_signal_still_says_so(spec: str) -> None:
+    from sphinxext.labbook.providers import get_provider
+    from sphinxext.labbook.spec import load_spec
+
+    with get_provider("netns").up(load_spec(spec), f"fg-{os.getpid() % 100000}") as lab:
+        s = lab.session("alpha")
+        s.run("sleep 300 &")
+        res = s.run("sh -c 'kill -KILL $$'; kill -KILL %1; sleep 0.3; echo after")
+        # the command's own death is its output; the background job's notice is not
+        assert re.fullmatch(
+            r"bash: line \d+: +\d+ Killed +sh -c 'kill -KILL \$\$'\nafter\n", res.stdout
+        ), res.stdout
+        s.run("sleep 250 & echo $! > /tmp/job")
+        lab.exec("alpha", ["sh", "-c", "kill -KILL $(cat /tmp/job)"])  # from outside the shell
+        assert s.run("sleep 0.2; echo quiet").stdout == "quiet\n"
+        assert s.run("echo still quiet").stdout == "still quiet\n"

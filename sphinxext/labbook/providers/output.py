@@ -27,9 +27,10 @@ TAIL_BYTES = 32 * 1024
 SPILL_BATCH = 1 << 20
 
 #: A job notice of a non-interactive bash ("bash: line 6:  3120 Killed   sleep 500"):
-#: what the shell says of a background job that a signal ended, never the job's output.
+#: what the shell says of a job that a signal ended (a background job's notice comes
+#: whenever the shell next looks; a foreground job's is part of its command's output).
 JOB_NOTICE = re.compile(
-    r"^[^\n:]*bash: line \d+: +\d+ (?:[A-Z][A-Za-z0-9 ]*?)(?: \(core dumped\))? +[^\n]*\n?",
+    r"^[^\n:]*bash: line \d+: +(\d+) [A-Z][A-Za-z0-9 ]*?(?: \(core dumped\))? +[^\n]*\n?",
     re.MULTILINE,
 )
 
@@ -39,10 +40,21 @@ class OutputBuffer:
 
     ``end`` is a compiled bytes pattern no longer than ``end_max`` bytes. ``spill`` is
     the path the whole output is written to when it is too long to show whole (its
-    directory is made then); without it, a long output is cut with no copy kept.
+    directory is made then); without it, a long output is cut with no copy kept. With
+    ``begin``, what comes before that mark is not the command's (the shell said it
+    before the command started: notices of jobs that ended since the last command),
+    unless the mark never comes (the shell could not even start the command).
     """
 
-    def __init__(self, end: re.Pattern[bytes], end_max: int, spill: str | None = None) -> None:
+    def __init__(
+        self,
+        end: re.Pattern[bytes],
+        end_max: int,
+        spill: str | None = None,
+        begin: bytes | None = None,
+    ) -> None:
+        self.begin = begin
+        self.before = bytearray()  # what came before ``begin`` (its last bytes)
         self.end = end
         self.end_max = end_max
         self.spill = spill
@@ -59,6 +71,10 @@ class OutputBuffer:
         """Take ``chunk``; True once the end marker has been read (later bytes are dropped)."""
         if self.match is not None or not chunk:
             return self.match is not None
+        if self.begin is not None:
+            chunk = self._after_begin(chunk)
+            if not chunk:
+                return False
         start = max(0, len(self.tail) - (self.end_max - 1))
         tail_before = self.total - len(self.tail)  # offset of tail[0] in the output
         self.tail += chunk
@@ -74,6 +90,21 @@ class OutputBuffer:
         if m is None and len(self.tail) > 2 * (TAIL_BYTES + self.end_max):
             del self.tail[: len(self.tail) - (TAIL_BYTES + self.end_max)]
         return m is not None
+
+    def _after_begin(self, chunk: bytes) -> bytes:
+        """The part of ``chunk`` after the begin mark (b"" while it has not come)."""
+        assert self.begin is not None
+        seen = len(self.before)
+        self.before += chunk
+        at = self.before.find(self.begin, max(0, seen - len(self.begin) + 1))
+        if at < 0:
+            if len(self.before) > 2 * TAIL_BYTES:
+                del self.before[: len(self.before) - TAIL_BYTES]
+            return b""
+        rest = bytes(self.before[at + len(self.begin) :])
+        self.begin = None
+        self.before.clear()
+        return rest
 
     def _keep(self, data: bytes) -> None:
         """Account ``data`` (output, no marker): the head, the line count, the spill file."""
@@ -109,6 +140,9 @@ class OutputBuffer:
         """(what to show, path of the whole output or ""): short outputs whole; long ones
         as their first and last lines around a note of what was cut."""
         self.close()
+        if self.begin is not None:  # the command never started: what the shell said instead
+            self.begin = None
+            self.feed(bytes(self.before))
         end = self.match.start() if self.match is not None else len(self.tail)
         kept = bytes(self.tail[:end])
         whole = len(kept) >= self.total
@@ -155,6 +189,8 @@ def _decode(data: bytes) -> str:
     return data.decode("utf-8", errors="replace")
 
 
-def drop_job_notices(text: str) -> str:
-    """``text`` without the shell's notices of background jobs ended by a signal."""
-    return JOB_NOTICE.sub("", text) if "bash: line " in text else text
+def drop_job_notices(text: str, background: set[str] | frozenset[str]) -> str:
+    """``text`` without the shell's notices of the jobs with pids in ``background``."""
+    if "bash: line " not in text or not background:
+        return text
+    return JOB_NOTICE.sub(lambda m: "" if m.group(1) in background else m.group(0), text)

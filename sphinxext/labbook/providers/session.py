@@ -87,8 +87,12 @@ class PtySession:
         os.set_blocking(master, False)
         self.fd = master
         self._token = secrets.token_hex(6)
-        self._marker = re.compile(rb"\x1eLB" + self._token.encode() + rb" (\d{1,3})\x1e")
-        self._marker_max = len(self._token) + 8
+        token = self._token.encode()
+        self._begin = b"\x1eLB" + token + b"B\x1e"
+        self._marker = re.compile(rb"\x1eLB" + token + rb" (\d{1,3}) (\d{0,10})\x1e")
+        self._marker_max = len(token) + 19
+        #: pids of the shell's background jobs (their notices are dropped from output)
+        self._jobs: set[str] = set()
         #: Where the whole output of a long command is kept (None: nowhere).
         self.spill_dir = spill_dir
         self.alive = True
@@ -102,7 +106,13 @@ class PtySession:
         """
         if not self.alive:
             raise ProviderError(f"the shell session of {self.name} has ended")
-        script = f"{{ {command}\n}} </dev/null; printf '\\036LB{self._token} %d\\036' $?\n"
+        # The begin mark: what the shell says before it (of jobs that ended since the last
+        # command) is no output of this one. The end mark: the status, and the pid of the
+        # last background job (whose notices are no output of any command).
+        script = (
+            f"printf '\\036LB{self._token}B\\036'; {{ {command}\n}} </dev/null; "
+            f"printf '\\036LB{self._token} %d %s\\036' $? \"$!\"\n"
+        )
         start = time.monotonic()
         try:
             assert self.proc.stdin is not None
@@ -112,14 +122,17 @@ class PtySession:
             self.close()
             raise ProviderError(f"the shell session of {self.name} has ended") from None
         deadline = None if timeout is None else start + timeout
-        buf = OutputBuffer(self._marker, self._marker_max, self._spill_path())
+        buf = OutputBuffer(self._marker, self._marker_max, self._spill_path(), begin=self._begin)
         while not buf.feed(self._read(deadline)):
             if not self.alive:  # the shell ended (`exit`, `exec bash`, a syntax error)
-                return _result(command, buf, self._exit_status(), start, ended=True)
+                return _result(command, buf, self._exit_status(), start, self._jobs, ended=True)
             if deadline is not None and time.monotonic() >= deadline:
                 self.close()
-                return _result(command, buf, 124, start, timed_out=True, ended=True)
-        return _result(command, buf, buf.rc, start)
+                return _result(command, buf, 124, start, self._jobs, timed_out=True, ended=True)
+        assert buf.match is not None
+        if buf.match.group(2):
+            self._jobs.add(buf.match.group(2).decode())
+        return _result(command, buf, buf.rc, start, self._jobs)
 
     def _read(self, deadline: float | None) -> bytes:
         """The next bytes the shell wrote (b"" when none came before ``deadline``); at the
@@ -175,14 +188,14 @@ def spill_path(spill_dir: str | None, name: str) -> str | None:
     return os.path.join(spill_dir, f"{base}-{next(_runs)}-{secrets.token_hex(3)}.out")
 
 
-def bounded(data: bytes | str, spill_dir: str | None, name: str) -> tuple[str, str]:
+def bounded(data: bytes | str, spill_dir: str | None, name: str, jobs: set[str]) -> tuple[str, str]:
     """(what to show, path of the whole output or "") for an output read whole (a VM's)."""
     if isinstance(data, str):
         data = data.encode()
     buf = OutputBuffer(_NEVER, 1, spill_path(spill_dir, name))
     buf.feed(data)
     text, whole = buf.text()
-    return drop_job_notices(text), whole
+    return drop_job_notices(text, jobs), whole
 
 
 #: An end marker that never matches (for outputs that are read whole).
@@ -194,6 +207,7 @@ def _result(
     buf: OutputBuffer,
     rc: int | None,
     start: float,
+    jobs: set[str],
     *,
     timed_out: bool = False,
     ended: bool = False,
@@ -202,7 +216,7 @@ def _result(
     return ExecResult(
         command,
         255 if rc is None else rc,
-        drop_job_notices(text),
+        drop_job_notices(text, jobs),
         duration=time.monotonic() - start,
         timed_out=timed_out,
         full_output=whole,

@@ -179,6 +179,8 @@ class VmSession:
         self.chan = chan
         self.name = name
         self.spill_dir = spill_dir
+        #: pids of the shell's background jobs (their notices are dropped from output)
+        self._jobs: set[str] = set()
         self.sid = secrets.token_hex(6)
         # as the host's PtySession: PS1 and PS2 empty, then the lab's own variables
         env = {**node_env(), **SESSION_ENV, **(env or {})}
@@ -204,7 +206,9 @@ class VmSession:
             raise
         if res.get("ended"):
             self.alive = False
-        text, whole = bounded(res["out"], self.spill_dir, self.name)
+        if res.get("bg"):
+            self._jobs.add(res["bg"])
+        text, whole = bounded(res["out"], self.spill_dir, self.name, self._jobs)
         return ExecResult(
             command,
             res["rc"],
