@@ -15,9 +15,9 @@ import termios
 import time
 
 from ..errors import ProviderError
-from .base import ExecResult
 from .output import OutputBuffer, drop_job_notices
 from .procs import kill_tree
+from .result import ExecResult
 
 #: Bytes read from the shell at a time.
 READ_SIZE = 1 << 16

@@ -1,0 +1,27 @@
+"""What one command run on a node did (``Lab.exec`` and a session's ``run`` both say it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one command did: its exit code, its output, how long it took."""
+
+    command: str
+    rc: int
+    stdout: str = ""
+    stderr: str = ""
+    duration: float = 0.0
+    timed_out: bool = False
+    #: Where the whole output is, when ``stdout`` shows only its start and end.
+    full_output: str = ""
+    #: The session's shell is gone after this command (it ran ``exit`` or ``exec``, or
+    #: timed out): the next command starts a fresh one.
+    ended: bool = False
+
+    @property
+    def output(self) -> str:
+        """Standard output and error together (for a session, already interleaved in stdout)."""
+        return self.stdout + self.stderr
