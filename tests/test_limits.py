@@ -10,16 +10,10 @@ import pytest
 from conftest import NEEDS_USERNS
 
 from sphinxext.labbook.errors import SpecErrors
-from sphinxext.labbook.runner import (
-    CommandSpec,
-    FileStep,
-    LabPlan,
-    RunStep,
-    Source,
-    Status,
-    run_plan,
-)
+from sphinxext.labbook.runner.execute import run_plan
 from sphinxext.labbook.spec import parse_spec
+from sphinxext.labbook.steps.model import CommandSpec, FileStep, LabPlan, RunStep, Source
+from sphinxext.labbook.verdict.results import Status
 
 SMALL = "name: small\nlimits:\n  writable: 8M\nnodes:\n  alpha: {}\n  beta: {}\n"
 

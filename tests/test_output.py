@@ -14,7 +14,9 @@ from conftest import NEEDS_USERNS
 from sphinxext.labbook.providers import output
 from sphinxext.labbook.providers.output import OutputBuffer, drop_job_notices
 from sphinxext.labbook.report import to_json
-from sphinxext.labbook.runner import CommandSpec, LabPlan, RunStep, Source, Status, run_plan
+from sphinxext.labbook.runner.execute import run_plan
+from sphinxext.labbook.steps.model import CommandSpec, LabPlan, RunStep, Source
+from sphinxext.labbook.verdict.results import Status
 
 SPEC = "name: out\nnodes:\n  alpha: {}\n"
 MARK = re.compile(rb"\x1eEND (\d+)\x1e")
@@ -154,7 +156,7 @@ def test_a_killed_background_job_says_nothing_in_later_steps(spec: str) -> None:
 def test_a_flood_is_bounded_in_warnings_pages_and_doctrees(app) -> None:
     from conftest import warnings_of
 
-    from sphinxext.labbook.sphinx.execute import results_of
+    from sphinxext.labbook.sphinx.envdata import results_of
 
     app.build()
     (result,) = results_of(app.env)["index"]
