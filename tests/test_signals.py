@@ -112,18 +112,25 @@ def _wait_for_lab(proc: subprocess.Popen[str], spec_name: str) -> list[str]:
     pytest.fail(f"no lab came up: {proc.communicate()}")
 
 
-def test_sigterm_ends_sphinx_build_as_sigterm_after_teardown(tmp_path: Path) -> None:
+def _build_sleeping(tmp_path: Path, lab: str, *argv: str) -> subprocess.Popen[str]:
+    """``python ARGV`` (its "SRC" the directory) on a copy of the test-lab-sleep root whose
+    lab is named ``lab``."""
     src = tmp_path / "src"
     shutil.copytree(REPO / "tests" / "roots" / "test-lab-sleep", src)
-    (src / "pair.yaml").write_text((src / "pair.yaml").read_text().replace("pair", "sigpair", 1))
-    before = set(_labs_of("sigpair"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sphinx", "-q", "-b", "html", str(src), str(tmp_path / "out")],
+    (src / "pair.yaml").write_text((src / "pair.yaml").read_text().replace("pair", lab, 1))
+    return subprocess.Popen(
+        [sys.executable, *(str(src) if a == "SRC" else a for a in argv)],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+def test_sigterm_ends_sphinx_build_as_sigterm_after_teardown(tmp_path: Path) -> None:
+    before = set(_labs_of("sigpair"))
+    out = str(tmp_path / "out")
+    proc = _build_sleeping(tmp_path, "sigpair", "-m", "sphinx", "-q", "-b", "html", "SRC", out)
     names = set(_wait_for_lab(proc, "sigpair")) - before
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
@@ -133,17 +140,8 @@ def test_sigterm_ends_sphinx_build_as_sigterm_after_teardown(tmp_path: Path) -> 
 
 
 def test_gc_removes_the_build_directory_of_a_killed_check(tmp_path: Path) -> None:
-    src = tmp_path / "src"
-    shutil.copytree(REPO / "tests" / "roots" / "test-lab-sleep", src)
-    (src / "pair.yaml").write_text((src / "pair.yaml").read_text().replace("pair", "killpair", 1))
     before = set(_labs_of("killpair"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sphinxext.labbook", "check", str(src)],
-        cwd=REPO,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _build_sleeping(tmp_path, "killpair", "-m", "sphinxext.labbook", "check", "SRC")
     _wait_for_lab(proc, "killpair")
     pattern = os.path.join(tempfile.gettempdir(), f"labbook-check-{proc.pid}-*")
     assert glob.glob(pattern)

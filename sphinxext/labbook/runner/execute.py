@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
+from ..providers.result import ExecResult
 from ..spec import LabSpec, load_spec
 from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
 from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
@@ -218,33 +219,8 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     t = time.monotonic()
     while True:
         res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
-        if res.timed_out:
-            return CommandResult(
-                cmd.text,
-                cmd.line,
-                res.rc,
-                res.stdout,
-                time.monotonic() - t,
-                Status.ERROR,
-                diff=_partial(res.stdout),
-                message=f"timed out after {step.timeout:g} s; the command "
-                "and everything it started were killed",
-                full_output=res.full_output,
-            )
-        if res.ended:
-            return CommandResult(
-                cmd.text,
-                cmd.line,
-                res.rc,
-                res.stdout,
-                time.monotonic() - t,
-                Status.ERROR,
-                diff=_partial(res.stdout, "what it printed"),
-                message=f"`{_short(cmd.text)}` ended the shell of {step.node} (exit status "
-                f"{res.rc}; `exit`, `exec` or a syntax error does): later commands on "
-                f"{step.node} run in a new shell, in /root, without this one's variables",
-                full_output=res.full_output,
-            )
+        if res.timed_out or res.ended:
+            return _shell_lost(step, cmd, res, time.monotonic() - t)
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
             break
@@ -263,6 +239,34 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
         res.stdout,
         time.monotonic() - t,
         status,
+        diff=diff,
+        message=message,
+        full_output=res.full_output,
+    )
+
+
+def _shell_lost(step: RunStep, cmd: CommandSpec, res: ExecResult, took: float) -> CommandResult:
+    """The error of a command after which the node's shell is gone: it timed out (and
+    was killed), or it ended the shell itself."""
+    if res.timed_out:
+        diff = _partial(res.stdout)
+        message = (
+            f"timed out after {step.timeout:g} s; the command and everything it started were killed"
+        )
+    else:
+        diff = _partial(res.stdout, "what it printed")
+        message = (
+            f"`{_short(cmd.text)}` ended the shell of {step.node} (exit status {res.rc}; "
+            f"`exit`, `exec` or a syntax error does): later commands on {step.node} run "
+            "in a new shell, in /root, without this one's variables"
+        )
+    return CommandResult(
+        cmd.text,
+        cmd.line,
+        res.rc,
+        res.stdout,
+        took,
+        Status.ERROR,
         diff=diff,
         message=message,
         full_output=res.full_output,
