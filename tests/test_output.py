@@ -192,3 +192,23 @@ def test_a_foreground_command_killed_by_a_signal_still_says_so(spec: str) -> Non
         lab.exec("alpha", ["sh", "-c", "kill -KILL $(cat /tmp/job)"])  # from outside the shell
         assert s.run("sleep 0.2; echo quiet").stdout == "quiet\n"
         assert s.run("echo still quiet").stdout == "still quiet\n"
+
+
+def test_what_comes_before_the_begin_mark_is_dropped_unless_it_never_comes() -> None:
+    begin = b"\x1eBEGIN\x1e"
+    buf = OutputBuffer(MARK, 12, None, begin=begin)
+    for piece in (b"bash: line 3: 77 Killed  sleep 9\n\x1eBE", b"GIN\x1eout\n\x1eEND 0\x1e"):
+        buf.feed(piece)
+    assert buf.text() == ("out\n", "")
+    never = OutputBuffer(MARK, 12, None, begin=begin)
+    never.feed(b"bash: line 1: syntax error near unexpected token `;'\n")
+    assert never.text()[0] == "bash: line 1: syntax error near unexpected token `;'\n"
+
+
+@NEEDS_USERNS
+def test_a_syntax_error_ends_the_shell_and_says_why(spec: str) -> None:
+    r = run_plan(plan(spec, step(("echo a; if ; fi", []), line=40)))
+    (bad,) = r.steps
+    assert bad.status is Status.ERROR and bad.line == 40
+    assert "ended the shell of alpha (exit status 2" in bad.message
+    assert "syntax error near unexpected token" in bad.diff

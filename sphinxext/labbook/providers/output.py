@@ -139,10 +139,10 @@ class OutputBuffer:
     def text(self) -> tuple[str, str]:
         """(what to show, path of the whole output or ""): short outputs whole; long ones
         as their first and last lines around a note of what was cut."""
-        self.close()
         if self.begin is not None:  # the command never started: what the shell said instead
             self.begin = None
             self.feed(bytes(self.before))
+        self.close()
         end = self.match.start() if self.match is not None else len(self.tail)
         kept = bytes(self.tail[:end])
         whole = len(kept) >= self.total
