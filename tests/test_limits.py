@@ -12,7 +12,7 @@ from conftest import NEEDS_USERNS
 from sphinxext.labbook.errors import SpecErrors
 from sphinxext.labbook.runner.execute import run_plan
 from sphinxext.labbook.spec import parse_spec
-from sphinxext.labbook.steps.model import CommandSpec, FileStep, LabPlan, RunStep, Source
+from sphinxext.labbook.steps.model import Command, FileStep, LabPlan, RunStep, Source
 from sphinxext.labbook.verdict.results import Status
 
 SMALL = "name: small\nlimits:\n  writable: 8M\nnodes:\n  alpha: {}\n  beta: {}\n"
@@ -54,7 +54,7 @@ def run(node: str, text: str, expected: list[str], line: int) -> RunStep:
     return RunStep(
         node=node,
         source=Source("doc.rst", line, "doc"),
-        commands=(CommandSpec(text, tuple(expected), line),),
+        commands=(Command(text, tuple(expected), line),),
     )
 
 

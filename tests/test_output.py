@@ -15,7 +15,7 @@ from sphinxext.labbook.providers import output
 from sphinxext.labbook.providers.output import OutputBuffer, drop_job_notices
 from sphinxext.labbook.report import to_json
 from sphinxext.labbook.runner.execute import run_plan
-from sphinxext.labbook.steps.model import CommandSpec, LabPlan, RunStep, Source
+from sphinxext.labbook.steps.model import Command, LabPlan, RunStep, Source
 from sphinxext.labbook.verdict.results import Status
 
 SPEC = "name: out\nnodes:\n  alpha: {}\n"
@@ -33,7 +33,7 @@ def step(*cmds: tuple[str, list[str]], line: int = 10, **kw) -> RunStep:
     return RunStep(
         node="alpha",
         source=Source("doc.rst", line, "doc"),
-        commands=tuple(CommandSpec(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
+        commands=tuple(Command(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
         **kw,
     )
 

@@ -11,7 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import IO, Any, cast
 
 from ..errors import LabbookError, UsageError
 
@@ -300,8 +300,8 @@ def _build(
                 os.path.join(build, "doctrees"),
                 "labcheck",
                 confoverrides=overrides,
-                status=_ProgressStream(sys.stdout),
-                warning=warnings,
+                status=cast("IO[str]", _ProgressStream(sys.stdout)),
+                warning=cast("IO[str]", warnings),
                 freshenv=True,
                 parallel=max(1, args.jobs),
             )

@@ -104,8 +104,6 @@ class Lab(abc.ABC):
     def down(self) -> None:
         """Tear everything down. Idempotent; never raises for what is already gone."""
 
-    #: Whether the lab can outlive the process that brought it up (``labbook up``).
-    detachable: bool = False
     #: How the machines differ from the spec, found at ``up`` (providers of existing
     #: machines fill it; each line is reported as drift).
     topology_drift: list[str] = []

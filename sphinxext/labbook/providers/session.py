@@ -15,6 +15,7 @@ import termios
 import time
 
 from ..errors import ProviderError
+from .environ import SESSION_ENV
 from .output import OutputBuffer, drop_job_notices
 from .procs import kill_tree
 from .result import ExecResult
@@ -22,19 +23,6 @@ from .result import ExecResult
 #: Bytes read from the shell at a time.
 READ_SIZE = 1 << 16
 _runs = itertools.count(1)
-
-#: Environment every session starts with: no colours, no pagers, a stable locale.
-SESSION_ENV = {
-    "TERM": "dumb",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PAGER": "cat",
-    "SYSTEMD_PAGER": "",
-    "GIT_PAGER": "cat",
-    "PS1": "",
-    "PS2": "",
-    "HISTFILE": "/dev/null",
-}
 
 
 class PtySession:

@@ -6,19 +6,15 @@ import os
 import secrets
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
 from ..providers.result import ExecResult
 from ..spec import LabSpec, load_spec
-from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..steps.model import Command, FileStep, LabPlan, MatchMode, RunStep, Step
 from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
-
-#: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
-Progress = Callable[..., None]
 
 #: How long a background command must stay alive to count as started.
 BACKGROUND_GRACE = 0.5
@@ -38,11 +34,7 @@ def lab_name_for(spec: LabSpec) -> str:
 
 
 def run_plan(
-    plan: LabPlan,
-    *,
-    stop_on_fail: bool = False,
-    progress: Progress | None = None,
-    output_dir: str | None = None,
+    plan: LabPlan, *, stop_on_fail: bool = False, output_dir: str | None = None
 ) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
@@ -50,7 +42,6 @@ def run_plan(
     steps are all ``error``; drift never raises. The whole output of a command too long
     to show is kept in ``output_dir``/LAB-NAME/ (default: :func:`default_output_dir`).
     """
-    say = progress or (lambda event, **data: None)
     started = time.time()
     t0 = time.monotonic()
     spec = load_spec(plan.spec_path)
@@ -58,7 +49,6 @@ def run_plan(
     provider = get_provider(plan.provider, **dict(plan.provider_options))
     results: list[StepResult] = []
     with sigterm_raises():
-        say("up", lab=name, spec=plan.spec_path, provider=plan.provider)
         try:
             lab = provider.up(spec, name)
         except ProviderError as exc:
@@ -80,9 +70,8 @@ def run_plan(
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
-            results = _run_steps(lab, plan, stop_on_fail, say)
+            results = _run_steps(lab, plan, stop_on_fail)
             results = _recheck_files(lab, plan, results)
-        say("down", lab=name)
     status = _overall(results)
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
@@ -130,7 +119,7 @@ def _not_run(index: int, step: Step, status: Status, message: str) -> StepResult
     )
 
 
-def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> list[StepResult]:
+def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool) -> list[StepResult]:
     results: list[StepResult] = []
     failed = False
     for i, step in enumerate(plan.steps):
@@ -160,7 +149,6 @@ def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> li
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
         failed = failed or result.status in (Status.DRIFT, Status.ERROR)
-        say("step", lab=lab.name, index=i, step=step, result=result)
     return results
 
 
@@ -202,7 +190,7 @@ def _headed(c: CommandResult, many: bool) -> str:
     return f"line {c.line}: $ {_short(c.text)}\n{c.diff}"
 
 
-def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
+def _judge(step: RunStep, cmd: Command, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
     from ..verdict.matching import match_output
 
@@ -214,7 +202,7 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
     return ok, diff
 
 
-def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
+def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     deadline = time.monotonic() + step.retry
     t = time.monotonic()
     while True:
@@ -245,7 +233,7 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     )
 
 
-def _shell_lost(step: RunStep, cmd: CommandSpec, res: ExecResult, took: float) -> CommandResult:
+def _shell_lost(step: RunStep, cmd: Command, res: ExecResult, took: float) -> CommandResult:
     """The error of a command after which the node's shell is gone: it timed out (and
     was killed), or it ended the shell itself."""
     if res.timed_out:
@@ -273,7 +261,7 @@ def _shell_lost(step: RunStep, cmd: CommandSpec, res: ExecResult, took: float) -
     )
 
 
-def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
+def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandResult:
     """Start ``cmd`` detached from the session, so it keeps running until teardown even if
     a later command of the node times out (which ends the session and its processes).
 

@@ -12,9 +12,10 @@ from sphinx.util.docutils import SphinxDirective
 
 from ..errors import DirectiveError, SpecErrors
 from ..spec import load_spec
-from ..steps.model import CommandSpec, FileFormat, FileStep, MatchMode, RunStep, Source
+from ..steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
 from .topology import _choice
+from .warn import Subtype, directive_location, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -65,15 +66,15 @@ def _is_myst(directive: SphinxDirective) -> bool:
 
 class _LabDirective(SphinxDirective):
     def error_node(
-        self, message: str, subtype: str = "directive", line: int | None = None
+        self, message: str, subtype: Subtype = Subtype.DIRECTIVE, line: int | None = None
     ) -> list[nodes.Node]:
         """Warn at the directive (or ``line``) and put nothing on the page; the problem is
         kept on env so reports and ``labbook check`` count it as bad input."""
         from .envdata import note_problem
 
-        where = line or self.lineno
-        logger.warning(message, location=(self.env.docname, where), type="labbook", subtype=subtype)
-        note_problem(self.env, str(self.env.doc2path(self.env.docname)), where, message)
+        where = directive_location(self, line)
+        warn(message, subtype, where)
+        note_problem(self.env, where.file, where.line or self.lineno, message)
         return []
 
     def content_line(self, offset: int) -> int:
@@ -149,14 +150,14 @@ class LabDirective(_LabDirective):
 
             warn_spec_errors(exc)
             return self.error_node(
-                f"lab spec {self.arguments[0]} has errors (see above)", subtype="spec"
+                f"lab spec {self.arguments[0]} has errors (see above)", subtype=Subtype.SPEC
             )
         provider = (
             cfg.value(self.config, "labbook_provider_force")
             or self.options.get("provider")
             or cfg.value(self.config, "labbook_provider")
         )
-        from ..providers import provider_names
+        from ..providers import parse_options, provider_names
 
         if provider not in provider_names():
             return self.error_node(
@@ -172,15 +173,13 @@ class LabDirective(_LabDirective):
                 )
             self.env.note_dependency(rel_dep)
             depends.append(os.fspath(abs_dep))
-        options = {}
-        for item in self.options.get("options", "").replace(",", " ").split():
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                return self.error_node(
-                    f":options: {item!r}: write KEY=VALUE pairs, like "
-                    ":options: accel=tcg, memory=768"
-                )
-            options[key] = value
+        try:
+            options = parse_options(self.options.get("options", "").replace(",", " ").split())
+        except ValueError as exc:
+            return self.error_node(
+                f":options: {exc.args[0]!r}: write KEY=VALUE pairs, like "
+                ":options: accel=tcg, memory=768"
+            )
         data = {
             "name": spec.name,
             "spec_path": path,
@@ -246,9 +245,9 @@ class LabRunDirective(_LabDirective):
 
         mode = MatchMode(self.options.get("match", MatchMode.NORMALIZED))
         try:
-            parsed = parse_console(list(self.content), prompts)
+            parsed = parse_console(list(self.content), prompts, self.content_line(0))
         except DirectiveError as exc:
-            return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+            return self.error_node(exc.message, line=exc.line)
         for c in parsed:  # a bad (re) line or non-JSON is reported where it was written
             if self.options.get("background") and not c.expected:
                 continue
@@ -256,13 +255,10 @@ class LabRunDirective(_LabDirective):
                 validate_expected(c.expected, mode)
             except DirectiveError as exc:
                 first = c.line + command_extent(c) + (exc.line or 0)
-                return self.error_node(exc.message, line=self.content_line(first))
+                return self.error_node(exc.message, line=first)
         step = RunStep(
             node=node_name,
-            commands=tuple(
-                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt)
-                for c in parsed
-            ),
+            commands=parsed,
             source=self.source(),
             timeout=self.options.get("timeout", float(cfg.value(self.config, "labbook_timeout"))),
             rc=self.options.get("rc", 0),
