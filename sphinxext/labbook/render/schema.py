@@ -272,6 +272,13 @@ def _edges(schema: Schema, drawn: set[str]) -> Iterator[tuple[Table, ForeignKey]
                 yield t, fk
 
 
+def drawn_tables(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
+    """The tables a diagram of ``schema`` under ``opts`` draws: the selected ones, then the
+    foreign tables drawn as stubs."""
+    selected = select(schema, opts)
+    return (*selected.names, *_stubs(selected, opts))
+
+
 def _stubs(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
     if not opts.stubs:
         return ()

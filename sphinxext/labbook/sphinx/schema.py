@@ -20,6 +20,7 @@ from ..render.schema import (
     DIRECTIONS,
     MermaidTooLarge,
     RenderOptions,
+    drawn_tables,
     overview_dot,
     overview_mermaid,
     split_drawing,
@@ -63,6 +64,13 @@ def _source_base(env: BuildEnvironment, source: str) -> str:
         return schema_dir
     doc_dir = os.path.dirname(env.doc2path(env.docname))
     return doc_dir if os.path.exists(src.path(doc_dir)) else schema_dir
+
+
+def schema_alt(tables: tuple[str, ...]) -> str:
+    """Alt text that counts and names what the diagram draws (names up to ten)."""
+    n = len(tables)
+    names = ", ".join(tables[:10]) + (f" and {n - 10} more" if n > 10 else "")
+    return f"Schema diagram: {n} table{'s' if n != 1 else ''}" + (f": {names}" if n else "")
 
 
 class SchemaDiagramDirective(SphinxDirective):
@@ -185,10 +193,7 @@ class SchemaDiagramDirective(SphinxDirective):
                 fmt = "graphviz"
         if fmt != "mermaid":
             node = graphviz(code=to_dot(schema, opts), options={"docname": self.env.docname})
-        tables = len(schema)
-        node["alt"] = (
-            self.options.get("alt") or f"Schema diagram: {tables} table{'s' if tables != 1 else ''}"
-        )
+        node["alt"] = self.options.get("alt") or schema_alt(drawn_tables(schema, opts))
         node["classes"].append("labbook-schema")
         if "align" in self.options:
             node["align"] = self.options["align"]
