@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from docutils import nodes
 from sphinx.util import logging
@@ -12,6 +13,7 @@ from sphinx.util import logging
 from ..errors import LabbookError
 from ..location import Location
 from ..report import counted
+from ..runner.signals import Terminated
 from ..steps.model import LabPlan, Source
 from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from . import config as cfg
@@ -99,6 +101,13 @@ def cache_dir(app: Sphinx) -> str:
     return os.path.join(app.doctreedir, "labbook-cache")
 
 
+def output_dir(app: Sphinx) -> str:
+    configured = cfg.value(app.config, "labbook_output_dir")
+    if configured:
+        return os.path.join(app.confdir, configured)
+    return os.path.join(app.doctreedir, "labbook-output")
+
+
 def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     """The result of ``plan`` under the configured execution mode (running it if needed)."""
     from dataclasses import replace
@@ -138,7 +147,10 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
         f"({plan.provider}, {counted(len(plan.steps), 'step')})"
     )
-    result = run_plan(plan, stop_on_fail=stop)
+    try:
+        result = run_plan(plan, stop_on_fail=stop, output_dir=output_dir(app))
+    except Terminated:  # the lab is torn down: end as SIGTERM would have, no traceback
+        _end_by_sigterm()
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):
         _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
@@ -151,6 +163,20 @@ _FAILED: list[str] = []
 
 #: The process that set the extension up: sphinx-build itself, not a -j worker.
 _BUILD_PID = os.getpid()
+
+
+def _end_by_sigterm() -> NoReturn:
+    """End this process by SIGTERM itself (exit status 143 for the shell), after the
+    runner has torn the lab down; Sphinx would print a traceback for the exception."""
+    import signal
+
+    logger.info("labbook: terminated; the lab was torn down")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(143)  # not reached: SIGTERM's default action ends the process
 
 
 def _die_with_the_build() -> None:
