@@ -226,8 +226,9 @@ def test_comparing_files_reports_keys_and_types(tmp_path):
         "CREATE TABLE t (id INTEGER, n VARCHAR(20), p INTEGER, PRIMARY KEY (id, n));\n"
     )
     lines = check_drift("a.sql:sqlite", "b.sql:sqlite", str(tmp_path)).lines()
-    # SQLite lets a primary key column hold NULL unless it says NOT NULL
+    # SQLite lets a primary key column hold NULL unless it says NOT NULL or is the rowid
     assert lines == [
+        "table t: column id: documented NOT NULL, live NULL",
         "table t: column n: documented NOT NULL, live NULL",
         "table t: column n: documented VARCHAR(10), live VARCHAR(20)",
         "table t: foreign key (p) -> t (id): documented, missing live",

@@ -14,6 +14,14 @@ class Column:
     name: str
     type: str
     nullable: bool = True
+    #: (dialect name, type text) where a dialect stores another type (variants, dialect impls)
+    variants: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    default: str | None = field(default=None, compare=False)
+    comment: str | None = field(default=None, compare=False)
+
+    def type_in(self, dialect: str | None) -> str:
+        """The type text as a database of ``dialect`` stores it."""
+        return dict(self.variants).get(dialect or "", self.type)
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,8 @@ class Table:
     unique_constraints: tuple[UniqueConstraint, ...] = ()
     file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
+    #: the table's comment, or the model's docstring
+    comment: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Sorting here makes every loader produce the same value for the same schema.
@@ -115,6 +125,8 @@ class Schema:
     source: str = field(default="", compare=False)
     notes: tuple[Note, ...] = field(default=(), compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # files read to build it
+    #: the SQLAlchemy dialect name of the database (or dump) it was read from, if any
+    dialect: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name)))
