@@ -19,7 +19,6 @@ from ..render.schema import (
     split,
     to_dot,
     to_mermaid,
-    with_stubs,
 )
 from ..report import write_atomic
 from ..schema.model import Schema
@@ -149,6 +148,14 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--title", help="title drawn above the diagram")
     p.add_argument("--indexes", action="store_true", help="list indexes and unique constraints")
+    p.add_argument(
+        "--hide-columns",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="leave out columns with these names in every table (comma-separated; "
+        "repeatable), e.g. 'created_at, deleted*'; keys stay",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> RenderOptions:
@@ -165,6 +172,7 @@ def options_from_args(args: argparse.Namespace) -> RenderOptions:
         depth=args.depth,
         title=args.title,
         indexes=args.indexes,
+        hide_columns=args.hide_columns,
         base_dir=os.getcwd(),
     )
     return opts
@@ -213,9 +221,9 @@ def _write_split(schema: Schema, opts: RenderOptions, fmt: str, directory: str |
         )
     # Render everything first, so a failure leaves no half-written set behind.
     files = {f"overview.{SUFFIX[fmt]}": render(schema, opts, fmt, overview=True)}
-    for cluster, part in split(schema, opts):
+    for cluster, part, part_opts in split(schema, opts):
         name = re.sub(r"[^\w.-]", "_", cluster)
-        files[f"{name}.{SUFFIX[fmt]}"] = render(part, with_stubs(opts), fmt)
+        files[f"{name}.{SUFFIX[fmt]}"] = render(part, part_opts, fmt)
     for name, data in sorted(files.items()):
         _write(os.path.join(directory, name), data)
 

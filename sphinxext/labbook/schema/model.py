@@ -102,6 +102,21 @@ class Table:
     def fk_columns(self) -> frozenset[str]:
         return frozenset(c for fk in self.foreign_keys for c in fk.columns)
 
+    @cached_property
+    def unique_sets(self) -> frozenset[frozenset[str]]:
+        """Column sets no two rows share: unique constraints, unique indexes, the key."""
+        sets = {frozenset(u.columns) for u in self.unique_constraints}
+        sets |= {frozenset(i.columns) for i in self.indexes if i.unique}
+        if self.primary_key:
+            sets.add(frozenset(self.primary_key))
+        return frozenset(sets)
+
+    def one_to_one(self, fk: ForeignKey) -> bool:
+        """Whether ``fk`` reaches at most one row of this table per referenced row: its
+        columns (or a part of them) are unique here."""
+        cols = frozenset(fk.columns)
+        return any(u <= cols for u in self.unique_sets)
+
 
 @dataclass(frozen=True)
 class Note:

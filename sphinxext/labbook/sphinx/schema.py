@@ -24,7 +24,6 @@ from ..render.schema import (
     split,
     to_dot,
     to_mermaid,
-    with_stubs,
 )
 from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
@@ -86,6 +85,7 @@ class SchemaDiagramDirective(SphinxDirective):
         "title": directives.unchanged,
         "caption": directives.unchanged,
         "indexes": directives.flag,
+        "hide-columns": directives.unchanged_required,
         "overview": directives.flag,
         "format": _choice(FORMATS),
         "schema": directives.unchanged_required,
@@ -138,6 +138,7 @@ class SchemaDiagramDirective(SphinxDirective):
                 depth=self.options.get("depth", 1),
                 title=self.options.get("title"),
                 indexes="indexes" in self.options,
+                hide_columns=self.options.get("hide-columns"),
                 base_dir=doc_dir,
             )
             self.depend(groups_file)
@@ -177,8 +178,8 @@ class SchemaDiagramDirective(SphinxDirective):
         )
         over["alt"] = f"Overview of the clusters of {label}"
         out = [self.figure(over, self.options.get("caption") or f"Overview of {label}")]
-        for cluster, part in split(schema, opts):
-            out.append(self.figure(self.diagram(part, with_stubs(opts), fmt), cluster))
+        for cluster, part, part_opts in split(schema, opts):
+            out.append(self.figure(self.diagram(part, part_opts, fmt), cluster))
         return out
 
     def diagram(self, schema: Schema, opts: RenderOptions, fmt: str) -> nodes.Element:
