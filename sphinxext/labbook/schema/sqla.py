@@ -250,6 +250,8 @@ def _default(c: sa.Column[Any]) -> str | None:
     server = c.server_default
     if isinstance(server, sa.DefaultClause):
         arg = server.arg
+        if isinstance(arg, str):  # a literal value, as SQL writes it
+            return "'" + arg.replace("'", "''") + "'"
         return str(arg.text) if isinstance(arg, sa.TextClause) else str(arg)
     default = c.default
     if isinstance(default, sa.ColumnDefault) and default.is_scalar:
