@@ -239,7 +239,7 @@ def _flags(t: Table, c: Column) -> tuple[str, ...]:
         flags.append("PK")
     if c.name in t.fk_columns:
         flags.append("FK")
-    if frozenset((c.name,)) in t.unique_sets and tuple(t.primary_key) != (c.name,):
+    if c.name in t.unique_columns:
         flags.append("UK")
     if not c.nullable and c.name not in t.primary_key:
         flags.append("NOT NULL")

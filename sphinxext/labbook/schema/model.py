@@ -111,6 +111,12 @@ class Table:
             sets.add(frozenset(self.primary_key))
         return frozenset(sets)
 
+    @cached_property
+    def unique_columns(self) -> frozenset[str]:
+        """Columns unique on their own, other than a one-column primary key."""
+        single = {next(iter(u)) for u in self.unique_sets if len(u) == 1}
+        return frozenset(single - set(self.primary_key if len(self.primary_key) == 1 else ()))
+
     def one_to_one(self, fk: ForeignKey) -> bool:
         """Whether ``fk`` reaches at most one row of this table per referenced row: its
         columns (or a part of them) are unique here."""

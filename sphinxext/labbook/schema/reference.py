@@ -33,7 +33,7 @@ def _keys(t: Table, c: Column) -> tuple[str, ...]:
         keys.append("PK")
     if c.name in t.fk_columns:
         keys.append("FK")
-    if frozenset((c.name,)) in t.unique_sets and tuple(t.primary_key) != (c.name,):
+    if c.name in t.unique_columns:
         keys.append("UK")
     return tuple(keys)
 

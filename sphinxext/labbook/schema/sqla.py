@@ -235,9 +235,21 @@ def _stored_text(t: TypeEngine[Any], dialect: str) -> str:
     return type_text(t)
 
 
-def _variants(t: TypeEngine[Any], generic: str) -> tuple[tuple[str, str], ...]:
+#: Memo of :func:`_variants` for one MetaData: (type class, repr) -> variants. Columns
+#: repeat the same few types; resolving one costs a dialect adaptation per dialect.
+Memo = dict[tuple[type, str], tuple[tuple[str, str], ...]]
+
+
+def _variants(t: TypeEngine[Any], generic: str, memo: Memo) -> tuple[tuple[str, str], ...]:
     if not (getattr(t, "_variant_mapping", None) or isinstance(t, (TypeDecorator, sa.Enum))):
         return ()
+    key = (type(t), repr(t))
+    if key not in memo:
+        memo[key] = _resolve_variants(t, generic)
+    return memo[key]
+
+
+def _resolve_variants(t: TypeEngine[Any], generic: str) -> tuple[tuple[str, str], ...]:
     out = []
     for name in VARIANT_DIALECTS:
         text = _stored_text(resolve_type(t, name), name)
@@ -248,6 +260,8 @@ def _variants(t: TypeEngine[Any], generic: str) -> tuple[tuple[str, str], ...]:
 
 def _default(c: sa.Column[Any]) -> str | None:
     server = c.server_default
+    if server is None and c.default is None:
+        return None
     if isinstance(server, sa.DefaultClause):
         arg = server.arg
         if isinstance(arg, str):  # a literal value, as SQL writes it
@@ -259,19 +273,19 @@ def _default(c: sa.Column[Any]) -> str | None:
     return None
 
 
-def _column_of(c: sa.Column[Any], variants: bool) -> Column:
+def _column_of(c: sa.Column[Any], variants: Memo | None) -> Column:
     text = type_text(c.type)
     return Column(
         str(c.name),
         text,
         bool(c.nullable),
-        variants=_variants(c.type, text) if variants else (),
+        variants=_variants(c.type, text, variants) if variants is not None else (),
         default=_default(c),
         comment=c.comment or None,
     )
 
 
-def from_table(table: sa.Table, *, variants: bool = False) -> Table:
+def from_table(table: sa.Table, *, variants: Memo | None = None) -> Table:
     uniques = [
         UniqueConstraint(_name(c), tuple(str(col.name) for col in c.columns))
         for c in table.constraints
@@ -300,8 +314,9 @@ def from_metadata(
 ) -> Schema:
     """The schema model of every table in ``metadata``; ``variants``: also the type each
     dialect stores where a column's type has variants or a dialect impl (models)."""
+    memo: Memo | None = {} if variants else None
     return Schema(
-        tuple(from_table(t, variants=variants) for t in metadata.tables.values()),
+        tuple(from_table(t, variants=memo) for t in metadata.tables.values()),
         name=name,
         source=source,
         dialect=dialect,
