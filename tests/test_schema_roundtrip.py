@@ -109,6 +109,18 @@ def test_models_resolve_variants_and_dialect_impls_per_engine():
     )
 
 
+@pytest.mark.parametrize("suffix", [".yaml", ".json"])
+def test_a_snapshot_keeps_variants_and_comments(tmp_path, suffix):
+    snapshot = tmp_path / f"shop{suffix}"
+    assert main(["schema", "snapshot", SHOP, "-o", str(snapshot)]) == 0
+    customer = load_schema(str(snapshot)).table("customer")
+    assert customer is not None
+    assert customer.comment == "People and companies that place orders."
+    address, email = customer.column("last_address"), customer.column("email")
+    assert address and address.type_in("postgresql") == "INET" and address.type == "VARCHAR(43)"
+    assert email and email.comment == "Login name."
+
+
 def test_ddl_to_database_is_no_drift(database, tmp_path):
     dialect = sa.create_engine(database).dialect
     sql = tmp_path / "shop.sql"

@@ -234,13 +234,7 @@ class _Box:
 
 
 def _flags(t: Table, c: Column) -> tuple[str, ...]:
-    flags = []
-    if c.name in t.primary_key:
-        flags.append("PK")
-    if c.name in t.fk_columns:
-        flags.append("FK")
-    if c.name in t.unique_columns:
-        flags.append("UK")
+    flags = list(t.keys_of(c.name))
     if not c.nullable and c.name not in t.primary_key:
         flags.append("NOT NULL")
     return tuple(flags)

@@ -117,6 +117,17 @@ class Table:
         single = {next(iter(u)) for u in self.unique_sets if len(u) == 1}
         return frozenset(single - set(self.primary_key if len(self.primary_key) == 1 else ()))
 
+    def keys_of(self, column: str) -> tuple[str, ...]:
+        """PK, FK and UK: the keys ``column`` is part of (UK: unique on its own)."""
+        keys = []
+        if column in self.primary_key:
+            keys.append("PK")
+        if column in self.fk_columns:
+            keys.append("FK")
+        if column in self.unique_columns:
+            keys.append("UK")
+        return tuple(keys)
+
     def one_to_one(self, fk: ForeignKey) -> bool:
         """Whether ``fk`` reaches at most one row of this table per referenced row: its
         columns (or a part of them) are unique here."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .model import Column, ForeignKey, Schema, Table
+from .model import ForeignKey, Schema, Table
 
 
 @dataclass(frozen=True)
@@ -25,17 +25,6 @@ class TableRef:
     indexes: tuple[str, ...]
     outgoing: tuple[ForeignKey, ...]
     incoming: tuple[tuple[str, ForeignKey], ...]  # (referencing table, its key)
-
-
-def _keys(t: Table, c: Column) -> tuple[str, ...]:
-    keys = []
-    if c.name in t.primary_key:
-        keys.append("PK")
-    if c.name in t.fk_columns:
-        keys.append("FK")
-    if c.name in t.unique_columns:
-        keys.append("UK")
-    return tuple(keys)
 
 
 def _indexes(t: Table) -> tuple[str, ...]:
@@ -64,7 +53,9 @@ def references(
             t.name,
             t.comment,
             tuple(
-                ColumnRef(c.name, c.type_in(dialect), c.nullable, c.default, c.comment, _keys(t, c))
+                ColumnRef(
+                    c.name, c.type_in(dialect), c.nullable, c.default, c.comment, t.keys_of(c.name)
+                )
                 for c in t.columns
             ),
             _indexes(t),

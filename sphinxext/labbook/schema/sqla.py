@@ -259,18 +259,15 @@ def _resolve_variants(t: TypeEngine[Any], generic: str) -> tuple[tuple[str, str]
 
 
 def _default(c: sa.Column[Any]) -> str | None:
+    """The default the database applies (a server default), as SQL text; a default only the
+    application sets is not the database's."""
     server = c.server_default
-    if server is None and c.default is None:
+    if not isinstance(server, sa.DefaultClause):
         return None
-    if isinstance(server, sa.DefaultClause):
-        arg = server.arg
-        if isinstance(arg, str):  # a literal value, as SQL writes it
-            return "'" + arg.replace("'", "''") + "'"
-        return str(arg.text) if isinstance(arg, sa.TextClause) else str(arg)
-    default = c.default
-    if isinstance(default, sa.ColumnDefault) and default.is_scalar:
-        return repr(default.arg)
-    return None
+    arg = server.arg
+    if isinstance(arg, str):  # a literal value, as SQL writes it
+        return "'" + arg.replace("'", "''") + "'"
+    return str(arg.text) if isinstance(arg, sa.TextClause) else str(arg)
 
 
 def _column_of(c: sa.Column[Any], variants: Memo | None) -> Column:
