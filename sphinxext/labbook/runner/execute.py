@@ -11,18 +11,8 @@ from dataclasses import replace
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
 from ..spec import LabSpec, load_spec
-from .model import (
-    UP_FAILED,
-    CommandResult,
-    CommandSpec,
-    FileStep,
-    LabPlan,
-    PlanResult,
-    RunStep,
-    Status,
-    Step,
-    StepResult,
-)
+from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
 
 #: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
@@ -200,7 +190,7 @@ def _headed(c: CommandResult, many: bool) -> str:
 
 def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
-    from ..matching import match_output
+    from ..verdict.matching import match_output
 
     m = match_output(cmd.expected, output, step.match)
     diff = m.diff
@@ -318,7 +308,8 @@ def _printed(output: str) -> str:
 
 
 def _contains(step: RunStep) -> RunStep:
-    return replace(step, match="contains" if step.match == "normalized" else step.match)
+    contains = step.match is MatchMode.NORMALIZED
+    return replace(step, match=MatchMode.CONTAINS if contains else step.match)
 
 
 def _partial(output: str) -> str:
@@ -333,7 +324,7 @@ def _short(text: str, width: int = 60) -> str:
 
 # -- lab-file -----------------------------------------------------------------------------
 def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
-    from ..configfiles import apply_content, check_content
+    from ..verdict.configfiles import apply_content, check_content
 
     existing: bytes | None = None
     if step.merge:
@@ -383,7 +374,7 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
 
 def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
     """At the end of the lab, read every applied file back: a later change is drift too."""
-    from ..configfiles import check_content
+    from ..verdict.configfiles import check_content
 
     last: dict[tuple[str, str], int] = {}
     for i, step in enumerate(plan.steps):
