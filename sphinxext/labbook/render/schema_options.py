@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import yaml
 
@@ -10,7 +11,7 @@ from ..errors import SchemaError
 from .schema import RenderOptions, groups_from_mapping, parse_groups, parse_list
 
 
-def _groups(spec: str | None, base_dir: str) -> tuple[dict[str, object], str | None]:
+def _groups(spec: str | None, base_dir: str) -> tuple[dict[str, Any], str | None]:
     """Keyword arguments for the clustering ``spec`` asks for, and the file it read."""
     if not spec:
         return {}, None
@@ -62,5 +63,5 @@ def render_options(
         indexes=indexes,
         hide_columns=globs(hide_columns),
         **grouping,
-    )  # type: ignore[arg-type]
+    )
     return opts, path
