@@ -20,7 +20,7 @@ from sphinxext.labbook.cli import main
 from sphinxext.labbook.schema.diff import Kind
 from sphinxext.labbook.schema.drift import check_drift
 from sphinxext.labbook.schema.model import Column, Schema, Table
-from sphinxext.labbook.schema.models import import_file
+from sphinxext.labbook.schema.orm import import_file
 from sphinxext.labbook.schema.source import load_schema
 
 DATA = Path(__file__).parent / "data" / "schema"

@@ -9,7 +9,16 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
 #: Feature modules under this package, each with ``setup(app)``.
-FEATURES = ("config", "steps", "execute", "labcheck", "topology", "schema", "report")
+FEATURES = (
+    "config",
+    "steps",
+    "execute",
+    "labcheck",
+    "topology",
+    "schema",
+    "schema_reference",
+    "report",
+)
 
 #: Bump when the data labbook keeps on the Sphinx environment changes shape.
 ENV_VERSION = 2

@@ -317,9 +317,6 @@ def setup(app: Sphinx) -> None:
     )
     app.add_node(schema_check)
     app.add_directive("schema-diagram", SchemaDiagramDirective)
-    from .schema_reference import setup as setup_reference
-
-    setup_reference(app)
     app.connect("doctree-read", check_schemas)
     app.connect("env-get-outdated", always_recheck)
     app.connect("env-purge-doc", purge_checks)

@@ -17,6 +17,7 @@ from ..schema.mask import mask_url
 from ..schema.model import ForeignKey
 from ..schema.reference import TableRef, references
 from .config import add_config_value
+from .schema import _source_base
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -108,7 +109,6 @@ class SchemaReferenceDirective(SphinxDirective):
     def run(self) -> list[nodes.Node]:
         from ..schema.lint import check_rules, lint
         from ..schema.source import load_schema
-        from .schema import _source_base
 
         source = self.arguments[0]
         base = _source_base(self.env, source)
