@@ -116,6 +116,11 @@ def _enum_text(values: list[str]) -> str:
     return "ENUM(" + ", ".join(repr(v) for v in values) + ")"
 
 
+def _key_part(e: exp.Expression) -> str:
+    """The column of one part of a key (sqlglot 25 wraps it in Ordered)."""
+    return e.this.name if isinstance(e, exp.Ordered) else e.name
+
+
 def _names(node: exp.Expression | None) -> tuple[str, ...]:
     if node is None:
         return ()
@@ -191,7 +196,7 @@ def _constraint(tb: _TableBuilder, item: exp.Expression, name: str | None) -> bo
         own = target.this.name if isinstance(target, exp.Schema) and target.this else None
         tb.uniques.append(UniqueConstraint(name or own, _names(target)))
     elif isinstance(item, exp.IndexColumnConstraint):
-        tb.indexes.append(Index(item.name or None, tuple(e.name for e in item.expressions)))
+        tb.indexes.append(Index(item.name or None, tuple(_key_part(e) for e in item.expressions)))
     elif isinstance(item, (exp.CheckColumnConstraint, exp.Check)):
         pass  # CHECK constraints are not drawn and not compared
     else:

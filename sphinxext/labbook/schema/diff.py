@@ -231,7 +231,9 @@ def _flatten(diffs: list[Any]) -> Iterator[tuple[Any, ...]]:
             yield d
 
 
-def _alembic_one(d: tuple[Any, ...], documented: Schema, dialect: str) -> Difference | None:
+def _alembic_one(
+    d: tuple[Any, ...], documented: Schema, dialect: str, live: Schema | None = None
+) -> Difference | None:
     op = d[0]
     side = (lambda x: (x, None)) if op.startswith("add_") else (lambda x: (None, x))
     if op in ("add_table", "remove_table"):
@@ -260,12 +262,17 @@ def _alembic_one(d: tuple[Any, ...], documented: Schema, dialect: str) -> Differ
     if op in ("add_index", "remove_index"):
         idx: sa.Index = d[1]
         cols = _cols(str(getattr(e, "name", e)) for e in idx.expressions)
-        kind = Kind.UNIQUE if idx.unique else Kind.INDEX
+        # older alembic gives MySQL's unique indexes without their flag: ask the side's model
+        model = (documented if op == "add_index" else live) or documented
+        owner = model.table(str(idx.table.name)) if idx.table is not None else None
+        same = [i for i in (owner.indexes if owner else ()) if i.name == idx.name]
+        unique = bool(idx.unique) or any(i.unique for i in same)
+        kind = Kind.UNIQUE if unique else Kind.INDEX
         return Difference(
             idx.table.name,
             f"index {idx.name}",
             kind,
-            *side(("unique " if idx.unique else "") + cols),
+            *side(("unique " if unique else "") + cols),
         )
     if op in ("add_constraint", "remove_constraint") and isinstance(d[1], sa.UniqueConstraint):
         uq: sa.UniqueConstraint = d[1]
@@ -301,10 +308,14 @@ def _merge_changed(diffs: list[Difference]) -> list[Difference]:
     return out
 
 
-def from_alembic(diffs: list[Any], documented: Schema, dialect: str = "") -> list[Difference]:
+def from_alembic(
+    diffs: list[Any], documented: Schema, dialect: str = "", live: Schema | None = None
+) -> list[Difference]:
     """labbook's differences for what ``alembic.autogenerate.compare_metadata`` found."""
     out = [
-        x for x in (_alembic_one(d, documented, dialect) for d in _flatten(diffs)) if x is not None
+        x
+        for x in (_alembic_one(d, documented, dialect, live) for d in _flatten(diffs))
+        if x is not None
     ]
     whole = {d.table for d in out if d.kind == Kind.TABLE}
     # A table missing on one side is one difference, not one per index of it.
@@ -327,7 +338,8 @@ def compare_connection(
         opts["include_name"] = lambda n, kind, parent: kind != "schema" or n == name
     diffs = compare_metadata(MigrationContext.configure(conn, opts=opts), target)
     return sorted(
-        from_alembic(diffs, documented, conn.dialect.name) + primary_key_diffs(documented, live),
+        from_alembic(diffs, documented, conn.dialect.name, live)
+        + primary_key_diffs(documented, live),
         key=Difference.sort_key,
     )
 
