@@ -31,7 +31,8 @@ SOURCES = """\
 SOURCE is one of:
   package.module:Base         SQLAlchemy models (a declarative Base or a MetaData)
   schemas/nova_api.py:Base    the same, from one file imported by path
-  schemas/nova.sql[:DIALECT]  DDL; DIALECT is sqlite, postgres or mysql (default generic)
+  schemas/nova.sql[:DIALECT]  DDL, or a dump (pg_dump -s, mysqldump --no-data); DIALECT
+                              is sqlite, postgres or mysql (default generic)
   schemas/nova.yaml|.json     a snapshot written by 'labbook schema snapshot'
   postgresql://USER:${PASSWORD}@HOST/DB[#SCHEMA]   a live database (also sqlite:///FILE,
                               mysql+pymysql://...); ${VAR} is read from the environment"""
