@@ -65,8 +65,12 @@ def _as_server_account(cmd: list[str]) -> list[str]:
 
 
 def _log_tail(log: Path) -> str:
+    """The end of a server's log, after the first lines that say ERROR (MariaDB's tools end
+    their log with advice, the cause is further up)."""
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    return "\n".join(lines[-15:]) or "(empty log)"
+    tail = lines[-15:]
+    errors = [ln for ln in lines[:-15] if "ERROR" in ln or "cannot" in ln.lower()][:5]
+    return "\n".join(errors + (["..."] if errors else []) + tail) or "(empty log)"
 
 
 @contextmanager
