@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import SchemaError
 from ..schema.model import Column, ForeignKey, Schema, Table
+from .dot import html_text
+from .dot import quote as _q
 
 COLUMN_MODES = ("all", "keys", "none")
 DIRECTIONS = ("LR", "TB", "RL", "BT")
@@ -47,6 +48,11 @@ class RenderOptions:
     stub_tables: tuple[str, ...] = ()
     #: column names (globs) left out of every table: boilerplate like deleted_at
     hide_columns: tuple[str, ...] = ()
+
+    @property
+    def clustered(self) -> bool:
+        """Do the options say how to cluster the tables (for a split drawing)?"""
+        return bool(self.groups or self.group_by_prefix)
 
     def __post_init__(self) -> None:
         if self.columns not in COLUMN_MODES:
@@ -189,6 +195,15 @@ def clusters(schema: Schema, opts: RenderOptions) -> dict[str, tuple[str, ...]]:
     return {c: tuple(sorted(out[c])) for c in sorted(out)}
 
 
+def split_drawing(
+    schema: Schema, opts: RenderOptions
+) -> list[tuple[str | None, Schema, RenderOptions]]:
+    """What a split drawing shows, in order: the overview of the clusters (``None``), then
+    each cluster's own diagram (see :func:`split`). The options must be
+    :attr:`RenderOptions.clustered`."""
+    return [(None, schema, opts), *split(schema, opts)]
+
+
 def split(schema: Schema, opts: RenderOptions) -> list[tuple[str, Schema, RenderOptions]]:
     """One diagram per cluster (ungrouped tables as :data:`OTHER`): its schema and options.
 
@@ -286,6 +301,13 @@ def _edges(schema: Schema, drawn: set[str]) -> Iterator[tuple[Table, ForeignKey]
                 yield t, fk
 
 
+def drawn_tables(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
+    """The tables a diagram of ``schema`` under ``opts`` draws: the selected ones, then the
+    foreign tables drawn as stubs."""
+    selected = select(schema, opts)
+    return (*selected.names, *_stubs(selected, opts))
+
+
 def _stubs(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
     if not opts.stubs:
         return ()
@@ -296,15 +318,10 @@ def _stubs(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
 # -- DOT -----------------------------------------------------------------------------------
 
 
-def _q(text: str) -> str:
-    """A DOT quoted id."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 @functools.lru_cache(maxsize=4096)
 def _e(text: str) -> str:
     # names and types repeat across tables; escaping each once is a third of the work
-    return html.escape(text, quote=True)
+    return html_text(text)
 
 
 def _small(text: str) -> str:

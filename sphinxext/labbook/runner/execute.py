@@ -2,26 +2,30 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
+from ..providers.result import ExecResult
 from ..spec import LabSpec, load_spec
-from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..steps.model import Command, FileStep, LabPlan, MatchMode, RunStep, Step
 from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
-
-#: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
-Progress = Callable[..., None]
 
 #: How long a background command must stay alive to count as started.
 BACKGROUND_GRACE = 0.5
 #: Between two tries of a ``:retry:`` step.
 RETRY_INTERVAL = 0.25
+
+
+def default_output_dir() -> str:
+    """Where long outputs are kept when the caller says nothing: the user's cache."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "labbook", "output")
 
 
 def lab_name_for(spec: LabSpec) -> str:
@@ -30,14 +34,14 @@ def lab_name_for(spec: LabSpec) -> str:
 
 
 def run_plan(
-    plan: LabPlan, *, stop_on_fail: bool = False, progress: Progress | None = None
+    plan: LabPlan, *, stop_on_fail: bool = False, output_dir: str | None = None
 ) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
     Spec errors raise (bad input); a lab that cannot come up gives a result whose
-    steps are all ``error``; drift never raises.
+    steps are all ``error``; drift never raises. The whole output of a command too long
+    to show is kept in ``output_dir``/LAB-NAME/ (default: :func:`default_output_dir`).
     """
-    say = progress or (lambda event, **data: None)
     started = time.time()
     t0 = time.monotonic()
     spec = load_spec(plan.spec_path)
@@ -45,7 +49,6 @@ def run_plan(
     provider = get_provider(plan.provider, **dict(plan.provider_options))
     results: list[StepResult] = []
     with sigterm_raises():
-        say("up", lab=name, spec=plan.spec_path, provider=plan.provider)
         try:
             lab = provider.up(spec, name)
         except ProviderError as exc:
@@ -63,12 +66,12 @@ def run_plan(
                 message=message,
             )
         lab.session_env.update(dict(plan.env))
+        lab.output_dir = os.path.join(output_dir or default_output_dir(), name)
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
-            results = _run_steps(lab, plan, stop_on_fail, say)
+            results = _run_steps(lab, plan, stop_on_fail)
             results = _recheck_files(lab, plan, results)
-        say("down", lab=name)
     status = _overall(results)
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
@@ -116,7 +119,7 @@ def _not_run(index: int, step: Step, status: Status, message: str) -> StepResult
     )
 
 
-def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> list[StepResult]:
+def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool) -> list[StepResult]:
     results: list[StepResult] = []
     failed = False
     for i, step in enumerate(plan.steps):
@@ -146,7 +149,6 @@ def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> li
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
         failed = failed or result.status in (Status.DRIFT, Status.ERROR)
-        say("step", lab=lab.name, index=i, step=step, result=result)
     return results
 
 
@@ -188,7 +190,7 @@ def _headed(c: CommandResult, many: bool) -> str:
     return f"line {c.line}: $ {_short(c.text)}\n{c.diff}"
 
 
-def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
+def _judge(step: RunStep, cmd: Command, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
     from ..verdict.matching import match_output
 
@@ -200,23 +202,13 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
     return ok, diff
 
 
-def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
+def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     deadline = time.monotonic() + step.retry
     t = time.monotonic()
     while True:
         res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
-        if res.timed_out:
-            return CommandResult(
-                cmd.text,
-                cmd.line,
-                res.rc,
-                res.stdout,
-                time.monotonic() - t,
-                Status.ERROR,
-                diff=_partial(res.stdout),
-                message=f"timed out after {step.timeout:g} s; the command "
-                "and everything it started were killed",
-            )
+        if res.timed_out or res.ended:
+            return _shell_lost(step, cmd, res, time.monotonic() - t)
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
             break
@@ -225,6 +217,9 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     message = "" if ok else f"output of `{_short(cmd.text)}` on {step.node} differs from the page"
     if not ok and step.retry:
         message += f" (still after retrying for {step.retry:g} s)"
+    if not ok and NO_SPACE in res.stdout:
+        full = _full_layer(lab, step.node)
+        message += f": {full}" if full else ""
     return CommandResult(
         cmd.text,
         cmd.line,
@@ -234,10 +229,39 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
         status,
         diff=diff,
         message=message,
+        full_output=res.full_output,
     )
 
 
-def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
+def _shell_lost(step: RunStep, cmd: Command, res: ExecResult, took: float) -> CommandResult:
+    """The error of a command after which the node's shell is gone: it timed out (and
+    was killed), or it ended the shell itself."""
+    if res.timed_out:
+        diff = _partial(res.stdout)
+        message = (
+            f"timed out after {step.timeout:g} s; the command and everything it started were killed"
+        )
+    else:
+        diff = _partial(res.stdout, "what it printed")
+        message = (
+            f"`{_short(cmd.text)}` ended the shell of {step.node} (exit status {res.rc}; "
+            f"`exit`, `exec` or a syntax error does): later commands on {step.node} run "
+            "in a new shell, in /root, without this one's variables"
+        )
+    return CommandResult(
+        cmd.text,
+        cmd.line,
+        res.rc,
+        res.stdout,
+        took,
+        Status.ERROR,
+        diff=diff,
+        message=message,
+        full_output=res.full_output,
+    )
+
+
+def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandResult:
     """Start ``cmd`` detached from the session, so it keeps running until teardown even if
     a later command of the node times out (which ends the session and its processes).
 
@@ -302,6 +326,17 @@ def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> Comman
     return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
 
 
+#: What the C library says of ENOSPC.
+NO_SPACE = "No space left on device"
+
+
+def _full_layer(lab: Lab, node: str) -> str:
+    try:
+        return lab.full_layer(node)
+    except LabbookError:
+        return ""
+
+
 def _printed(output: str) -> str:
     lines = output.splitlines()[-20:]
     return "".join(f"  {x}\n" for x in ["it printed:", *lines]) if lines else ""
@@ -312,9 +347,9 @@ def _contains(step: RunStep) -> RunStep:
     return replace(step, match=MatchMode.CONTAINS if contains else step.match)
 
 
-def _partial(output: str) -> str:
+def _partial(output: str, what: str = "partial output before the timeout") -> str:
     lines = output.splitlines()[-20:]
-    return "partial output before the timeout:\n" + "".join(f"  {x}\n" for x in lines)
+    return f"{what}:\n" + "".join(f"  {x}\n" for x in lines)
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -337,6 +372,8 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
         lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
     except (OSError, LabbookError) as exc:
         message = getattr(exc, "message", None) or str(exc)
+        full = _full_layer(lab, step.node) if NO_SPACE in message or _is_enospc(exc) else ""
+        message += f": {full}" if full else ""
         return StepResult(
             index,
             "file",
@@ -413,6 +450,12 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
                 "shows what was applied, the node now has something else",
             )
     return out
+
+
+def _is_enospc(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _text(data: bytes) -> str:

@@ -269,7 +269,7 @@ def _alembic_one(
         unique = bool(idx.unique) or any(i.unique for i in same)
         kind = Kind.UNIQUE if unique else Kind.INDEX
         return Difference(
-            idx.table.name,
+            idx.table.name if idx.table is not None else "",
             f"index {idx.name}",
             kind,
             *side(("unique " if unique else "") + cols),

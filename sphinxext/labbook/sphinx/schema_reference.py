@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from docutils import nodes
 from docutils.parsers.rst import directives
-from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
 
@@ -18,11 +17,10 @@ from ..schema.model import ForeignKey
 from ..schema.reference import TableRef, references
 from .config import add_config_value
 from .schema import _source_base
+from .warn import Subtype, directive_location, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
-
-logger = logging.getLogger(__name__)
 
 HEADERS = ("Column", "Type", "NULL", "Default", "Keys", "Comment")
 
@@ -100,10 +98,8 @@ class SchemaReferenceDirective(SphinxDirective):
         "lint-disable": directives.unchanged_required,
     }
 
-    def warn(self, message: str, subtype: str = "schema") -> list[nodes.Node]:
-        logger.warning(
-            message, location=(self.env.docname, self.lineno), type="labbook", subtype=subtype
-        )
+    def warn(self, message: str, subtype: Subtype = Subtype.SCHEMA) -> list[nodes.Node]:
+        warn(message, subtype, directive_location(self))
         return []
 
     def run(self) -> list[nodes.Node]:
@@ -135,7 +131,7 @@ class SchemaReferenceDirective(SphinxDirective):
             self.env.note_dependency(os.path.relpath(path, srcdir) if inside else path)
         if "lint" in self.options:
             for finding in lint(shown, disabled):
-                self.warn(f"schema lint of {mask_url(source)}: {finding}", "schema-lint")
+                self.warn(f"schema lint of {mask_url(source)}: {finding}", Subtype.SCHEMA_LINT)
         hide = parse_list(self.options.get("hide-columns"))
         return [self.section(ref, hide) for ref in refs]
 
