@@ -79,6 +79,8 @@ class Context:
     failures: list[str] = field(default_factory=list)
     #: Called with a plan before its lab is brought up (progress, ``-j`` workers' set-up).
     before_run: Callable[[LabPlan], None] = lambda plan: None
+    #: Where the whole output of commands too long to show is kept (None: the default).
+    output_dir: str | None = None
 
 
 @dataclass
@@ -177,7 +179,7 @@ class Policy:
                 plan, f"not run: stopped after the first failure ({self.ctx.failures[0]})"
             )
         self.ctx.before_run(plan)
-        result = run_plan(plan, stop_on_fail=self.ctx.stop_on_fail)
+        result = run_plan(plan, stop_on_fail=self.ctx.stop_on_fail, output_dir=self.ctx.output_dir)
         if self.ctx.cache is not None:
             self.ctx.cache.put(lab.key, result)
         if result.status in (Status.DRIFT, Status.ERROR):

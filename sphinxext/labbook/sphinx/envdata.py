@@ -1,9 +1,9 @@
 """What labbook keeps on the Sphinx environment, per document, and how it is purged and
 merged (parallel reads build several environments and merge them).
 
-Two shapes: a dict of docname -> data (results, plans, problems, whether its recorded
-results changed) and a set of docnames (pages with a ``labbook-report``, pages checked
-against a live database). Everything is plain, picklable data.
+Two shapes: a dict of docname -> data (results, plans, problems, block ids, whether its
+recorded results changed) and a set of docnames (pages with a ``labbook-report``, pages
+checked against a live database). Everything is plain, picklable data.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ if TYPE_CHECKING:
 RESULTS_KEY = "labbook_results"
 PLANS_KEY = "labbook_plans"
 PROBLEMS_KEY = "labbook_problems"
+BLOCK_IDS_KEY = "labbook_block_ids"
 CHANGED_KEY = "labbook_records_changed"
 REPORT_DOCS_KEY = "labbook_report_docs"
 SCHEMA_CHECKS_KEY = "labbook_schema_checks"
 
-PER_DOC_KEYS = (RESULTS_KEY, PLANS_KEY, PROBLEMS_KEY, CHANGED_KEY)
+PER_DOC_KEYS = (RESULTS_KEY, PLANS_KEY, PROBLEMS_KEY, BLOCK_IDS_KEY, CHANGED_KEY)
 DOC_SET_KEYS = (REPORT_DOCS_KEY, SCHEMA_CHECKS_KEY)
 
 
@@ -63,6 +64,12 @@ def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> N
 def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
     """docname -> the plans its labs ran (for accept mode, which rewrites their sources)."""
     return _per_doc(env, PLANS_KEY)
+
+
+def block_ids_of(env: BuildEnvironment) -> dict[str, list[list[str]]]:
+    """docname -> for each lab of the document, the ids of its steps' blocks on the page
+    (so the report links each row to its block)."""
+    return _per_doc(env, BLOCK_IDS_KEY)
 
 
 def records_changed(env: BuildEnvironment) -> dict[str, bool]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from docutils import nodes
 from sphinx.util import logging
@@ -13,10 +14,11 @@ from ..location import Location
 from ..report import counted
 from ..runner.policy import Context, Policy, create_policy
 from ..runner.records import STALE
+from ..runner.signals import Terminated
 from ..steps.model import LabPlan, Source
 from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from . import config as cfg
-from .envdata import plans_of, records_changed, results_of
+from .envdata import block_ids_of, plans_of, records_changed, results_of
 from .steps import lab_marker, lab_step
 from .warn import Subtype, warn
 
@@ -71,6 +73,13 @@ def results_dir(app: Sphinx) -> str:
     return os.path.join(app.confdir, configured) if configured else ""
 
 
+def output_dir(app: Sphinx) -> str:
+    configured = cfg.value(app.config, "labbook_output_dir")
+    if configured:
+        return os.path.join(app.confdir, configured)
+    return os.path.join(app.doctreedir, "labbook-output")
+
+
 #: Labs of this build that failed, for ``labbook_stop_on_fail`` (-x) to stop at the first
 #: (per process: with -j, each worker stops at its own first failure).
 _FAILED: list[str] = []
@@ -100,8 +109,23 @@ def policy(app: Sphinx) -> Policy:
         stop_on_fail=bool(cfg.value(app.config, "labbook_stop_on_fail")),
         failures=_FAILED,
         before_run=before_run,
+        output_dir=output_dir(app),
     )
     return create_policy(cfg.value(app.config, "labbook_execute"), ctx)
+
+
+def _end_by_sigterm() -> NoReturn:
+    """End this process by SIGTERM itself (exit status 143 for the shell), after the
+    runner has torn the lab down; Sphinx would print a traceback for the exception."""
+    import signal
+
+    logger.info("labbook: terminated; the lab was torn down")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(143)  # not reached: SIGTERM's default action ends the process
 
 
 def _die_with_the_build() -> None:
@@ -199,6 +223,44 @@ def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
     return para
 
 
+def block_ids(doctree: nodes.document, r: PlanResult) -> list[str]:
+    """Stable ids of the blocks of ``r``'s steps on the page (``pair-1``, ``pair-2``, ...;
+    a lab's second appearance on the page goes on from where the first ended), so the
+    report can link to each block. Ids already on the page are skipped; the caller puts
+    each block in ``doctree.ids`` before asking for the next lab's."""
+    stem = nodes.make_id(os.path.splitext(os.path.basename(r.spec_path))[0]) or "lab"
+    out: list[str] = []
+    n = 0
+    for _ in r.steps:
+        n += 1
+        while f"{stem}-{n}" in doctree.ids:
+            n += 1
+        out.append(f"{stem}-{n}")
+    return out
+
+
+#: Languages of console sessions: a block in one of them that no ``lab-run`` holds is an
+#: illustration, and is marked as one.
+CONSOLE_LANGUAGES = ("console", "shell-session")
+
+ILLUSTRATION = "illustration, not run"
+
+
+def mark_illustrations(doctree: nodes.document) -> None:
+    """Mark console blocks that are not lab steps "illustration, not run", so a reader
+    knows which sessions labbook ran and which it did not."""
+    for block in list(doctree.findall(nodes.literal_block)):
+        if block.get("language") not in CONSOLE_LANGUAGES or "labbook-console" in block.get(
+            "classes", []
+        ):
+            continue
+        parent = block.parent
+        after = parent if "literal-block-wrapper" in parent.get("classes", []) else block
+        para = nodes.paragraph("", "", classes=["labbook-mark", "labbook-illustration"])
+        para += nodes.inline(ILLUSTRATION, ILLUSTRATION)
+        after.parent.insert(after.parent.index(after) + 1, para)
+
+
 def _decorate(
     doctree: nodes.document,
     node: lab_step,
@@ -206,10 +268,12 @@ def _decorate(
     s: StepResult,
     show_drift: bool,
     brief: bool,
+    block_id: str,
 ) -> nodes.Node:
     step = node["step"]
     box = nodes.container(
-        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"]
+        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"],
+        ids=[block_id],
     )
     box.source, box.line = node.source, node.line
     if getattr(step, "hide", False):
@@ -266,12 +330,17 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     show = bool(cfg.value(app.config, "labbook_show_drift"))
     options = provider_options(app)
     plans = collect_plans(doctree, docname, options, session_env(app))
-    outcome = policy(app).run_document(docname, [p for p, _, _ in plans])
+    try:
+        outcome = policy(app).run_document(docname, [p for p, _, _ in plans])
+    except Terminated:  # the lab is torn down: end as SIGTERM would have, no traceback
+        _end_by_sigterm()
     results = outcome.results
     if outcome.records_changed:
         records_changed(env)[docname] = True
     else:
         records_changed(env).pop(docname, None)
+    noticed: set[str] = set()  # reasons already said on this page
+    page_ids: list[list[str]] = []
     for (plan, marker, step_nodes), result in zip(plans, results, strict=True):
         if result.status is not Status.SKIPPED or result.cached or result.recorded:
             from ..report import status_line
@@ -279,10 +348,16 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             logger.info(f"labbook: {status_line(result)}")
         warn_result(result, plan)
         brief = _said_once(result)
+        ids = block_ids(doctree, result)
         for i, n in enumerate(step_nodes):
-            n.replace_self(_decorate(doctree, n, result, result.steps[i], show, brief))
-        if brief:
+            box = _decorate(doctree, n, result, result.steps[i], show, brief, ids[i])
+            n.replace_self(box)
+            doctree.ids[ids[i]] = box
+        page_ids.append(ids)
+        if brief and result.message not in noticed:  # once a page, at its first lab
+            noticed.add(result.message)
             marker.replace_self(_notice(result))
+    mark_illustrations(doctree)
     for marker in list(doctree.findall(lab_marker)):
         marker.parent.remove(marker)
     for orphan in list(doctree.findall(lab_step)):  # steps with no lab (already warned)
@@ -290,9 +365,10 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     if results:
         results_of(env)[docname] = results
         plans_of(env)[docname] = [p for p, _, _ in plans]
+        block_ids_of(env)[docname] = page_ids
     else:
-        results_of(env).pop(docname, None)
-        plans_of(env).pop(docname, None)
+        for get in (results_of, plans_of, block_ids_of):
+            get(env).pop(docname, None)
 
 
 def on_outdated(
