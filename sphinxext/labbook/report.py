@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+from .outfile import write_named
 from .runner.model import CommandResult, PlanResult, Status, StepResult
 
 REPORT_VERSION = 1
@@ -189,24 +189,6 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
 
-def write_atomic(path: str, data: bytes) -> None:
-    """Write ``data`` to ``path`` via a temporary file, so a reader never sees half of it."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=".labbook-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; a report is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_reports(
     results: list[PlanResult],
     json_path: str | None,
@@ -214,12 +196,12 @@ def write_reports(
     problems: list[dict[str, Any]] | None = None,
 ) -> None:
     if json_path:
-        write_atomic(
+        write_named(
             json_path,
             json.dumps(to_json(results, problems), indent=1, sort_keys=True).encode() + b"\n",
         )
     if junit_path:
-        write_atomic(junit_path, to_junit(results, problems))
+        write_named(junit_path, to_junit(results, problems))
 
 
 def status_line(r: PlanResult) -> str:

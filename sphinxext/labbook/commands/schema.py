@@ -9,6 +9,7 @@ import re
 import sys
 
 from ..errors import SchemaError, UsageError
+from ..outfile import write_named
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -21,7 +22,6 @@ from ..render.schema import (
     to_mermaid,
     with_stubs,
 )
-from ..report import write_atomic
 from ..schema.model import Schema
 from .graph import run_dot
 
@@ -192,15 +192,7 @@ def render(schema: Schema, opts: RenderOptions, fmt: str, *, overview: bool = Fa
 
 
 def _write(path: str | None, data: bytes) -> None:
-    if path and path != "-":
-        try:
-            write_atomic(path, data)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-        return
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    write_named(path or "-", data)
 
 
 def _write_split(schema: Schema, opts: RenderOptions, fmt: str, directory: str | None) -> None:

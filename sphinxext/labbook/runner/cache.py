@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
-import tempfile
 from dataclasses import asdict
 from typing import Any
 
+from ..outfile import write_output
 from .model import LabPlan, PlanResult
 
 
@@ -63,14 +62,5 @@ class ResultCache:
     def put(self, key: str, result: PlanResult) -> None:
         from ..report import plan_result_to_dict
 
-        path = self._path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(plan_result_to_dict(result), f, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        blob = json.dumps(plan_result_to_dict(result), sort_keys=True).encode()
+        write_output(self._path(key), blob)

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import SchemaError, SpecError
-from ..report import write_atomic
+from ..outfile import write_named
 from ..spec import yamlmarks
 from .model import Column, ForeignKey, Index, Schema, Table, UniqueConstraint
 
@@ -77,7 +77,7 @@ def dumps(schema: Schema, fmt: str) -> str:
 
 def write_snapshot(schema: Schema, path: str) -> None:
     fmt = "json" if path.endswith(".json") else "yaml"
-    write_atomic(path, dumps(schema, fmt).encode())
+    write_named(path, dumps(schema, fmt).encode())
 
 
 class _Reader:
