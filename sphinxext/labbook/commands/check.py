@@ -13,6 +13,7 @@ import sys
 import tempfile
 from typing import Any
 
+from .. import ranges
 from ..errors import LabbookError, UsageError
 
 LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|`{3,}\s*\{lab\}|:{3,}\s*\{lab\})", re.M)
@@ -71,7 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a previous labcheck.json whose durations balance the shards",
     )
     p.add_argument(
-        "-j", "--jobs", type=int, default=1, help="run the labs of N documents in parallel"
+        "-j",
+        "--jobs",
+        type=ranges.argument(ranges.whole, "-j", 1, ranges.MAX_JOBS),
+        default=1,
+        metavar="N",
+        help=f"run the labs of N documents in parallel (1 to {ranges.MAX_JOBS}; default 1)",
     )
     p.add_argument(
         "--build-dir", help="where results and the cache are kept (default: a temporary directory)"
@@ -254,7 +260,7 @@ def _build(
                 status=_ProgressStream(sys.stdout),
                 warning=warnings,
                 freshenv=True,
-                parallel=max(1, args.jobs),
+                parallel=args.jobs,
             )
             app.build()
     except SphinxError as exc:

@@ -8,6 +8,7 @@ import os
 import re
 import sys
 
+from .. import ranges
 from ..errors import SchemaError, UsageError
 from ..outfile import write_named
 from ..render.schema import (
@@ -145,7 +146,10 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
         "--around", metavar="TABLES", help="only these tables and their neighbours (see --depth)"
     )
     p.add_argument(
-        "--depth", type=int, default=1, help="foreign-key hops from --around (default 1)"
+        "--depth",
+        type=ranges.argument(ranges.whole, "--depth", 0, ranges.MAX_DEPTH),
+        default=1,
+        help=f"foreign-key hops from --around, 0 to {ranges.MAX_DEPTH} (default 1)",
     )
     p.add_argument("--title", help="title drawn above the diagram")
     p.add_argument("--indexes", action="store_true", help="list indexes and unique constraints")

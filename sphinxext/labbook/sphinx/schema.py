@@ -13,6 +13,7 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid
 
+from .. import ranges
 from ..errors import LabbookError
 from ..render.schema import (
     COLUMN_MODES,
@@ -41,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 class schema_check(nodes.General, nodes.Element):
     """Where a schema is checked against a live database (removed once checked)."""
+
+
+def _depth(arg: str) -> int:
+    return ranges.whole(arg, ":depth:", 0, ranges.MAX_DEPTH)
 
 
 def _where(file: str | None, line: int | None) -> str | None:
@@ -82,7 +87,7 @@ class SchemaDiagramDirective(SphinxDirective):
         "direction": _choice(DIRECTIONS),
         "group": directives.unchanged_required,
         "around": directives.unchanged_required,
-        "depth": directives.nonnegative_int,
+        "depth": _depth,
         "title": directives.unchanged,
         "caption": directives.unchanged,
         "indexes": directives.flag,
