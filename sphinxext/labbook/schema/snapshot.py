@@ -168,12 +168,9 @@ def read_marked(path: str, what: str) -> yamlmarks.Marked:
     """The YAML (or JSON) file ``path`` with the line of every value; ``what`` names it in
     errors (a snapshot, an allow-list)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        marked, errors = yamlmarks.load(yamlmarks.read_text(path), path)
     except OSError as exc:
         raise SchemaError(f"cannot read {what} {path}: {exc.strerror}") from None
-    try:
-        marked, errors = yamlmarks.load(text, path)
     except SpecError as exc:
         raise SchemaError(exc.message, file=path, line=exc.line) from None
     if errors:

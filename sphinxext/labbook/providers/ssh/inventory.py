@@ -149,15 +149,16 @@ def load_inventory(value: str, workdir: str) -> Inventory:
     if value.startswith("vagrant:"):
         return _from_vagrant(value[len("vagrant:") :], workdir)
     try:
-        with open(value, encoding="utf-8") as f:
-            text = f.read()
+        text = yamlmarks.read_text(value)
+    except SpecError as exc:
+        raise InventoryError([exc]) from None
     except FileNotFoundError:
         raise UsageError(
             f"{value}: inventory not found; give a YAML inventory, a saved "
             "ssh config or vagrant:DIR"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{value}: cannot read the inventory: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{value}: cannot read the inventory: {exc.strerror or exc}") from None
     if is_ssh_config(text):
         return parse_ssh_config(value, text)
     return parse_yaml(value, text)
