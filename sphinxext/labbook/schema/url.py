@@ -14,7 +14,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.pool import NullPool
 
 from ..errors import DatabaseUnreachable, SchemaError
-from .mask import expand, mask_text, mask_url
+from ..masking import expand, mask, mask_url, secrets_of
 from .model import Schema
 from .sqla import from_metadata
 
@@ -45,10 +45,19 @@ def is_url(source: str) -> bool:
     return bool(URL_SCHEME.match(source))
 
 
+#: What follows a URL's last ``#`` when it names a database schema.
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][\w$]*")
+
+
 def split_schema(source: str) -> tuple[str, str | None]:
-    """``URL#name`` -> (URL, name): the fragment names the database schema to read."""
-    url, sep, name = source.partition("#")
-    return url, (name or None) if sep else None
+    """``URL#name`` -> (URL, name): the fragment names the database schema to read. A ``#``
+    followed by anything else (``user:pa#ss@host``) is part of the URL."""
+    url, sep, name = source.rpartition("#")
+    if sep and _SCHEMA_NAME.fullmatch(name):
+        return url, name
+    if sep and not name:
+        return url, None
+    return source, None
 
 
 def _sqlite_path(url: URL, base_dir: str) -> URL:
@@ -80,7 +89,7 @@ def _engine(raw: str, base_dir: str) -> sa.Engine:
     masked = mask_url(raw)
     try:
         url = make_url(raw)
-    except ArgumentError:
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise SchemaError(
             f"{masked} is not a database URL; write it like postgresql://user:${{PASSWORD}}@host/db"
         ) from None
@@ -112,7 +121,7 @@ def connect(source: str, base_dir: str = ".") -> Iterator[Connection]:
         try:
             conn = engine.connect()
         except (DBAPIError, SQLAlchemyError) as exc:
-            reason = mask_text(str(getattr(exc, "orig", None) or exc), raw).strip()
+            reason = mask(str(getattr(exc, "orig", None) or exc), secrets_of(raw)).strip()
             reason = " ".join(reason.split())
             raise DatabaseUnreachable(f"cannot connect to {mask_url(raw)}: {reason}") from None
         with conn:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import LabbookError, ProviderError, SpecError, UsageError
+from ...masking import host_password, mask_host
 from ...spec import yamlmarks
 
 #: Keys of a node entry (and of ``defaults``) in a YAML inventory.
@@ -94,7 +95,7 @@ class HostEntry:
         """``user@host:port`` for messages."""
         user = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port else ""
-        return f"{user}{self.host}{port}"
+        return mask_host(f"{user}{self.host}{port}")
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,15 @@ class _YamlValidator:
                 ("nodes", node),
                 f"node '{node}' needs 'host:' (an address or name to reach it by ssh)",
             )
+        for key in ("host", "jump"):
+            value = d.get(key)
+            if isinstance(value, str) and host_password(value):
+                self.error(
+                    self._where(node, key, raw),
+                    f"node '{node}': '{key}: {mask_host(value)}' holds a password, which ssh "
+                    "never takes there; write the address alone and 'user: NAME', and log in "
+                    "with a key ('identity_file: PATH')",
+                )
         strings = {}
         for key in ("user", "identity_file", "jump", "proxy_command", "known_hosts"):
             value = d.get(key)
