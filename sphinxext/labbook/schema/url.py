@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
@@ -85,10 +86,25 @@ def _with_driver(url: URL) -> URL:
     return url
 
 
+#: ``scheme://user:password@`` up to the last ``@`` before the path: a password may hold
+#: ``@``, spaces, ``/`` or ``?`` as written on a page.
+_USERINFO = re.compile(r"^([a-zA-Z][\w+.-]*://)([^:@/]*):(.*)@(?=[^@]*$)")
+
+
+def quote_password(raw: str) -> str:
+    """``raw`` with the characters of its password that would end it quoted, as the
+    driver reads it back (what is already %-quoted stays as it is)."""
+    m = _USERINFO.match(raw)
+    if not m:
+        return raw
+    password = quote(m.group(3), safe="%!$&'()*+,;=~")
+    return f"{m.group(1)}{m.group(2)}:{password}@{raw[m.end() :]}"
+
+
 def _engine(raw: str, base_dir: str) -> sa.Engine:
     masked = mask_url(raw)
     try:
-        url = make_url(raw)
+        url = make_url(quote_password(raw))
     except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise SchemaError(
             f"{masked} is not a database URL; write it like postgresql://user:${{PASSWORD}}@host/db"
