@@ -54,15 +54,38 @@ def counted(n: int, noun: str, plural: str = "") -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def summary_line(results: list[PlanResult], bad_input: int = 0) -> str:
-    """``1 lab: 5 passed, 1 drift, 0 errors, 0 skipped``, and the bad input if there was."""
+#: Kinds of problem (``problems`` of the JSON report) and how the summary line counts them.
+PROBLEM_KINDS = {
+    "bad-input": ("bad directive or spec", "bad directives or specs"),
+    "schema-drift": ("schema check with drift", "schema checks with drift"),
+    "unreachable": ("schema check that could not reach its database", ""),
+}
+
+
+def problem_counts(problems: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many problems of each kind (a problem without a kind is bad input)."""
+    out = dict.fromkeys(PROBLEM_KINDS, 0)
+    for p in problems:
+        out[p.get("kind") or "bad-input"] += 1
+    return out
+
+
+def summary_line(
+    results: list[PlanResult], bad_input: int = 0, problems: Iterable[dict[str, Any]] = ()
+) -> str:
+    """``1 lab: 5 passed, 1 drift, 0 errors, 0 skipped``, and the bad input, schema drift
+    and unreachable databases if there were."""
+    kinds = problem_counts(problems)
+    kinds["bad-input"] += bad_input
     s = summary(results)
     line = (
         f"{counted(len(results), 'lab')}: {s['passed']} passed, {s['drift']} drift, "
         f"{counted(s['errors'], 'error')}, {s['skipped']} skipped"
     )
-    if bad_input:
-        line += f"; {counted(bad_input, 'bad directive or spec', 'bad directives or specs')}"
+    for kind, (one, many) in PROBLEM_KINDS.items():
+        if kinds[kind]:
+            many = many or one.replace("schema check that could", "schema checks that could")
+            line += f"; {counted(kinds[kind], one, many)}"
     return line
 
 
@@ -184,7 +207,9 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
                 name=f"{p.get('file')}:{p.get('line')}",
                 time="0",
             )
-            ET.SubElement(case, "error", message=str(p.get("message")), type="bad-input")
+            ET.SubElement(
+                case, "error", message=str(p.get("message")), type=p.get("kind") or "bad-input"
+            )
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 

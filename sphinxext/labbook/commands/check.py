@@ -29,8 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "conf.py, or .rst/.md files) and compare each page with what really "
         "happened. Prints a line per lab and a summary; drift is shown as a "
         "diff at its file:line.",
-        epilog="exit codes: 0 all passed, 1 drift (or a step failed), 2 bad input, "
-        "3 a lab could not be brought up",
+        epilog="exit codes: 0 all passed, 1 drift (or a step failed, or a schema-diagram's "
+        "database differs from it), 2 bad input, 3 a lab could not be brought up or a "
+        "schema-diagram's database could not be reached",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -270,7 +271,7 @@ def _build(
     results = [r for _, rs in sorted(results_of(app.env).items()) for r in rs]
     plans = [p for _, ps in sorted(plans_of(app.env).items()) for p in ps]
     problems = [{"document": d, **p} for d, ps in sorted(problems_of(app.env).items()) for p in ps]
-    return _finish(args, results, warnings.bad_input + len(problems), plans, problems)
+    return _finish(args, results, warnings.bad_input, plans, problems)
 
 
 def _finish(
@@ -280,7 +281,7 @@ def _finish(
     plans: list[Any],
     problems: list[dict[str, Any]] | None = None,
 ) -> int:
-    from ..report import write_reports
+    from ..report import problem_counts, write_reports
     from ..runner.model import Status
 
     write_reports(results, args.json, args.junit, problems)
@@ -292,10 +293,11 @@ def _finish(
             print(line)
         for note in notes:
             print(note, file=sys.stderr)
-    if bad_input:
+    kinds = problem_counts(problems or [])
+    if bad_input or kinds["bad-input"]:
         return 2
-    if any(r.up_failed for r in results):
+    if any(r.up_failed for r in results) or kinds["unreachable"]:
         return 3
-    if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
+    if any(r.status in (Status.DRIFT, Status.ERROR) for r in results) or kinds["schema-drift"]:
         return 1
     return 0

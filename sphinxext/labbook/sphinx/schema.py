@@ -14,7 +14,8 @@ from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid
 
 from .. import ranges
-from ..errors import LabbookError
+from ..errors import DatabaseUnreachable, LabbookError
+from ..masking import VARIABLE, mask, mask_url, password, secrets_of
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -27,7 +28,6 @@ from ..render.schema import (
     to_mermaid,
     with_stubs,
 )
-from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
 from .config import add_config_value
 from .paths import _confdir
@@ -150,7 +150,12 @@ class SchemaDiagramDirective(SphinxDirective):
                 self.depend(path)
             result = self.diagrams(schema, opts, mask_url(source))
         except LabbookError as exc:
-            return self.warn(f"schema-diagram {mask_url(source)}: {exc}")
+            from .execute import note_problem
+
+            message = f"schema-diagram {mask_url(source)}: {exc}"
+            doc = str(self.env.doc2path(self.env.docname))
+            note_problem(self.env, doc, self.lineno, message)
+            return self.warn(message)
         for note in schema.notes:
             logger.warning(
                 note.message,
@@ -250,6 +255,7 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
     from ..schema.allow import load_allow
     from ..schema.drift import check_drift
     from ..schema.source import load_schema
+    from .execute import note_problem
 
     for node in list(doctree.findall(schema_check)):
         try:
@@ -259,21 +265,22 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
                 documented, node["url"], node["url_base"], name=node["schema"] or None, allow=allow
             )
         except LabbookError as exc:
-            logger.warning(
+            message = mask(
                 f"schema check of {mask_url(node['documented'])} against "
                 f"{mask_url(node['url'])}: {exc}",
-                location=node,
-                type="labbook",
-                subtype="schema",
+                secrets_of(node["url"]),
             )
+            logger.warning(message, location=node, type="labbook", subtype="schema")
+            kind = "unreachable" if isinstance(exc, DatabaseUnreachable) else "bad-input"
+            note_problem(app.env, node.source or "", node.line or 0, message, kind)
         else:
-            for line in report.lines():
-                logger.warning(
-                    f"schema drift against {report.live}: {line}",
-                    location=node,
-                    type="labbook",
-                    subtype="drift",
-                )
+            lines = report.lines()
+            for line in lines:
+                message = f"schema drift against {report.live}: {line}"
+                logger.warning(message, location=node, type="labbook", subtype="drift")
+            if lines:
+                summary = f"schema drift against {report.live}: {'; '.join(lines)}"
+                note_problem(app.env, node.source or "", node.line or 0, summary, "schema-drift")
         node.parent.remove(node)
 
 

@@ -216,7 +216,11 @@ class SshProvider(StatefulProvider[SshState]):
         try:
             inv = load_inventory(inventory, st.directory)
             inv.check_nodes(spec.node_names)
-            st = _replace(st, entries={n: inv.entry(n) for n in spec.node_names})
+            st = _replace(
+                st,
+                entries={n: inv.entry(n) for n in spec.node_names},
+                insecure=st.insecure or inv.insecure,
+            )
             os.mkdir(st.control_dir, 0o700)
             state.write(st)
             lab = SshLab(st, spec)

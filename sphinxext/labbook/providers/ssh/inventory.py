@@ -27,7 +27,7 @@ NODE_KEYS = (
     "interfaces",
     "options",
 )
-TOP_KEYS = ("defaults", "nodes")
+TOP_KEYS = ("defaults", "nodes", "insecure")
 PATH_KEYS = ("identity_file", "known_hosts")
 
 #: A ``Host`` line of an ssh config file (what tells it apart from YAML).
@@ -105,6 +105,7 @@ class Inventory:
     source: str
     entries: dict[str, HostEntry] = field(default_factory=dict)
     node_line: int | None = None  # the line to point at when a node is missing
+    insecure: bool = False  # ``insecure: true``: host keys are not checked
 
     def entry(self, node: str) -> HostEntry:
         return self.entries[node]
@@ -182,7 +183,7 @@ def parse_yaml(path: str, text: str) -> Inventory:
     problems = [*errors, *v.errors]
     if problems:
         raise InventoryError(problems)
-    return Inventory(path, entries, v.line(("nodes",), key=True))
+    return Inventory(path, entries, v.line(("nodes",), key=True), v.insecure)
 
 
 class _YamlValidator:
@@ -191,6 +192,7 @@ class _YamlValidator:
         self.m = marked
         self.base = os.path.dirname(os.path.abspath(path))
         self.errors: list[SpecError] = []
+        self.insecure = False
 
     def line(self, p: tuple[Any, ...], key: bool = False) -> int:
         return (self.m.key_mark(p) if key else self.m.mark(p)).line
@@ -208,6 +210,12 @@ class _YamlValidator:
             )
             return {}
         self._unknown((), data, TOP_KEYS)
+        if not isinstance(data.get("insecure", False), bool):
+            self.error(
+                ("insecure",),
+                "'insecure' is true (host keys are not checked: for throwaway labs) or false",
+            )
+        self.insecure = data.get("insecure") is True
         defaults = data.get("defaults") or {}
         if not isinstance(defaults, dict):
             self.error(("defaults",), "'defaults' must be a mapping of node settings")
