@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from dataclasses import asdict
 from typing import Any
 
+from .controls import NOTE, has_invisible, visible
 from .outfile import write_named
 from .runner.model import CommandResult, PlanResult, Status, StepResult
 
@@ -146,6 +147,18 @@ def from_json(data: dict[str, Any]) -> list[PlanResult]:
     return [plan_result_from_dict(d) for d in data.get("results", [])]
 
 
+def _xml(text: str) -> str:
+    """An attribute's text as XML 1.0 can hold it (control characters as \\xNN)."""
+    return visible(text)
+
+
+def _xml_block(text: str | None) -> str | None:
+    """A failure's text as XML 1.0 can hold it, with a note if anything was escaped."""
+    if not has_invisible(text):
+        return text
+    return f"{visible(text or '')}\n({NOTE})\n"
+
+
 def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = None) -> bytes:
     """JUnit XML: a testsuite per lab, a testcase per step (drift = failure); bad
     directives and specs are errors of a suite of their own."""
@@ -165,7 +178,7 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=f"{r.document}:{r.lab}",
+            name=_xml(f"{r.document}:{r.lab}"),
             tests=str(len(r.steps)),
             failures=str(c["drift"]),
             errors=str(c["error"]),
@@ -176,18 +189,18 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=r.document or r.spec_path,
-                name=f"line {s.line}: {s.kind} on {s.node}",
+                classname=_xml(r.document or r.spec_path),
+                name=_xml(f"line {s.line}: {s.kind} on {s.node}"),
                 time=f"{s.duration:.3f}",
             )
             if s.status is Status.DRIFT:
-                f = ET.SubElement(case, "failure", message=s.message or "drift", type="drift")
-                f.text = s.diff
+                f = ET.SubElement(case, "failure", message=_xml(s.message or "drift"), type="drift")
+                f.text = _xml_block(s.diff)
             elif s.status is Status.ERROR:
-                e = ET.SubElement(case, "error", message=s.message or "error", type="error")
-                e.text = s.diff
+                e = ET.SubElement(case, "error", message=_xml(s.message or "error"), type="error")
+                e.text = _xml_block(s.diff)
             elif s.status is Status.SKIPPED:
-                ET.SubElement(case, "skipped", message=s.message or "not run")
+                ET.SubElement(case, "skipped", message=_xml(s.message or "not run"))
     if problems:
         suite = ET.SubElement(
             root,
@@ -203,12 +216,15 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=str(p.get("document", "")),
-                name=f"{p.get('file')}:{p.get('line')}",
+                classname=_xml(str(p.get("document", ""))),
+                name=_xml(f"{p.get('file')}:{p.get('line')}"),
                 time="0",
             )
             ET.SubElement(
-                case, "error", message=str(p.get("message")), type=p.get("kind") or "bad-input"
+                case,
+                "error",
+                message=_xml(str(p.get("message"))),
+                type=p.get("kind") or "bad-input",
             )
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"

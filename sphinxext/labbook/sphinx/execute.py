@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from docutils import nodes
 from sphinx.util import logging
 
+from ..controls import NOTE, has_invisible, visible
 from ..errors import LabbookError
 from ..report import counted
 from ..runner.model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
@@ -238,6 +239,8 @@ def warn_result(r: PlanResult, lab: nodes.Element) -> None:
         text = s.message or s.status.value
         if s.diff:
             text += "\n" + s.diff.rstrip("\n")
+        if has_invisible(text):  # an escape sequence must not act on the reader's terminal
+            text = f"{visible(text)}\n({NOTE})"
         logger.warning(text, location=f"{file}:{s.line}", type="labbook", subtype=subtype)
 
 
@@ -256,6 +259,7 @@ def _notice(r: PlanResult) -> nodes.Node:
     """Where the lab directive was: why none of its steps ran."""
     text = r.message if r.status is Status.SKIPPED else f"! not run: {r.message}"
     para = nodes.paragraph("", "", classes=["labbook-notice", f"labbook-{r.status.value}"])
+    text = visible(text)
     para += nodes.inline(text, text)
     return para
 
@@ -268,7 +272,7 @@ def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
         Status.ERROR: "! not run" if brief else f"! error on {r.provider}: {s.message}",
         Status.SKIPPED: "not run" if brief else s.message or "not run",
     }
-    text = words[s.status]
+    text = visible(words[s.status])
     para = nodes.paragraph("", "", classes=["labbook-mark", f"labbook-{s.status.value}"])
     para += nodes.inline(text, text)
     return para
@@ -297,7 +301,10 @@ def _decorate(
             if s.status is Status.DRIFT
             else "What the lab printed before the error"
         )
-        diff = nodes.literal_block(s.diff, s.diff, language="diff", classes=["labbook-diff"])
+        if has_invisible(s.diff):
+            title += f" ({NOTE})"
+        shown = visible(s.diff)
+        diff = nodes.literal_block(shown, shown, language="diff", classes=["labbook-diff"])
         cap = nodes.caption(title, title)
         wrapper = nodes.container(
             "", cap, diff, literal_block=True, classes=["literal-block-wrapper"]
