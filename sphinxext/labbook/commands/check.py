@@ -97,7 +97,8 @@ class _ProgressStream(io.TextIOBase):
         self.buf += s
         while "\n" in self.buf:
             line, self.buf = self.buf.split("\n", 1)
-            line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+            # on a terminal Sphinx redraws its status line with \r and escape sequences
+            line = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rsplit("\r", 1)[-1]
             if line.startswith("labbook: ") and "the results are in" not in line:
                 self.out.write(line[len("labbook: ") :] + "\n")
                 self.out.flush()

@@ -167,7 +167,8 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     if stop and _FAILED:
         return _skipped(plan, f"not run: stopped after the first failure ({_FAILED[0]})")
     logger.info(
-        f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
+        f"{_own_line(app)}labbook: {plan.document}: bringing up "
+        f"{os.path.basename(plan.spec_path)} "
         f"({plan.provider}, {counted(len(plan.steps), 'step')})"
     )
     result = run_plan(plan, stop_on_fail=stop)
@@ -175,6 +176,15 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     if result.status in (Status.DRIFT, Status.ERROR):
         _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
     return result
+
+
+def _own_line(app: Sphinx) -> str:
+    """A newline where Sphinx keeps its "reading sources... [ 50%] doc" line open on a
+    terminal (ended by a carriage return, not a newline), so a progress line is not
+    written into it."""
+    from sphinx.util.console import terminal_supports_colour
+
+    return "\n" if app.verbosity < 1 and terminal_supports_colour() else ""
 
 
 #: Labs of this build that failed, for ``labbook_stop_on_fail`` (-x) to stop at the first
