@@ -345,15 +345,13 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
     try:
         lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
     except (OSError, LabbookError) as exc:
-        message = getattr(exc, "message", None) or str(exc)
-        return StepResult(
-            index,
-            "file",
-            step.node,
-            Status.ERROR,
-            step.source.line,
-            message=f"cannot write {step.path} on {step.node}: {message}",
+        # a provider's error already says what it could not write, and where
+        message = (
+            exc.message
+            if isinstance(exc, LabbookError)
+            else f"cannot write {step.path} on node '{step.node}': {exc.strerror or exc}"
         )
+        return StepResult(index, "file", step.node, Status.ERROR, step.source.line, message=message)
     back = lab.get(step.node, step.path)
     m = check_content(step.content, step.format, step.merge, back)
     if not m.ok:
