@@ -132,3 +132,19 @@ def test_hostile_yaml_in_a_lab_file_and_in_the_file_it_merges_into(tmp_path: Pat
     assert page.startswith(f"DirectiveError {line - 1} ") and says in page, page
     # in the node's file: the lab's error, naming the existing file
     assert existing.startswith("LabbookError None the existing file: ") and says in existing
+
+
+@pytest.mark.parametrize("case", ["binary", "recursive-mapping"])  # bounded in-process
+def test_hostile_spec_of_a_page_is_one_warning_at_its_line(tmp_path: Path, case: str, capsys):
+    from sphinxext.labbook.cli import main
+
+    text, line, says = HOSTILE[case]
+    (tmp_path / "conf.py").write_text('extensions = ["sphinxext.labbook"]\n')
+    spec = tmp_path / "hostile.yaml"
+    spec.write_bytes(text if isinstance(text, bytes) else text.encode())
+    (tmp_path / "index.rst").write_text("T\n=\n\n.. lab:: hostile.yaml\n")
+    assert main(["check", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    found = [x for x in err.splitlines() if x.startswith(f"{spec}:{line}:")]
+    assert len(found) == 1 and says in found[0], err
+    assert "Traceback" not in err
