@@ -98,3 +98,10 @@ def test_command_line_numbers(argv, says, capsys):
     err = capsys.readouterr().err
     assert says in err
     assert re.search(r"^labbook \w+: error: ", err, re.M)
+
+
+@pytest.mark.parametrize("shard", ["0/4", "5/4", "1/99999999999", "1/4/2", "1/0"])
+def test_shard_out_of_range_is_refused_before_anything_is_made(shard, capsys):
+    assert main(["check", ".", "--shard", shard]) == 2
+    err = capsys.readouterr().err
+    assert f"--shard '{shard}': write K/N with 1 <= K <= N <= 1000" in err
