@@ -54,7 +54,7 @@ READERS = {
     ),
     "groups": (
         "from sphinxext.labbook.errors import LabbookError\n"
-        "from sphinxext.labbook.schema.options import render_options\n"
+        "from sphinxext.labbook.render.schema_options import render_options\n"
         "try:\n    render_options(group=PATH)\n"
         "except LabbookError as exc:\n    print(exc, file=sys.stderr); sys.exit(exc.exit_code)"
     ),
@@ -109,7 +109,7 @@ def test_aliases_within_the_limit_still_work(tmp_path: Path):
 
 
 LAB_FILE = """\
-from sphinxext.labbook.configfiles import apply_content
+from sphinxext.labbook.verdict.configfiles import apply_content
 from sphinxext.labbook.errors import LabbookError
 text = open(PATH).read()
 for shown, old in ((text.splitlines(), b"x: 1\\n"), (["x: 2"], text.encode())):
