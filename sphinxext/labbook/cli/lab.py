@@ -104,7 +104,8 @@ def _add_gc(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "gc",
         help="remove what killed runs left behind",
         description="Remove labs whose owner process is gone (a run that was killed), "
-        "half-created labs, and lab processes or state without each other. "
+        "half-created labs, lab processes or state without each other, and the "
+        "temporary build directories of killed 'labbook check' runs. "
         "Labs brought up with 'labbook up' stay; --all removes them too. "
         "Prints a line per thing removed.",
         formatter_class=_FMT,
@@ -266,4 +267,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
         lines = provider.gc(everything=args.all, names=args.names or None)
         for line in lines:
             print(f"{pname}: {line}")
+    if not args.names:
+        import shutil
+
+        from .check import stale_build_dirs
+
+        for path, pid in stale_build_dirs():
+            shutil.rmtree(path, ignore_errors=True)
+            print(f"check: removed {path} (its labbook check, process {pid}, is gone)")
     return 0

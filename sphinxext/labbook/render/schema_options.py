@@ -36,6 +36,7 @@ def render_options(
     depth: int = 1,
     title: str | None = None,
     indexes: bool = False,
+    hide_columns: str | list[str] | None = None,
     base_dir: str = ".",
 ) -> tuple[RenderOptions, str | None]:
     """:class:`RenderOptions` from option text, and the groups file read (if any)."""
@@ -54,6 +55,7 @@ def render_options(
         depth=depth,
         title=title or None,
         indexes=indexes,
+        hide_columns=globs(hide_columns),
         groups=groups,
         group_by_prefix=by_prefix,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 import time
@@ -9,6 +10,7 @@ from dataclasses import replace
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
+from ..providers.result import ExecResult
 from ..spec import LabSpec, load_spec
 from ..steps.model import Command, FileStep, LabPlan, MatchMode, RunStep, Step
 from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
@@ -20,16 +22,25 @@ BACKGROUND_GRACE = 0.5
 RETRY_INTERVAL = 0.25
 
 
+def default_output_dir() -> str:
+    """Where long outputs are kept when the caller says nothing: the user's cache."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "labbook", "output")
+
+
 def lab_name_for(spec: LabSpec) -> str:
     """A unique running-lab name: the spec's name and a random suffix (max 24 chars)."""
     return f"{spec.name[:15].rstrip('-')}-{secrets.token_hex(4)}"
 
 
-def run_plan(plan: LabPlan, *, stop_on_fail: bool = False) -> PlanResult:
+def run_plan(
+    plan: LabPlan, *, stop_on_fail: bool = False, output_dir: str | None = None
+) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
     Spec errors raise (bad input); a lab that cannot come up gives a result whose
-    steps are all ``error``; drift never raises.
+    steps are all ``error``; drift never raises. The whole output of a command too long
+    to show is kept in ``output_dir``/LAB-NAME/ (default: :func:`default_output_dir`).
     """
     started = time.time()
     t0 = time.monotonic()
@@ -55,6 +66,7 @@ def run_plan(plan: LabPlan, *, stop_on_fail: bool = False) -> PlanResult:
                 message=message,
             )
         lab.session_env.update(dict(plan.env))
+        lab.output_dir = os.path.join(output_dir or default_output_dir(), name)
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
@@ -195,18 +207,8 @@ def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     t = time.monotonic()
     while True:
         res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
-        if res.timed_out:
-            return CommandResult(
-                cmd.text,
-                cmd.line,
-                res.rc,
-                res.stdout,
-                time.monotonic() - t,
-                Status.ERROR,
-                diff=_partial(res.stdout),
-                message=f"timed out after {step.timeout:g} s; the command "
-                "and everything it started were killed",
-            )
+        if res.timed_out or res.ended:
+            return _shell_lost(step, cmd, res, time.monotonic() - t)
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
             break
@@ -215,6 +217,9 @@ def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     message = "" if ok else f"output of `{_short(cmd.text)}` on {step.node} differs from the page"
     if not ok and step.retry:
         message += f" (still after retrying for {step.retry:g} s)"
+    if not ok and NO_SPACE in res.stdout:
+        full = _full_layer(lab, step.node)
+        message += f": {full}" if full else ""
     return CommandResult(
         cmd.text,
         cmd.line,
@@ -224,6 +229,35 @@ def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
         status,
         diff=diff,
         message=message,
+        full_output=res.full_output,
+    )
+
+
+def _shell_lost(step: RunStep, cmd: Command, res: ExecResult, took: float) -> CommandResult:
+    """The error of a command after which the node's shell is gone: it timed out (and
+    was killed), or it ended the shell itself."""
+    if res.timed_out:
+        diff = _partial(res.stdout)
+        message = (
+            f"timed out after {step.timeout:g} s; the command and everything it started were killed"
+        )
+    else:
+        diff = _partial(res.stdout, "what it printed")
+        message = (
+            f"`{_short(cmd.text)}` ended the shell of {step.node} (exit status {res.rc}; "
+            f"`exit`, `exec` or a syntax error does): later commands on {step.node} run "
+            "in a new shell, in /root, without this one's variables"
+        )
+    return CommandResult(
+        cmd.text,
+        cmd.line,
+        res.rc,
+        res.stdout,
+        took,
+        Status.ERROR,
+        diff=diff,
+        message=message,
+        full_output=res.full_output,
     )
 
 
@@ -292,6 +326,17 @@ def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandRes
     return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
 
 
+#: What the C library says of ENOSPC.
+NO_SPACE = "No space left on device"
+
+
+def _full_layer(lab: Lab, node: str) -> str:
+    try:
+        return lab.full_layer(node)
+    except LabbookError:
+        return ""
+
+
 def _printed(output: str) -> str:
     lines = output.splitlines()[-20:]
     return "".join(f"  {x}\n" for x in ["it printed:", *lines]) if lines else ""
@@ -302,9 +347,9 @@ def _contains(step: RunStep) -> RunStep:
     return replace(step, match=MatchMode.CONTAINS if contains else step.match)
 
 
-def _partial(output: str) -> str:
+def _partial(output: str, what: str = "partial output before the timeout") -> str:
     lines = output.splitlines()[-20:]
-    return "partial output before the timeout:\n" + "".join(f"  {x}\n" for x in lines)
+    return f"{what}:\n" + "".join(f"  {x}\n" for x in lines)
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -332,6 +377,8 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
             if isinstance(exc, LabbookError)
             else f"cannot write {step.path} on node '{step.node}': {exc.strerror or exc}"
         )
+        full = _full_layer(lab, step.node) if NO_SPACE in message or _is_enospc(exc) else ""
+        message += f": {full}" if full else ""
         return StepResult(index, "file", step.node, Status.ERROR, step.source.line, message=message)
     back = lab.get(step.node, step.path)
     m = check_content(step.content, step.format, step.merge, back)
@@ -401,6 +448,12 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
                 "shows what was applied, the node now has something else",
             )
     return out
+
+
+def _is_enospc(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _text(data: bytes) -> str:

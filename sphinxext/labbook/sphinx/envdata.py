@@ -1,7 +1,7 @@
 """What labbook keeps on the Sphinx environment, per document, and how it is purged and
 merged (parallel reads build several environments and merge them).
 
-Two shapes: a dict of docname -> data (results, plans, problems) and a set of docnames
+Two shapes: a dict of docname -> data (results, plans, problems, block ids) and a set of docnames
 (pages with a ``labbook-report``, pages checked against a live database). Everything is
 plain, picklable data.
 """
@@ -20,10 +20,11 @@ if TYPE_CHECKING:
 RESULTS_KEY = "labbook_results"
 PLANS_KEY = "labbook_plans"
 PROBLEMS_KEY = "labbook_problems"
+BLOCK_IDS_KEY = "labbook_block_ids"
 REPORT_DOCS_KEY = "labbook_report_docs"
 SCHEMA_CHECKS_KEY = "labbook_schema_checks"
 
-PER_DOC_KEYS = (RESULTS_KEY, PLANS_KEY, PROBLEMS_KEY)
+PER_DOC_KEYS = (RESULTS_KEY, PLANS_KEY, PROBLEMS_KEY, BLOCK_IDS_KEY)
 DOC_SET_KEYS = (REPORT_DOCS_KEY, SCHEMA_CHECKS_KEY)
 
 
@@ -65,6 +66,12 @@ def note_problem(
 def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
     """docname -> the plans its labs ran (for accept mode, which rewrites their sources)."""
     return _per_doc(env, PLANS_KEY)
+
+
+def block_ids_of(env: BuildEnvironment) -> dict[str, list[list[str]]]:
+    """docname -> for each lab of the document, the ids of its steps' blocks on the page
+    (so the report links each row to its block)."""
+    return _per_doc(env, BLOCK_IDS_KEY)
 
 
 def report_docs(env: BuildEnvironment) -> set[str]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from docutils import nodes
 from sphinx.util import logging
@@ -13,10 +14,11 @@ from ..controls import NOTE, has_invisible, visible
 from ..errors import LabbookError
 from ..location import Location
 from ..report import counted
+from ..runner.signals import Terminated
 from ..steps.model import LabPlan, Source
 from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from . import config as cfg
-from .envdata import plans_of, results_of
+from .envdata import block_ids_of, plans_of, results_of
 from .steps import lab_marker, lab_step
 from .warn import Subtype, warn
 
@@ -100,6 +102,13 @@ def cache_dir(app: Sphinx) -> str:
     return os.path.join(app.doctreedir, "labbook-cache")
 
 
+def output_dir(app: Sphinx) -> str:
+    configured = cfg.value(app.config, "labbook_output_dir")
+    if configured:
+        return os.path.join(app.confdir, configured)
+    return os.path.join(app.doctreedir, "labbook-output")
+
+
 def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     """The result of ``plan`` under the configured execution mode (running it if needed)."""
     from dataclasses import replace
@@ -140,7 +149,10 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         f"{os.path.basename(plan.spec_path)} "
         f"({plan.provider}, {counted(len(plan.steps), 'step')})"
     )
-    result = run_plan(plan, stop_on_fail=stop)
+    try:
+        result = run_plan(plan, stop_on_fail=stop, output_dir=output_dir(app))
+    except Terminated:  # the lab is torn down: end as SIGTERM would have, no traceback
+        _end_by_sigterm()
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):
         _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
@@ -162,6 +174,20 @@ _FAILED: list[str] = []
 
 #: The process that set the extension up: sphinx-build itself, not a -j worker.
 _BUILD_PID = os.getpid()
+
+
+def _end_by_sigterm() -> NoReturn:
+    """End this process by SIGTERM itself (exit status 143 for the shell), after the
+    runner has torn the lab down; Sphinx would print a traceback for the exception."""
+    import signal
+
+    logger.info("labbook: terminated; the lab was torn down")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(143)  # not reached: SIGTERM's default action ends the process
 
 
 def _die_with_the_build() -> None:
@@ -246,6 +272,44 @@ def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
     return para
 
 
+def block_ids(doctree: nodes.document, r: PlanResult) -> list[str]:
+    """Stable ids of the blocks of ``r``'s steps on the page (``pair-1``, ``pair-2``, ...;
+    a lab's second appearance on the page goes on from where the first ended), so the
+    report can link to each block. Ids already on the page are skipped; the caller puts
+    each block in ``doctree.ids`` before asking for the next lab's."""
+    stem = nodes.make_id(os.path.splitext(os.path.basename(r.spec_path))[0]) or "lab"
+    out: list[str] = []
+    n = 0
+    for _ in r.steps:
+        n += 1
+        while f"{stem}-{n}" in doctree.ids:
+            n += 1
+        out.append(f"{stem}-{n}")
+    return out
+
+
+#: Languages of console sessions: a block in one of them that no ``lab-run`` holds is an
+#: illustration, and is marked as one.
+CONSOLE_LANGUAGES = ("console", "shell-session")
+
+ILLUSTRATION = "illustration, not run"
+
+
+def mark_illustrations(doctree: nodes.document) -> None:
+    """Mark console blocks that are not lab steps "illustration, not run", so a reader
+    knows which sessions labbook ran and which it did not."""
+    for block in list(doctree.findall(nodes.literal_block)):
+        if block.get("language") not in CONSOLE_LANGUAGES or "labbook-console" in block.get(
+            "classes", []
+        ):
+            continue
+        parent = block.parent
+        after = parent if "literal-block-wrapper" in parent.get("classes", []) else block
+        para = nodes.paragraph("", "", classes=["labbook-mark", "labbook-illustration"])
+        para += nodes.inline(ILLUSTRATION, ILLUSTRATION)
+        after.parent.insert(after.parent.index(after) + 1, para)
+
+
 def _decorate(
     doctree: nodes.document,
     node: lab_step,
@@ -253,10 +317,12 @@ def _decorate(
     s: StepResult,
     show_drift: bool,
     brief: bool,
+    block_id: str,
 ) -> nodes.Node:
     step = node["step"]
     box = nodes.container(
-        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"]
+        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"],
+        ids=[block_id],
     )
     box.source, box.line = node.source, node.line
     if getattr(step, "hide", False):
@@ -317,6 +383,8 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     options = provider_options(app)
     plans = collect_plans(doctree, docname, options, session_env(app))
     results: list[PlanResult] = []
+    noticed: set[str] = set()  # reasons already said on this page
+    page_ids: list[list[str]] = []
     for plan, marker, step_nodes in plans:
         result = execute(app, plan)
         results.append(result)
@@ -326,10 +394,16 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             logger.info(f"labbook: {status_line(result)}")
         warn_result(result, plan)
         brief = _said_once(result)
+        ids = block_ids(doctree, result)
         for i, n in enumerate(step_nodes):
-            n.replace_self(_decorate(doctree, n, result, result.steps[i], show, brief))
-        if brief:
+            box = _decorate(doctree, n, result, result.steps[i], show, brief, ids[i])
+            n.replace_self(box)
+            doctree.ids[ids[i]] = box
+        page_ids.append(ids)
+        if brief and result.message not in noticed:  # once a page, at its first lab
+            noticed.add(result.message)
             marker.replace_self(_notice(result))
+    mark_illustrations(doctree)
     for marker in list(doctree.findall(lab_marker)):
         marker.parent.remove(marker)
     for orphan in list(doctree.findall(lab_step)):  # steps with no lab (already warned)
@@ -337,9 +411,10 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     if results:
         results_of(env)[docname] = results
         plans_of(env)[docname] = [p for p, _, _ in plans]
+        block_ids_of(env)[docname] = page_ids
     else:
-        results_of(env).pop(docname, None)
-        plans_of(env).pop(docname, None)
+        for get in (results_of, plans_of, block_ids_of):
+            get(env).pop(docname, None)
 
 
 def on_outdated(

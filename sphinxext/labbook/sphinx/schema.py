@@ -22,6 +22,7 @@ from ..render.schema import (
     DIRECTIONS,
     MermaidTooLarge,
     RenderOptions,
+    drawn_tables,
     overview_dot,
     overview_mermaid,
     split_drawing,
@@ -70,6 +71,13 @@ def _source_base(env: BuildEnvironment, source: str) -> str:
     return doc_dir if os.path.exists(src.path(doc_dir)) else schema_dir
 
 
+def schema_alt(tables: tuple[str, ...]) -> str:
+    """Alt text that counts and names what the diagram draws (names up to ten)."""
+    n = len(tables)
+    names = ", ".join(tables[:10]) + (f" and {n - 10} more" if n > 10 else "")
+    return f"Schema diagram: {n} table{'s' if n != 1 else ''}" + (f": {names}" if n else "")
+
+
 class SchemaDiagramDirective(SphinxDirective):
     """``.. schema-diagram:: SOURCE``: the tables, keys and foreign keys of a schema."""
 
@@ -86,6 +94,7 @@ class SchemaDiagramDirective(SphinxDirective):
         "title": directives.unchanged,
         "caption": directives.unchanged,
         "indexes": directives.flag,
+        "hide-columns": directives.unchanged_required,
         "overview": directives.flag,
         "format": _choice(FORMATS),
         "schema": directives.unchanged_required,
@@ -136,6 +145,7 @@ class SchemaDiagramDirective(SphinxDirective):
                 depth=self.options.get("depth", 1),
                 title=self.options.get("title"),
                 indexes="indexes" in self.options,
+                hide_columns=self.options.get("hide-columns"),
                 base_dir=doc_dir,
             )
             self.depend(groups_file)
@@ -195,10 +205,7 @@ class SchemaDiagramDirective(SphinxDirective):
                 fmt = "graphviz"
         if fmt != "mermaid":
             node = graphviz(code=to_dot(schema, opts), options={"docname": self.env.docname})
-        tables = len(schema)
-        node["alt"] = (
-            self.options.get("alt") or f"Schema diagram: {tables} table{'s' if tables != 1 else ''}"
-        )
+        node["alt"] = self.options.get("alt") or schema_alt(drawn_tables(schema, opts))
         node["classes"].append("labbook-schema")
         if "align" in self.options:
             node["align"] = self.options["align"]

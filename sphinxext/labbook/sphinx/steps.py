@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from docutils import nodes
@@ -198,6 +199,11 @@ class LabDirective(_LabDirective):
         marker = lab_marker(**data)
         self.set_source_info(marker)
         out: list[nodes.Node] = [marker]
+        shown = self.env.temp_data.setdefault("labbook_labs_shown", set())
+        assert isinstance(shown, set)
+        if path not in shown:  # the first time this page names the lab
+            shown.add(path)
+            out.append(self.how_to_run(path, provider, options))
         if "topology" in self.options:
             from .topology import topology_node
 
@@ -210,6 +216,43 @@ class LabDirective(_LabDirective):
                 )
             )
         return out
+
+    def how_to_run(self, path: str, provider: str, options: dict[str, str]) -> nodes.paragraph:
+        """Under the lab: its spec's path, a link to download it, the command that brings
+        it up."""
+        from sphinx import addnodes
+
+        from .paths import shown_path
+
+        shown = shown_path(self.env, path)
+        doc_dir = os.path.dirname(os.fspath(self.env.doc2path(self.env.docname)))
+        download = addnodes.download_reference(
+            "",
+            "",
+            refdoc=self.env.docname,
+            refdomain="",
+            refexplicit=True,
+            reftype="download",
+            refwarn=False,
+            reftarget=os.path.relpath(path, doc_dir),
+        )
+        download += nodes.literal("download", "download", classes=["xref", "download"])
+        words = ["labbook", "up"] + (["--provider", provider] if provider != "netns" else [])
+        for key, value in options.items():
+            words += ["-o", f"{key}={value}"]
+        command = shlex.join([*words, shown])
+        para = nodes.paragraph("", "", classes=["labbook-lab-source"])
+        para += [
+            nodes.Text("Lab spec "),
+            nodes.literal(shown, shown),
+            nodes.Text(" ("),
+            download,
+            nodes.Text("); bring it up yourself with "),
+            nodes.literal(command, command, classes=["labbook-up"]),
+            nodes.Text("."),
+        ]
+        self.set_source_info(para)
+        return para
 
 
 class LabRunDirective(_LabDirective):
@@ -275,15 +318,27 @@ class LabRunDirective(_LabDirective):
             hide="hide" in self.options,
             content=tuple(self.content),
         )
-        node = lab_step(step=step, kind="run", caption=self.options.get("caption", ""))
+        caption = run_caption(self.options.get("caption", ""), node_name, step.background)
+        node = lab_step(step=step, kind="run", caption=caption)
         self.set_source_info(node)
         if not step.hide:
             block = nodes.literal_block("\n".join(self.content), "\n".join(self.content))
             block["language"] = "console"
             block["classes"].append("labbook-console")
             self.set_source_info(block)
-            node += block
+            node += _captioned(block, caption)
         return [node]
+
+
+def run_caption(caption: str, node: str, background: bool) -> str:
+    """What a console block says above it: which node's shell it is typed in."""
+    where = f"on {node}" + (", in the background" if background else "")
+    return f"{caption} ({where})" if caption else where[0].upper() + where[1:]
+
+
+def _captioned(block: nodes.literal_block, caption: str) -> nodes.container:
+    cap = nodes.caption(caption, caption)
+    return nodes.container("", cap, block, literal_block=True, classes=["literal-block-wrapper"])
 
 
 class LabFileDirective(_LabDirective):
@@ -348,11 +403,7 @@ class LabFileDirective(_LabDirective):
             block["language"] = {"ini": "ini", "yaml": "yaml", "json": "json"}.get(fmt, "text")
             block["classes"].append("labbook-file")
             self.set_source_info(block)
-            cap = nodes.caption(caption, caption)
-            wrapper = nodes.container(
-                "", cap, block, literal_block=True, classes=["literal-block-wrapper"]
-            )
-            node += wrapper
+            node += _captioned(block, caption)
         return [node]
 
 

@@ -76,6 +76,8 @@ class Layout:
     ids: userns.IdMap
     #: The state root of the lab's user (in the processes' titles).
     root: str
+    #: The size of each node's writable layer (tmpfs ``size=``: 256M, 1G).
+    writable: str = "256M"
 
 
 def start(
@@ -119,7 +121,7 @@ def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout, cha
         else:
             nsutil.unshare(CLONE_NEWNET | CLONE_NEWNS)  # the lab's root namespace
         if layout.shim:
-            rootfs.build_shim(layout.shim, shim)
+            rootfs.build_shim(layout.shim, shim, layout.writable)
         pipes = _spawn_nodes(lab, nodes, plan, layout, nested, kids)
         requests = _encode(plan, kids)
         _wait_nodes(pipes)
@@ -306,7 +308,7 @@ def _node_init(
             nsutil.unshare(CLONE_NEWNS)
         else:
             nsutil.unshare(CLONE_NEWNS | own)
-        rootfs.setup(node.hostname, hosts, layout.hidden, layout.shim)
+        rootfs.setup(node.hostname, hosts, layout.hidden, layout.shim, layout.writable)
         if nested is not None:
             # Below the namespace the mounts were made in: they are locked from here on.
             nsutil.setns(nested.user, userns.CLONE_NEWUSER)

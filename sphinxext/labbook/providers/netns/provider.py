@@ -83,6 +83,24 @@ class NetnsLab(Lab):
             "--",
         ]
 
+    def full_layer(self, node: str) -> str:
+        """The node's writable layer (one tmpfs under its overlays) is full, or nearly."""
+        from ...spec.model import size_bytes
+
+        res = self.exec(node, ["stat", "-f", "-c", "%a %S", "/tmp"], timeout=10)
+        try:
+            free_blocks, block = (int(x) for x in res.stdout.split())
+        except ValueError:
+            return ""
+        limit = self.spec.writable
+        if free_blocks * block > max(1 << 20, size_bytes(limit) // 50):
+            return ""
+        where = os.path.basename(self.spec.path) or "the lab's spec"
+        return (
+            f"node {node}'s writable layer is full ({limit} limit: set "
+            f"`limits: {{writable: 1G}}` or more in {where})"
+        )
+
     def exec(
         self,
         node: str,
@@ -224,7 +242,7 @@ class NetnsProvider(StatefulProvider[LabState]):
         try:
             st = self._claim(name, spec)
             claimed = True
-            holder.start(name, nodes, plan, _layout(st, ids), started)
+            holder.start(name, nodes, plan, _layout(st, ids, spec.writable), started)
             pid, report = started[0]
             st = st.with_(init=(pid, start_time(pid) or 0))
             state.write(st)
@@ -314,7 +332,7 @@ def _is_init(pid: int) -> bool:
         return False
 
 
-def _layout(st: LabState, ids: userns.IdMap) -> holder.Layout:
+def _layout(st: LabState, ids: userns.IdMap, writable: str) -> holder.Layout:
     """Root's labs lock the host's view under their nodes; an ordinary user's labs lie on
     a private copy of what the user's namespace cannot take over (see Layout)."""
     hidden = []
@@ -329,6 +347,7 @@ def _layout(st: LabState, ids: userns.IdMap) -> holder.Layout:
         hidden=tuple(hidden),
         ids=ids,
         root=root,
+        writable=writable,
     )
 
 

@@ -68,7 +68,9 @@ class SshLab(Lab):
     def session(self, node: str) -> SshSession:
         s = self._sessions.get(node)
         if s is None or not s.alive:
-            s = SshSession(self.shell_argv(node), name=f"{self.name}/{node}")
+            s = SshSession(
+                self.shell_argv(node), name=f"{self.name}/{node}", spill_dir=self.output_dir
+            )
             self._sessions[node] = s
         assert isinstance(s, SshSession)
         return s

@@ -134,7 +134,12 @@ class VmLab(Lab):
         old = self._sessions.get(node)
         if isinstance(old, VmSession) and old.alive:
             return old
-        new = VmSession(self.channel(node), f"{self.name}/{node}", env=self.session_env)
+        new = VmSession(
+            self.channel(node),
+            f"{self.name}/{node}",
+            env=self.session_env,
+            spill_dir=self.output_dir,
+        )
         self._sessions[node] = new  # type: ignore[assignment]
         return new
 
