@@ -170,3 +170,15 @@ def test_exitfirst_stops_the_whole_run(tmp_path, capsys):
     assert labs["one"]["status"] == "drift"
     assert labs["two"]["status"] == "skipped"
     assert "stopped after the first failure" in labs["two"]["message"]
+
+
+def test_a_file_that_cannot_be_written_is_said_once(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-pass")
+    (root / "index.rst").write_text(
+        "Files\n=====\n\n.. lab:: pair.yaml\n\n.. lab-file:: /etc\n   :node: alpha\n\n   x = 1\n"
+    )
+    assert main(["check", str(root)]) == 1
+    err = capsys.readouterr().err
+    said = [x for x in err.splitlines() if "cannot write /etc" in x]
+    assert len(said) == 1, err
+    assert said[0].count("cannot write") == 1 and said[0].count("alpha") == 1, said[0]

@@ -40,6 +40,10 @@ def test_merge_takes_the_documents_the_other_read_and_nothing_else():
 def test_note_problem_files_it_under_the_current_document():
     env = _env(docname="guide")
     envdata.note_problem(env, "guide.rst", 7, "unknown node")  # type: ignore[arg-type]
+    envdata.note_problem(env, "guide.rst", 9, "db gone", "unreachable")  # type: ignore[arg-type]
     assert envdata.problems_of(env) == {
-        "guide": [{"file": "guide.rst", "line": 7, "message": "unknown node"}]
+        "guide": [
+            {"file": "guide.rst", "line": 7, "message": "unknown node", "kind": "bad-input"},
+            {"file": "guide.rst", "line": 9, "message": "db gone", "kind": "unreachable"},
+        ]
     }

@@ -10,8 +10,8 @@ import sqlalchemy as sa
 from conftest import ROOTS
 
 from sphinxext.labbook.errors import SchemaError
+from sphinxext.labbook.masking import expand, mask, mask_url
 from sphinxext.labbook.schema.ddl import load_ddl
-from sphinxext.labbook.schema.mask import expand, mask_text, mask_url
 from sphinxext.labbook.schema.model import Column, ForeignKey, Schema, Table
 from sphinxext.labbook.schema.snapshot import dumps, load_snapshot, write_snapshot
 from sphinxext.labbook.schema.source import load_schema, parse_source
@@ -351,7 +351,7 @@ def test_a_bad_source_string_lists_the_forms():
 def test_passwords_are_masked_and_variables_expanded(monkeypatch):
     assert mask_url("postgresql://nova:s3cr@t@db/nova") == "postgresql://nova:*****@db/nova"
     assert mask_url("sqlite:///x.db") == "sqlite:///x.db"
-    assert mask_text("auth failed for s3cr@t", "mysql://u:s3cr@t@h/d") == "auth failed for *****"
+    assert mask("auth failed for s3cr@t", ["s3cr@t"]) == "auth failed for *****"
     monkeypatch.setenv("LABBOOK_TEST_PW", "hunter2")
     assert expand("mysql://u:${LABBOOK_TEST_PW}@h/d") == "mysql://u:hunter2@h/d"
     monkeypatch.delenv("LABBOOK_TEST_PW")

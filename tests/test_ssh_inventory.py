@@ -240,7 +240,8 @@ def test_provider_options_are_checked_when_a_lab_comes_up(tmp_path):
             {"inventory": inv, "conect_timeout": "3"},
             "unknown option of the ssh provider: conect_timeout",
         ),
-        ({"inventory": inv, "connect_timeout": "0"}, "connect_timeout='0'"),
+        ({"inventory": inv, "connect_timeout": "0"}, "connect_timeout is '0'"),
+        ({"inventory": inv, "connect_timeout": "1e9"}, "write a whole number from 1 to 3600"),
     ]
     for options, message in cases:
         with pytest.raises(UsageError, match=message.replace("(", r"\(")) as err:

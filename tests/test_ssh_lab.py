@@ -224,6 +224,27 @@ def test_wrong_host_key_is_refused_naming_the_node(tmp_path, capsys, served):
     assert "node alpha" not in err
 
 
+def test_insecure_true_in_the_inventory_skips_host_key_checks(tmp_path, capsys, served):
+    """README's form: ``insecure: true`` in the inventory (as -o insecure=true does)."""
+    wrong = tmp_path / "known_hosts"
+    key = Path(served.identity_file + ".pub").read_text().split()[:2]
+    wrong.write_text(f"10.10.0.2 {' '.join(key)}\n")  # not beta's host key
+    inventory = Path(inventory_with(served, tmp_path, beta={"known_hosts": str(wrong)}))
+    inventory.write_text("insecure: true\n" + inventory.read_text())
+    assert check(tmp_path, "lab-pass", str(inventory)) == 0, capsys.readouterr().err
+    inventory.write_text(inventory.read_text().replace("insecure: true", "insecure: yes please"))
+    assert check(tmp_path / "again", "lab-pass", str(inventory)) == 2
+    assert "'insecure' is true" in capsys.readouterr().err
+
+
+def test_a_password_in_the_inventory_host_is_never_echoed(tmp_path, capsys, served):
+    inventory = inventory_with(served, tmp_path, alpha={"host": "root:pw-S3cr3t@10.10.0.1"})
+    assert check(tmp_path, "lab-pass", inventory) == 2
+    out, err = capsys.readouterr()
+    assert "'host: root:*****@10.10.0.1' holds a password" in err, err
+    assert "S3cr3t" not in out + err and "Traceback" not in err
+
+
 def test_unreachable_node_is_exit_3_naming_it(tmp_path, capsys, served):
     inventory = inventory_with(served, tmp_path, alpha={"port": 2200})
     assert check(tmp_path, "lab-pass", inventory) == 3

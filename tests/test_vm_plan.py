@@ -165,8 +165,11 @@ def test_qemu_command_line_names_the_lab_and_wires_every_nic(tmp_path: Path) -> 
 def test_options_are_checked() -> None:
     with pytest.raises(UsageError, match="unknown option of the vm provider: inventory"):
         get_provider("vm", inventory="x").settings()
-    with pytest.raises(UsageError, match=r"memory='lots': write a whole number \(MiB\)"):
+    with pytest.raises(UsageError, match=r"memory is 'lots'; write a whole number from 64 "):
         get_provider("vm", memory="lots").settings()
+    for key, value in (("cpus", "0"), ("boot_timeout", "inf"), ("scratch", "-1")):
+        with pytest.raises(UsageError, match=f"{key} is '{value}'; write a whole number from"):
+            get_provider("vm", **{key: value}).settings()
     with pytest.raises(UsageError, match="accel='xen': write auto, kvm or tcg"):
         get_provider("vm", accel="xen").settings()
 

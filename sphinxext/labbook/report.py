@@ -8,7 +8,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from typing import Any
 
-from .outfile import write_atomic as write_atomic  # schema.snapshot, verdict.rewrite use it
+from .controls import NOTE, has_invisible, visible
+from .outfile import write_named
 from .verdict.results import PlanResult, Status, plan_result_from_dict, plan_result_to_dict
 
 REPORT_VERSION = 1
@@ -32,15 +33,38 @@ def counted(n: int, noun: str, plural: str = "") -> str:
     return f"{n} {noun if n == 1 else plural or noun + 's'}"
 
 
-def summary_line(results: list[PlanResult], bad_input: int = 0) -> str:
-    """``1 lab: 5 passed, 1 drift, 0 errors, 0 skipped``, and the bad input if there was."""
+#: Kinds of problem (``problems`` of the JSON report) and how the summary line counts them.
+PROBLEM_KINDS = {
+    "bad-input": ("bad directive or spec", "bad directives or specs"),
+    "schema-drift": ("schema check with drift", "schema checks with drift"),
+    "unreachable": ("schema check that could not reach its database", ""),
+}
+
+
+def problem_counts(problems: Iterable[dict[str, Any]]) -> dict[str, int]:
+    """How many problems of each kind (a problem without a kind is bad input)."""
+    out = dict.fromkeys(PROBLEM_KINDS, 0)
+    for p in problems:
+        out[p.get("kind") or "bad-input"] += 1
+    return out
+
+
+def summary_line(
+    results: list[PlanResult], bad_input: int = 0, problems: Iterable[dict[str, Any]] = ()
+) -> str:
+    """``1 lab: 5 passed, 1 drift, 0 errors, 0 skipped``, and the bad input, schema drift
+    and unreachable databases if there were."""
+    kinds = problem_counts(problems)
+    kinds["bad-input"] += bad_input
     s = summary(results)
     line = (
         f"{counted(len(results), 'lab')}: {s['passed']} passed, {s['drift']} drift, "
         f"{counted(s['errors'], 'error')}, {s['skipped']} skipped"
     )
-    if bad_input:
-        line += f"; {counted(bad_input, 'bad directive or spec', 'bad directives or specs')}"
+    for kind, (one, many) in PROBLEM_KINDS.items():
+        if kinds[kind]:
+            many = many or one.replace("schema check that could", "schema checks that could")
+            line += f"; {counted(kinds[kind], one, many)}"
     return line
 
 
@@ -105,6 +129,18 @@ def from_json(data: dict[str, Any]) -> list[PlanResult]:
     return [plan_result_from_dict(d) for d in data.get("results", [])]
 
 
+def _xml(text: str) -> str:
+    """An attribute's text as XML 1.0 can hold it (control characters as \\xNN)."""
+    return visible(text)
+
+
+def _xml_block(text: str | None) -> str | None:
+    """A failure's text as XML 1.0 can hold it, with a note if anything was escaped."""
+    if not has_invisible(text):
+        return text
+    return f"{visible(text or '')}\n({NOTE})\n"
+
+
 def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = None) -> bytes:
     """JUnit XML: a testsuite per lab, a testcase per step (drift = failure); bad
     directives and specs are errors of a suite of their own."""
@@ -124,7 +160,7 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
         suite = ET.SubElement(
             root,
             "testsuite",
-            name=f"{r.document}:{r.lab}",
+            name=_xml(f"{r.document}:{r.lab}"),
             tests=str(len(r.steps)),
             failures=str(c["drift"]),
             errors=str(c["error"]),
@@ -135,18 +171,18 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=r.document or r.spec_path,
-                name=f"line {s.line}: {s.kind} on {s.node}",
+                classname=_xml(r.document or r.spec_path),
+                name=_xml(f"line {s.line}: {s.kind} on {s.node}"),
                 time=f"{s.duration:.3f}",
             )
             if s.status is Status.DRIFT:
-                f = ET.SubElement(case, "failure", message=s.message or "drift", type="drift")
-                f.text = s.diff
+                f = ET.SubElement(case, "failure", message=_xml(s.message or "drift"), type="drift")
+                f.text = _xml_block(s.diff)
             elif s.status is Status.ERROR:
-                e = ET.SubElement(case, "error", message=s.message or "error", type="error")
-                e.text = s.diff
+                e = ET.SubElement(case, "error", message=_xml(s.message or "error"), type="error")
+                e.text = _xml_block(s.diff)
             elif s.status is Status.SKIPPED:
-                ET.SubElement(case, "skipped", message=s.message or "not run")
+                ET.SubElement(case, "skipped", message=_xml(s.message or "not run"))
     if problems:
         suite = ET.SubElement(
             root,
@@ -162,11 +198,16 @@ def to_junit(results: list[PlanResult], problems: list[dict[str, Any]] | None = 
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=str(p.get("document", "")),
-                name=f"{p.get('file')}:{p.get('line')}",
+                classname=_xml(str(p.get("document", ""))),
+                name=_xml(f"{p.get('file')}:{p.get('line')}"),
                 time="0",
             )
-            ET.SubElement(case, "error", message=str(p.get("message")), type="bad-input")
+            ET.SubElement(
+                case,
+                "error",
+                message=_xml(str(p.get("message"))),
+                type=p.get("kind") or "bad-input",
+            )
     ET.indent(root)
     return ET.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
 
@@ -178,12 +219,12 @@ def write_reports(
     problems: list[dict[str, Any]] | None = None,
 ) -> None:
     if json_path:
-        write_atomic(
+        write_named(
             json_path,
             json.dumps(to_json(results, problems), indent=1, sort_keys=True).encode() + b"\n",
         )
     if junit_path:
-        write_atomic(junit_path, to_junit(results, problems))
+        write_named(junit_path, to_junit(results, problems))
 
 
 def status_line(r: PlanResult) -> str:

@@ -57,7 +57,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             rc = args.func(args)
         return rc
     except LabbookError as exc:
-        for line in str(exc).splitlines() or [exc.__class__.__name__]:
+        from ..masking import mask  # every password form, whatever raised the error
+
+        for line in mask(str(exc)).splitlines() or [exc.__class__.__name__]:
             print(f"labbook: {line}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:

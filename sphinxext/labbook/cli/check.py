@@ -13,6 +13,7 @@ import sys
 import tempfile
 from typing import IO, Any, cast
 
+from .. import ranges
 from ..errors import LabbookError, UsageError
 
 LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|`{3,}\s*\{lab\}|:{3,}\s*\{lab\})", re.M)
@@ -28,8 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "conf.py, or .rst/.md files) and compare each page with what really "
         "happened. Prints a line per lab and a summary; drift is shown as a "
         "diff at its file:line.",
-        epilog="exit codes: 0 all passed, 1 drift (or a step failed, or with --locked: "
-        "the recorded results are out of date), 2 bad input, 3 a lab could not be brought up\n\n"
+        epilog="exit codes: 0 all passed, 1 drift (or a step failed, or a schema-diagram's "
+        "database differs from it, or with --locked: the recorded results are out of date), "
+        "2 bad input, 3 a lab could not be brought up or a schema-diagram's database could "
+        "not be reached\n\n"
         "With labbook_results set in conf.py, the results of the labs that ran are "
         "recorded there (one JSON file per document); --locked only checks them.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -81,7 +84,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "durations in the recorded results, if any)",
     )
     p.add_argument(
-        "-j", "--jobs", type=int, default=1, help="run the labs of N documents in parallel"
+        "-j",
+        "--jobs",
+        type=ranges.argument(ranges.whole, "-j", 1, ranges.MAX_JOBS),
+        default=1,
+        metavar="N",
+        help=f"run the labs of N documents in parallel (1 to {ranges.MAX_JOBS}; default 1)",
     )
     p.add_argument(
         "--build-dir", help="where results and the cache are kept (default: a temporary directory)"
@@ -107,7 +115,8 @@ class _ProgressStream(io.TextIOBase):
         self.buf += s
         while "\n" in self.buf:
             line, self.buf = self.buf.split("\n", 1)
-            line = re.sub(r"\x1b\[[0-9;]*m", "", line)
+            # on a terminal Sphinx redraws its status line with \r and escape sequences
+            line = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", line).rsplit("\r", 1)[-1]
             if line.startswith("labbook: ") and "the results are in" not in line:
                 self.out.write(line[len("labbook: ") :] + "\n")
                 self.out.flush()
@@ -352,7 +361,7 @@ def _build(
                 status=cast("IO[str]", _ProgressStream(sys.stdout)),
                 warning=cast("IO[str]", warnings),
                 freshenv=True,
-                parallel=max(1, args.jobs),
+                parallel=args.jobs,
             )
             app.build()
     except SphinxError as exc:
@@ -365,7 +374,7 @@ def _build(
     changed = sorted(records_changed(app.env))
     if whole_results and args.execute != "cache":
         changed += _forget_records(whole_results, src, set(results_of(app.env)), args.locked)
-    status = _finish(args, results, warnings.bad_input + len(problems), plans, problems)
+    status = _finish(args, results, warnings.bad_input, plans, problems)
     return _say_records(args, sorted(changed), _results_dir(conf), status)
 
 
@@ -404,7 +413,7 @@ def _finish(
     plans: list[Any],
     problems: list[dict[str, Any]] | None = None,
 ) -> int:
-    from ..report import write_reports
+    from ..report import problem_counts, write_reports
     from ..verdict.results import Status
 
     write_reports(results, args.json, args.junit, problems)
@@ -416,10 +425,11 @@ def _finish(
             print(line)
         for note in notes:
             print(note, file=sys.stderr)
-    if bad_input:
+    kinds = problem_counts(problems or [])
+    if bad_input or kinds["bad-input"]:
         return 2
-    if any(r.up_failed for r in results):
+    if any(r.up_failed for r in results) or kinds["unreachable"]:
         return 3
-    if any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
+    if any(r.status in (Status.DRIFT, Status.ERROR) for r in results) or kinds["schema-drift"]:
         return 1
     return 0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 
 from ..errors import LabbookError, UsageError
+from ..outfile import write_named
 from ..render.topology import DIRECTIONS, to_dot, to_mermaid
-from ..report import write_atomic
 from ..spec import load_spec
 
 FORMATS = ("dot", "svg", "png", "mermaid")
@@ -73,14 +72,5 @@ def render(args: argparse.Namespace) -> bytes:
 
 
 def run(args: argparse.Namespace) -> int:
-    data = render(args)
-    if args.output and args.output != "-":
-        try:
-            write_atomic(args.output, data)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.output}: {exc.strerror}") from None
-        return 0
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    write_named(args.output or "-", render(args))
     return 0

@@ -8,7 +8,9 @@ import os
 import re
 import sys
 
+from .. import ranges
 from ..errors import SchemaError, UsageError
+from ..outfile import write_named
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -20,7 +22,6 @@ from ..render.schema import (
     to_dot,
     to_mermaid,
 )
-from ..report import write_atomic
 from ..schema.lint import RULES
 from ..schema.model import Schema
 from .graph import run_dot
@@ -160,7 +161,10 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
         "--around", metavar="TABLES", help="only these tables and their neighbours (see --depth)"
     )
     p.add_argument(
-        "--depth", type=int, default=1, help="foreign-key hops from --around (default 1)"
+        "--depth",
+        type=ranges.argument(ranges.whole, "--depth", 0, ranges.MAX_DEPTH),
+        default=1,
+        help=f"foreign-key hops from --around, 0 to {ranges.MAX_DEPTH} (default 1)",
     )
     p.add_argument("--title", help="title drawn above the diagram")
     p.add_argument("--indexes", action="store_true", help="list indexes and unique constraints")
@@ -216,15 +220,7 @@ def render(schema: Schema, opts: RenderOptions, fmt: str, *, overview: bool = Fa
 
 
 def _write(path: str | None, data: bytes) -> None:
-    if path and path != "-":
-        try:
-            write_atomic(path, data)
-        except OSError as exc:
-            raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-        return
-    sys.stdout.flush()
-    sys.stdout.buffer.write(data)
-    sys.stdout.buffer.flush()
+    write_named(path or "-", data)
 
 
 def _write_split(schema: Schema, opts: RenderOptions, fmt: str, directory: str | None) -> None:

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from ..outfile import write_output
 from .procs import Proc, alive, me  # noqa: F401  (me: what providers' state modules use)
 
 if TYPE_CHECKING:
@@ -135,11 +136,8 @@ def claim(name: str, root: str | None = None, mode: int = 0o755) -> bool:
 
 def write(st: State) -> None:
     """Replace state.json atomically (a reader never sees half a file)."""
-    path = os.path.join(st.directory, "state.json")
-    tmp = f"{path}.{os.getpid()}.tmp"
-    with open(tmp, "w", encoding="utf-8") as f:
-        json.dump(asdict(st), f, indent=1, sort_keys=True)
-    os.replace(tmp, path)
+    blob = json.dumps(asdict(st), indent=1, sort_keys=True).encode()
+    write_output(os.path.join(st.directory, "state.json"), blob)
 
 
 def _raw(name: str, root: str | None) -> dict[str, Any] | None:

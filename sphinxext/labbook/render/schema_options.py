@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 
-import yaml
-
 from ..errors import SchemaError
+from ..schema.snapshot import read_marked
 from .schema import RenderOptions, groups_from_mapping, parse_groups, parse_list
 
 Groups = tuple[tuple[str, tuple[str, ...]], ...]
@@ -18,13 +17,7 @@ def _groups(spec: str | None, base_dir: str) -> tuple[Groups, bool, str | None]:
         return (), False, None
     if spec.strip().endswith((".yaml", ".yml")):
         path = os.path.join(base_dir, spec.strip())
-        try:
-            with open(path, encoding="utf-8") as f:
-                data = yaml.safe_load(f)
-        except OSError as exc:
-            raise SchemaError(f"cannot read groups from {path}: {exc.strerror}") from None
-        except yaml.YAMLError as exc:
-            raise SchemaError(f"{path}: not valid YAML ({exc})") from None
+        data = read_marked(path, "groups from").data
         if not isinstance(data, dict):
             raise SchemaError(f"{path}: write a mapping of cluster name to table globs")
         return groups_from_mapping(data), False, path

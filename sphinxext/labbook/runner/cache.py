@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import tempfile
 
+from ..outfile import write_output
 from ..verdict.results import PlanResult, plan_result_from_dict, plan_result_to_dict
 from .keys import plan_key
 
@@ -30,14 +29,5 @@ class ResultCache:
             return None
 
     def put(self, key: str, result: PlanResult) -> None:
-        path = self._path(key)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                json.dump(plan_result_to_dict(result), f, sort_keys=True)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        blob = json.dumps(plan_result_to_dict(result), sort_keys=True).encode()
+        write_output(self._path(key), blob)

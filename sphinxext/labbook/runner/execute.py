@@ -377,17 +377,15 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
     try:
         lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
     except (OSError, LabbookError) as exc:
-        message = getattr(exc, "message", None) or str(exc)
+        # a provider's error already says what it could not write, and where
+        message = (
+            exc.message
+            if isinstance(exc, LabbookError)
+            else f"cannot write {step.path} on node '{step.node}': {exc.strerror or exc}"
+        )
         full = _full_layer(lab, step.node) if NO_SPACE in message or _is_enospc(exc) else ""
         message += f": {full}" if full else ""
-        return StepResult(
-            index,
-            "file",
-            step.node,
-            Status.ERROR,
-            step.source.line,
-            message=f"cannot write {step.path} on {step.node}: {message}",
-        )
+        return StepResult(index, "file", step.node, Status.ERROR, step.source.line, message=message)
     back = lab.get(step.node, step.path)
     m = check_content(step.content, step.format, step.merge, back)
     if not m.ok:

@@ -254,10 +254,10 @@ class RecordStore:
 
     def write(self, document: str, labs: list[dict[str, Any]]) -> None:
         """Write (or, with no labs left, remove) the document's record."""
-        from ..outfile import write_atomic
+        from ..outfile import write_output
 
         if labs:
-            write_atomic(self.path(document), self.render(document, labs))
+            write_output(self.path(document), self.render(document, labs))
             return
         with contextlib.suppress(FileNotFoundError):
             os.unlink(self.path(document))

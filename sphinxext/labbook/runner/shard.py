@@ -8,13 +8,15 @@ from typing import Any
 from ..errors import UsageError
 
 SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
+#: The most shares --shard splits into (one list is made per share).
+MAX_SHARDS = 1000
 
 
 def parse_shard(text: str) -> tuple[int, int]:
     """``"2/4"`` -> ``(2, 4)``; K counts from 1."""
     m = SHARD_RE.match(text.strip())
-    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)):
-        raise UsageError(f"--shard {text!r}: write K/N with 1 <= K <= N, like 2/4")
+    if not m or not 1 <= int(m.group(1)) <= int(m.group(2)) <= MAX_SHARDS:
+        raise UsageError(f"--shard {text!r}: write K/N with 1 <= K <= N <= {MAX_SHARDS}, like 2/4")
     return int(m.group(1)), int(m.group(2))
 
 

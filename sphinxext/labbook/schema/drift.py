@@ -6,9 +6,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from ..masking import expand, mask_url
 from .allow import AllowEntry, apply_allow
 from .diff import Difference, compare_live, compare_schemas
-from .mask import expand, mask_url
 from .model import Schema
 from .source import load_schema, parse_source
 from .url import connect, reflect_connection

@@ -9,7 +9,7 @@ from typing import Any
 import yaml
 
 from ..errors import SchemaError, SpecError
-from ..report import write_atomic
+from ..outfile import write_named
 from ..spec import yamlmarks
 from .model import Column, ForeignKey, Index, Schema, Table, UniqueConstraint
 
@@ -88,7 +88,7 @@ def dumps(schema: Schema, fmt: str) -> str:
 
 def write_snapshot(schema: Schema, path: str) -> None:
     fmt = "json" if path.endswith(".json") else "yaml"
-    write_atomic(path, dumps(schema, fmt).encode())
+    write_named(path, dumps(schema, fmt).encode())
 
 
 class _Reader:
@@ -190,12 +190,9 @@ def read_marked(path: str, what: str) -> yamlmarks.Marked:
     """The YAML (or JSON) file ``path`` with the line of every value; ``what`` names it in
     errors (a snapshot, an allow-list)."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        marked, errors = yamlmarks.load(yamlmarks.read_text(path), path)
     except OSError as exc:
         raise SchemaError(f"cannot read {what} {path}: {exc.strerror}") from None
-    try:
-        marked, errors = yamlmarks.load(text, path)
     except SpecError as exc:
         raise SchemaError(exc.message, file=path, line=exc.line) from None
     if errors:

@@ -7,12 +7,12 @@ import re
 from dataclasses import dataclass
 
 from ..errors import SchemaError
+from ..masking import expand, mask_url
 from .ddl import DIALECTS, load_ddl
-from .mask import expand, mask_url
 from .model import Schema
 from .orm import load_models
 from .snapshot import SUFFIXES, load_snapshot
-from .url import is_url, load_url
+from .url import is_url, load_url, split_schema
 
 FORMS = (
     "package.module:Base, path/models.py:Base, path/schema.sql[:dialect], "
@@ -44,8 +44,8 @@ def parse_source(source: str) -> SchemaSource:
     if s.startswith("${") and not is_url(s):
         s = expand(s)  # the whole URL from the environment: ${NOVA_API_DB}
     if is_url(s):
-        url, _, name = s.partition("#")
-        return SchemaSource("url", url, name or None)
+        url, name = split_schema(s)
+        return SchemaSource("url", url, name)
     if s.lower().endswith(SUFFIXES):
         return SchemaSource("snapshot", s)
     head, sep, tail = s.rpartition(":")

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import quote
 
 import sqlalchemy as sa
 from sqlalchemy.engine import URL, Connection, make_url
@@ -14,7 +15,7 @@ from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlch
 from sqlalchemy.pool import NullPool
 
 from ..errors import DatabaseUnreachable, SchemaError
-from .mask import expand, mask_text, mask_url
+from ..masking import expand, mask, mask_url, secrets_of
 from .model import Schema
 from .sqla import from_metadata
 from .sqlite import sqlite_as_declared
@@ -46,10 +47,19 @@ def is_url(source: str) -> bool:
     return bool(URL_SCHEME.match(source))
 
 
+#: What follows a URL's last ``#`` when it names a database schema.
+_SCHEMA_NAME = re.compile(r"[A-Za-z_][\w$]*")
+
+
 def split_schema(source: str) -> tuple[str, str | None]:
-    """``URL#name`` -> (URL, name): the fragment names the database schema to read."""
-    url, sep, name = source.partition("#")
-    return url, (name or None) if sep else None
+    """``URL#name`` -> (URL, name): the fragment names the database schema to read. A ``#``
+    followed by anything else (``user:pa#ss@host``) is part of the URL."""
+    url, sep, name = source.rpartition("#")
+    if sep and _SCHEMA_NAME.fullmatch(name):
+        return url, name
+    if sep and not name:
+        return url, None
+    return source, None
 
 
 def _sqlite_path(url: URL, base_dir: str) -> URL:
@@ -77,11 +87,26 @@ def _with_driver(url: URL) -> URL:
     return url
 
 
+#: ``scheme://user:password@`` up to the last ``@`` before the path: a password may hold
+#: ``@``, spaces, ``/`` or ``?`` as written on a page.
+_USERINFO = re.compile(r"^([a-zA-Z][\w+.-]*://)([^:@/]*):(.*)@(?=[^@]*$)")
+
+
+def quote_password(raw: str) -> str:
+    """``raw`` with the characters of its password that would end it quoted, as the
+    driver reads it back (what is already %-quoted stays as it is)."""
+    m = _USERINFO.match(raw)
+    if not m:
+        return raw
+    password = quote(m.group(3), safe="%!$&'()*+,;=~")
+    return f"{m.group(1)}{m.group(2)}:{password}@{raw[m.end() :]}"
+
+
 def _engine(raw: str, base_dir: str) -> sa.Engine:
     masked = mask_url(raw)
     try:
-        url = make_url(raw)
-    except ArgumentError:
+        url = make_url(quote_password(raw))
+    except (ArgumentError, ValueError):  # ValueError: a port that is not a number
         raise SchemaError(
             f"{masked} is not a database URL; write it like postgresql://user:${{PASSWORD}}@host/db"
         ) from None
@@ -113,7 +138,7 @@ def connect(source: str, base_dir: str = ".") -> Iterator[Connection]:
         try:
             conn = engine.connect()
         except (DBAPIError, SQLAlchemyError) as exc:
-            reason = mask_text(str(getattr(exc, "orig", None) or exc), raw).strip()
+            reason = mask(str(getattr(exc, "orig", None) or exc), secrets_of(raw)).strip()
             reason = " ".join(reason.split())
             raise DatabaseUnreachable(f"cannot connect to {mask_url(raw)}: {reason}") from None
         with conn:

@@ -43,8 +43,9 @@ def load_spec(path: str | os.PathLike[str]) -> LabSpec:
     """Read and validate the spec at ``path``; raise :class:`SpecErrors` listing every problem."""
     filename = os.fspath(path)
     try:
-        with open(filename, encoding="utf-8") as f:
-            text = f.read()
+        text = yamlmarks.read_text(filename)
+    except SpecError as exc:  # not UTF-8: at the line of the first bad byte
+        raise SpecErrors([exc]) from None
     except FileNotFoundError:
         raise SpecErrors(
             [
@@ -56,8 +57,10 @@ def load_spec(path: str | os.PathLike[str]) -> LabSpec:
                 )
             ]
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecErrors([SpecError(f"cannot read lab spec: {exc}", file=filename)]) from None
+    except OSError as exc:
+        raise SpecErrors(
+            [SpecError(f"cannot read lab spec: {exc.strerror or exc}", file=filename, line=1)]
+        ) from None
     return parse_spec(text, filename)
 
 

@@ -98,8 +98,101 @@ class _Builder:
         return SpecError(message, file=self.filename, line=m.line, column=m.column)
 
 
-def load(text: str, filename: str) -> tuple[Marked, list[SpecError]]:
-    """Parse ``text``; YAML syntax errors raise, structural ones are returned."""
+#: At most this many values may be added by YAML aliases (``*name``) repeating others:
+#: enough to share a block among hundreds of nodes, too few for a "billion laughs".
+MAX_ALIAS_VALUES = 100_000
+#: Deepest nesting of lists and mappings in a YAML file.
+MAX_DEPTH = 100
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def check_aliases(root: yaml.Node, filename: str) -> None:
+    """Refuse a value that contains itself through an alias, aliases that would repeat
+    more than :data:`MAX_ALIAS_VALUES` values, and nesting deeper than :data:`MAX_DEPTH`.
+    One walk over the composed nodes, without recursion and without expanding anything."""
+
+    def fail(node: yaml.Node, message: str) -> SpecError:
+        m = _mark(node)
+        return SpecError(message, file=filename, line=m.line, column=m.column)
+
+    size: dict[int, int] = {}  # id(node) -> its values with every alias expanded
+    counted: set[int] = set()  # nodes already counted once inside a parent
+    open_: set[int] = set()  # nodes whose children are being walked
+    repeated = 0
+    stack: list[tuple[yaml.Node, bool, int]] = [(root, False, 0)]
+    while stack:
+        node, done, depth = stack.pop()
+        key = id(node)
+        if done:
+            open_.discard(key)
+            total = 1
+            for child in _children(node):
+                total += size[id(child)]
+                if id(child) in counted:
+                    repeated += size[id(child)]
+                counted.add(id(child))
+            size[key] = total
+            if repeated > MAX_ALIAS_VALUES:
+                raise fail(
+                    node,
+                    f"YAML aliases here repeat more than {MAX_ALIAS_VALUES} values; "
+                    "write the values out, or use fewer nested aliases",
+                )
+            continue
+        if key in size:
+            continue
+        if depth > MAX_DEPTH:
+            raise fail(node, f"YAML nested more than {MAX_DEPTH} levels deep; flatten it")
+        open_.add(key)
+        stack.append((node, True, depth))
+        for child in _children(node):
+            if id(child) in open_:
+                raise fail(
+                    child,
+                    "a recursive YAML alias: this value contains itself through an alias "
+                    "(*name) to its own anchor (&name); write the values out",
+                )
+            if id(child) not in size:
+                stack.append((child, False, depth + 1))
+
+
+def _line_of(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of character ``index`` of ``text``."""
+    before = text[:index]
+    return before.count("\n") + 1, index - (before.rfind("\n") + 1) + 1
+
+
+def _codepoint(c: str | int) -> str:
+    return f"U+{ord(c) if isinstance(c, str) else c:04X}"
+
+
+def read_text(path: str) -> str:
+    """The text of the YAML file ``path``; bytes that are not UTF-8 are one error at their
+    line (OSError is left to the caller)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"not UTF-8 text (byte 0x{data[exc.start]:02x}); a YAML file is text: "
+            "is this the right file?",
+            file=path,
+            line=data[: exc.start].count(b"\n") + 1,
+            column=exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1,
+        ) from None
+
+
+def compose(text: str, filename: str) -> yaml.Node | None:
+    """The node graph of ``text``, checked by :func:`check_aliases`; every YAML problem
+    raises :class:`SpecError` at its line."""
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
@@ -111,8 +204,27 @@ def load(text: str, filename: str) -> tuple[Marked, list[SpecError]]:
             line=mark.line + 1 if mark else None,
             column=mark.column + 1 if mark else None,
         ) from None
-    except yaml.YAMLError as exc:  # pragma: no cover - reader errors (bad bytes)
-        raise SpecError(f"YAML error: {exc}", file=filename, line=1, column=1) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, ESC ...)
+        line, column = _line_of(text, exc.position)
+        raise SpecError(
+            f"YAML cannot hold the character {_codepoint(exc.character)}; remove it",
+            file=filename,
+            line=line,
+            column=column,
+        ) from None
+    except RecursionError:
+        raise SpecError(
+            f"YAML nested more than {MAX_DEPTH} levels deep; flatten it", file=filename, line=1
+        ) from None
+    if node is not None:
+        check_aliases(node, filename)
+    return node
+
+
+def load(text: str, filename: str) -> tuple[Marked, list[SpecError]]:
+    """Parse ``text``; YAML syntax errors, recursive aliases and alias bombs raise,
+    structural errors are returned."""
+    node = compose(text, filename)
     builder = _Builder(filename)
     if node is None:
         return Marked({}, {(): Mark(1, 1)}, {}), []

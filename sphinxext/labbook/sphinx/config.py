@@ -6,6 +6,8 @@ import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from .. import ranges
+
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
     from sphinx.config import Config
@@ -139,6 +141,10 @@ def _check(app: Sphinx, config: Config) -> None:
             f"labbook_execute = {mode!r}: write one of {', '.join(EXECUTE_MODES)}"
             " (or set LABBOOK_EXECUTE)"
         )
+    try:
+        ranges.seconds(value(config, "labbook_timeout"), like="labbook_timeout = 60")
+    except ValueError as exc:
+        raise ConfigError(f"labbook_timeout in conf.py: {exc}") from None
     for name in ("labbook_provider", "labbook_provider_force"):
         provider = value(config, name)
         if provider and provider not in provider_names():

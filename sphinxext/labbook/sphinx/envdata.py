@@ -55,9 +55,12 @@ def problems_of(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
     return _per_doc(env, PROBLEMS_KEY)
 
 
-def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> None:
+def note_problem(
+    env: BuildEnvironment, file: str, line: int, message: str, kind: str = "bad-input"
+) -> None:
+    """Keep a problem of the document being read; ``kind`` is one of report.PROBLEM_KINDS."""
     problems_of(env).setdefault(env.docname, []).append(
-        {"file": file, "line": line, "message": message}
+        {"file": file, "line": line, "message": message, "kind": kind}
     )
 
 

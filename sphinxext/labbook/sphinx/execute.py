@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 from docutils import nodes
 from sphinx.util import logging
 
+from ..controls import NOTE, has_invisible, visible
 from ..location import Location
 from ..report import counted
 from ..runner.policy import Context, Policy, create_policy
@@ -80,6 +81,15 @@ def output_dir(app: Sphinx) -> str:
     return os.path.join(app.doctreedir, "labbook-output")
 
 
+def _own_line(app: Sphinx) -> str:
+    """A newline where Sphinx keeps its "reading sources... [ 50%] doc" line open on a
+    terminal (ended by a carriage return, not a newline), so a progress line is not
+    written into it."""
+    from sphinx.util.console import terminal_supports_colour
+
+    return "\n" if app.verbosity < 1 and terminal_supports_colour() else ""
+
+
 #: Labs of this build that failed, for ``labbook_stop_on_fail`` (-x) to stop at the first
 #: (per process: with -j, each worker stops at its own first failure).
 _FAILED: list[str] = []
@@ -98,7 +108,8 @@ def policy(app: Sphinx) -> Policy:
     def before_run(plan: LabPlan) -> None:
         _die_with_the_build()
         logger.info(
-            f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
+            f"{_own_line(app)}labbook: {plan.document}: bringing up "
+            f"{os.path.basename(plan.spec_path)} "
             f"({plan.provider}, {counted(len(plan.steps), 'step')})"
         )
 
@@ -179,6 +190,8 @@ def warn_result(r: PlanResult, plan: LabPlan) -> None:
         text = s.message or s.status.value
         if s.diff:
             text += "\n" + s.diff.rstrip("\n")
+        if has_invisible(text):  # an escape sequence must not act on the reader's terminal
+            text = f"{visible(text)}\n({NOTE})"
         file = s.file or (plan.source.file if plan.source else r.document)
         subtype = Subtype.DRIFT if s.status is Status.DRIFT else Subtype.ERROR
         warn(text, subtype, Location(file, s.line))
@@ -199,6 +212,7 @@ def _notice(r: PlanResult) -> nodes.Node:
     """Where the lab directive was: why none of its steps ran."""
     text = r.message if r.status is Status.SKIPPED else f"! not run: {r.message}"
     para = nodes.paragraph("", "", classes=["labbook-notice", f"labbook-{r.status.value}"])
+    text = visible(text)
     para += nodes.inline(text, text)
     return para
 
@@ -217,7 +231,7 @@ def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
         Status.ERROR: "! not run" if brief else f"! error on {r.provider}: {s.message}",
         Status.SKIPPED: "not run" if brief else s.message or "not run",
     }
-    text = words[s.status]
+    text = visible(words[s.status])
     para = nodes.paragraph("", "", classes=["labbook-mark", f"labbook-{s.status.value}"])
     para += nodes.inline(text, text)
     return para
@@ -286,7 +300,10 @@ def _decorate(
             if s.status is Status.DRIFT
             else "What the lab printed before the error"
         )
-        diff = nodes.literal_block(s.diff, s.diff, language="diff", classes=["labbook-diff"])
+        if has_invisible(s.diff):
+            title += f" ({NOTE})"
+        shown = visible(s.diff)
+        diff = nodes.literal_block(shown, shown, language="diff", classes=["labbook-diff"])
         cap = nodes.caption(title, title)
         wrapper = nodes.container(
             "", cap, diff, literal_block=True, classes=["literal-block-wrapper"]

@@ -74,7 +74,7 @@ class LabcheckBuilder(Builder):
             problems,
         )
         # labbook check passes this line through as its summary
-        logger.info(f"labbook: {summary_line(results, len(problems))}")
+        logger.info(f"labbook: {summary_line(results, problems=problems)}")
         if problems or any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
             # Sphinx 9 deprecates Builder.app in favour of _app (as linkcheck uses)
             app = getattr(self, "_app", None) or self.app

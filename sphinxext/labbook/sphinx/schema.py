@@ -13,8 +13,10 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid
 
-from ..errors import LabbookError
+from .. import ranges
+from ..errors import DatabaseUnreachable, LabbookError
 from ..location import Location
+from ..masking import VARIABLE, mask, mask_url, password, secrets_of
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -27,7 +29,6 @@ from ..render.schema import (
     to_dot,
     to_mermaid,
 )
-from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
 from .config import add_config_value
 from .envdata import schema_checks
@@ -44,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 class schema_check(nodes.General, nodes.Element):
     """Where a schema is checked against a live database (removed once checked)."""
+
+
+def _depth(arg: str) -> int:
+    return ranges.whole(arg, ":depth:", 0, ranges.MAX_DEPTH)
 
 
 def _schema_dir(env: BuildEnvironment) -> str:
@@ -85,7 +90,7 @@ class SchemaDiagramDirective(SphinxDirective):
         "direction": _choice(DIRECTIONS),
         "group": directives.unchanged_required,
         "around": directives.unchanged_required,
-        "depth": directives.nonnegative_int,
+        "depth": _depth,
         "title": directives.unchanged,
         "caption": directives.unchanged,
         "indexes": directives.flag,
@@ -148,7 +153,12 @@ class SchemaDiagramDirective(SphinxDirective):
                 self.depend(path)
             result = self.diagrams(schema, opts, mask_url(source))
         except LabbookError as exc:
-            return self.warn(f"schema-diagram {mask_url(source)}: {exc}")
+            from .envdata import note_problem
+
+            message = f"schema-diagram {mask_url(source)}: {exc}"
+            doc = str(self.env.doc2path(self.env.docname))
+            note_problem(self.env, doc, self.lineno, message)
+            return self.warn(message)
         for note in schema.notes:
             where = Location(note.file, note.line) if note.file else None
             warn(note.message, Subtype.SCHEMA, where)
@@ -233,6 +243,7 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
     from ..schema.allow import load_allow
     from ..schema.drift import check_drift
     from ..schema.source import load_schema
+    from .envdata import note_problem
 
     for node in list(doctree.findall(schema_check)):
         try:
@@ -242,17 +253,23 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
                 documented, node["url"], node["url_base"], name=node["schema"] or None, allow=allow
             )
         except LabbookError as exc:
-            warn(
+            message = mask(
                 f"schema check of {mask_url(node['documented'])} against "
                 f"{mask_url(node['url'])}: {exc}",
-                Subtype.SCHEMA,
-                location_of(node),
+                secrets_of(node["url"]),
             )
+            warn(message, Subtype.SCHEMA, location_of(node))
+            kind = "unreachable" if isinstance(exc, DatabaseUnreachable) else "bad-input"
+            note_problem(app.env, node.source or "", node.line or 0, message, kind)
         else:
-            for line in report.lines():
+            lines = report.lines()
+            for line in lines:
                 warn(
                     f"schema drift against {report.live}: {line}", Subtype.DRIFT, location_of(node)
                 )
+            if lines:
+                summary = f"schema drift against {report.live}: {'; '.join(lines)}"
+                note_problem(app.env, node.source or "", node.line or 0, summary, "schema-drift")
         node.parent.remove(node)
 
 

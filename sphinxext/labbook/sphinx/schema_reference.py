@@ -11,8 +11,8 @@ from sphinx.util.docutils import SphinxDirective
 from sphinx.util.nodes import make_id
 
 from ..errors import LabbookError
+from ..masking import mask_url
 from ..render.schema import RenderOptions, _matches, parse_list, select
-from ..schema.mask import mask_url
 from ..schema.model import ForeignKey
 from ..schema.reference import TableRef, references
 from .config import add_config_value

@@ -11,6 +11,7 @@ from docutils.parsers.rst import directives
 from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
+from .. import ranges
 from ..errors import DirectiveError, SpecErrors
 from ..spec import load_spec
 from ..steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
@@ -32,33 +33,18 @@ class lab_step(nodes.General, nodes.Element):
     """One step; ``node['step']`` is a RunStep or FileStep; children render the page's view."""
 
 
-def _octal(arg: str) -> int:
-    try:
-        return int(arg, 8)
-    except (TypeError, ValueError):
-        raise ValueError(f"{arg!r} is not an octal mode; write it like 0644") from None
+def _retry(arg: str) -> float:
+    return ranges.seconds(arg, like=":retry: 10")
 
 
-def _exit_status(arg: str) -> int:
-    try:
-        value = int(arg)
-    except (TypeError, ValueError):
-        raise ValueError(
-            f"{arg!r} is not an exit status; write a number from 0 to 255, like :rc: 1"
-        ) from None
-    if not 0 <= value <= 255:
-        raise ValueError(f"{value} is not an exit status; write a number from 0 to 255")
-    return value
-
-
-def _positive(arg: str) -> float:
-    try:
-        value = float(arg)
-    except (TypeError, ValueError):
-        raise ValueError(f"{arg!r} is not a number of seconds; write it like 30") from None
-    if value <= 0:
-        raise ValueError("must be more than 0 seconds")
-    return value
+#: Numeric options and their checks (sphinxext.labbook.ranges). docutils takes them as
+#: text; run() converts them, so a bad value is one warning at its own line.
+NUMERIC_OPTIONS: dict[str, Any] = {
+    "timeout": ranges.seconds,
+    "retry": _retry,
+    "rc": ranges.exit_status,
+    "mode": ranges.file_mode,
+}
 
 
 def _is_myst(directive: SphinxDirective) -> bool:
@@ -77,6 +63,24 @@ class _LabDirective(SphinxDirective):
         warn(message, subtype, where)
         note_problem(self.env, where.file, where.line or self.lineno, message)
         return []
+
+    def bad_number(self) -> list[nodes.Node] | None:
+        """Convert the numeric options in place; the warning for the first bad one."""
+        for name, check in NUMERIC_OPTIONS.items():
+            if name not in self.options:
+                continue
+            try:
+                self.options[name] = check(self.options[name])
+            except ValueError as exc:
+                return self.error_node(f":{name}: {exc}", line=self.option_line(name))
+        return None
+
+    def option_line(self, name: str) -> int:
+        """The 1-based source line of option ``:name:`` (the directive's if not found)."""
+        for i, text in enumerate(self.block_text.splitlines()):
+            if text.strip().startswith(f":{name}:"):
+                return self.lineno + i
+        return self.lineno
 
     def content_line(self, offset: int) -> int:
         """1-based source line of content line ``offset``."""
@@ -257,10 +261,10 @@ class LabRunDirective(_LabDirective):
     required_arguments = 1
     has_content = True
     option_spec: ClassVar[dict[str, Any]] = {
-        "timeout": _positive,
-        "rc": _exit_status,
+        "timeout": directives.unchanged_required,
+        "rc": directives.unchanged_required,
         "match": _choice(tuple(MatchMode)),
-        "retry": _positive,
+        "retry": directives.unchanged_required,
         "background": directives.flag,
         "hide": directives.flag,
         "prompt": directives.unchanged_required,
@@ -270,6 +274,9 @@ class LabRunDirective(_LabDirective):
     def run(self) -> list[nodes.Node]:
         from ..steps.console import parse_console
 
+        bad = self.bad_number()
+        if bad is not None:
+            return bad
         node_name = self.arguments[0]
         why = self.check_node(node_name)
         if why:
@@ -343,7 +350,7 @@ class LabFileDirective(_LabDirective):
         "node": directives.unchanged_required,
         "format": _choice(tuple(FileFormat)),
         "merge": directives.flag,
-        "mode": _octal,
+        "mode": directives.unchanged_required,
         "owner": directives.unchanged_required,
         "hide": directives.flag,
         "caption": directives.unchanged,
@@ -352,6 +359,9 @@ class LabFileDirective(_LabDirective):
     def run(self) -> list[nodes.Node]:
         from ..verdict.configfiles import apply_content
 
+        bad = self.bad_number()
+        if bad is not None:
+            return bad
         path = self.arguments[0]
         if not path.startswith("/"):
             return self.error_node(

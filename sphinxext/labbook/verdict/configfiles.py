@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from ..errors import DirectiveError, LabbookError
+from ..errors import DirectiveError, LabbookError, SpecError
 from ..steps.model import FileFormat
 from .matching import Match, locate_key, match_tests, unified
 from .normalize import ELLIPSIS
@@ -302,6 +302,7 @@ def _load_yaml(text: str, loader: Any, shown: _Shown | None) -> Any:
 
     if shown is not None:
         text += "\n"  # as written to the file: a block scalar at the end keeps its newline
+    _check_aliases(text, shown)
     try:
         docs = list(loader.load_all(text))
     except YAMLError as exc:
@@ -315,6 +316,28 @@ def _load_yaml(text: str, loader: Any, shown: _Shown | None) -> Any:
             f"not valid YAML: {_first_line(exc)}", line=shown.offset(mark.line if mark else 0)
         ) from None
     return docs[0] if len(docs) == 1 else docs if docs else None
+
+
+def _check_aliases(text: str, shown: _Shown | None) -> None:
+    """Recursive aliases, alias bombs and deep nesting are refused before ruamel.yaml
+    builds anything (spec.yamlmarks' limits, the same as for every YAML labbook reads)."""
+    import yaml
+
+    from ..spec.yamlmarks import MAX_DEPTH, check_aliases
+
+    try:
+        try:
+            for node in yaml.compose_all(text, Loader=yaml.SafeLoader):
+                if node is not None:
+                    check_aliases(node, "")
+        except RecursionError:
+            raise SpecError(f"YAML nested more than {MAX_DEPTH} levels deep; flatten it") from None
+    except SpecError as exc:
+        if shown is None:
+            raise LabbookError(f"the existing file: {exc.message}") from None
+        raise DirectiveError(exc.message, line=shown.offset((exc.line or 1) - 1)) from None
+    except yaml.YAMLError:
+        pass  # ruamel.yaml reports the syntax error, in its words
 
 
 def _first_line(exc: Exception) -> str:

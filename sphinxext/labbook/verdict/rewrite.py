@@ -85,9 +85,9 @@ def apply_edits(edits: list[Edit]) -> list[str]:
                 f"{file}:{e.line}: accepted the output of node {e.node} "
                 f"({len(e.old)} -> {len(e.new)} lines)"
             )
-        from ..report import write_atomic
+        from ..outfile import write_output
 
-        write_atomic(file, "\n".join(lines).encode("utf-8"))
+        write_output(file, "\n".join(lines).encode("utf-8"))
     return sorted(done)
 
 

@@ -9,6 +9,7 @@ import shutil
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
+from ... import ranges
 from ...errors import ProviderError, UsageError
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
 from ..stateful import StatefulProvider
@@ -190,10 +191,13 @@ class SshProvider(StatefulProvider[SshState]):
         insecure = str(self.options.get("insecure", "")).strip().lower()
         if insecure not in TRUE + FALSE:
             raise UsageError(f"insecure={self.options['insecure']!r}: write true or false")
-        timeout = str(self.options.get("connect_timeout", "10"))
-        if not timeout.isdigit() or int(timeout) < 1:
-            raise UsageError(f"connect_timeout={timeout!r}: write a whole number of seconds")
-        return inventory, insecure in TRUE, int(timeout)
+        try:
+            timeout = ranges.whole(
+                str(self.options.get("connect_timeout", "10")), "connect_timeout", 1, 3600
+            )
+        except ValueError as exc:
+            raise UsageError(f"{exc} (seconds)") from None
+        return inventory, insecure in TRUE, timeout
 
     def settings(self) -> dict[str, Any]:
         inventory = str(self.options.get("inventory") or "")
@@ -221,7 +225,11 @@ class SshProvider(StatefulProvider[SshState]):
         try:
             inv = load_inventory(inventory, st.directory)
             inv.check_nodes(spec.node_names)
-            st = _replace(st, entries={n: inv.entry(n) for n in spec.node_names})
+            st = _replace(
+                st,
+                entries={n: inv.entry(n) for n in spec.node_names},
+                insecure=st.insecure or inv.insecure,
+            )
             os.mkdir(st.control_dir, 0o700)
             state.write(st)
             lab = SshLab(st, spec)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ...errors import LabbookError, ProviderError, SpecError, UsageError
+from ...masking import host_password, mask_host
 from ...spec import yamlmarks
 
 #: Keys of a node entry (and of ``defaults``) in a YAML inventory.
@@ -26,7 +27,7 @@ NODE_KEYS = (
     "interfaces",
     "options",
 )
-TOP_KEYS = ("defaults", "nodes")
+TOP_KEYS = ("defaults", "nodes", "insecure")
 PATH_KEYS = ("identity_file", "known_hosts")
 
 #: A ``Host`` line of an ssh config file (what tells it apart from YAML).
@@ -94,7 +95,7 @@ class HostEntry:
         """``user@host:port`` for messages."""
         user = f"{self.user}@" if self.user else ""
         port = f":{self.port}" if self.port else ""
-        return f"{user}{self.host}{port}"
+        return mask_host(f"{user}{self.host}{port}")
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,7 @@ class Inventory:
     source: str
     entries: dict[str, HostEntry] = field(default_factory=dict)
     node_line: int | None = None  # the line to point at when a node is missing
+    insecure: bool = False  # ``insecure: true``: host keys are not checked
 
     def entry(self, node: str) -> HostEntry:
         return self.entries[node]
@@ -149,15 +151,16 @@ def load_inventory(value: str, workdir: str) -> Inventory:
     if value.startswith("vagrant:"):
         return _from_vagrant(value[len("vagrant:") :], workdir)
     try:
-        with open(value, encoding="utf-8") as f:
-            text = f.read()
+        text = yamlmarks.read_text(value)
+    except SpecError as exc:
+        raise InventoryError([exc]) from None
     except FileNotFoundError:
         raise UsageError(
             f"{value}: inventory not found; give a YAML inventory, a saved "
             "ssh config or vagrant:DIR"
         ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{value}: cannot read the inventory: {exc}") from None
+    except OSError as exc:
+        raise UsageError(f"{value}: cannot read the inventory: {exc.strerror or exc}") from None
     if is_ssh_config(text):
         return parse_ssh_config(value, text)
     return parse_yaml(value, text)
@@ -180,7 +183,7 @@ def parse_yaml(path: str, text: str) -> Inventory:
     problems = [*errors, *v.errors]
     if problems:
         raise InventoryError(problems)
-    return Inventory(path, entries, v.line(("nodes",), key=True))
+    return Inventory(path, entries, v.line(("nodes",), key=True), v.insecure)
 
 
 class _YamlValidator:
@@ -189,6 +192,7 @@ class _YamlValidator:
         self.m = marked
         self.base = os.path.dirname(os.path.abspath(path))
         self.errors: list[SpecError] = []
+        self.insecure = False
 
     def line(self, p: tuple[Any, ...], key: bool = False) -> int:
         return (self.m.key_mark(p) if key else self.m.mark(p)).line
@@ -206,6 +210,12 @@ class _YamlValidator:
             )
             return {}
         self._unknown((), data, TOP_KEYS)
+        if not isinstance(data.get("insecure", False), bool):
+            self.error(
+                ("insecure",),
+                "'insecure' is true (host keys are not checked: for throwaway labs) or false",
+            )
+        self.insecure = data.get("insecure") is True
         defaults = data.get("defaults") or {}
         if not isinstance(defaults, dict):
             self.error(("defaults",), "'defaults' must be a mapping of node settings")
@@ -243,6 +253,15 @@ class _YamlValidator:
                 ("nodes", node),
                 f"node '{node}' needs 'host:' (an address or name to reach it by ssh)",
             )
+        for key in ("host", "jump"):
+            value = d.get(key)
+            if isinstance(value, str) and host_password(value):
+                self.error(
+                    self._where(node, key, raw),
+                    f"node '{node}': '{key}: {mask_host(value)}' holds a password, which ssh "
+                    "never takes there; write the address alone and 'user: NAME', and log in "
+                    "with a key ('identity_file: PATH')",
+                )
         strings = {}
         for key in ("user", "identity_file", "jump", "proxy_command", "known_hosts"):
             value = d.get(key)

@@ -9,6 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ... import ranges
 from ...errors import ProviderError, UsageError
 from .. import labstate, userns
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
@@ -36,6 +37,13 @@ DEFAULTS = {
     "scratch": "1024",
     "boot_timeout": "120",
     "cache_dir": "",
+}
+#: The ranges of the numeric options (ranges.whole): MiB, CPUs, MiB, seconds.
+NUMBER_RANGES = {
+    "memory": (64, 1 << 20),
+    "cpus": (1, 256),
+    "scratch": (0, 1 << 20),
+    "boot_timeout": (1, int(ranges.MAX_SECONDS)),
 }
 #: How long a lab may take to start its VMs (before they boot) before up() gives up.
 START_TIMEOUT = 60.0
@@ -209,21 +217,22 @@ class VmProvider(StatefulProvider[VmState]):
                 f"{', '.join(DEFAULTS)}"
             )
         raw = {k: str(self.options.get(k, v)).strip() for k, v in DEFAULTS.items()}
-        for key in ("memory", "cpus", "scratch", "boot_timeout"):
-            if not raw[key].isdigit() or (key != "scratch" and int(raw[key]) < 1):
-                raise UsageError(
-                    f"{key}={raw[key]!r}: write a whole number"
-                    + (" (MiB)" if key in ("memory", "scratch") else "")
-                )
+        number = {}
+        for key, (low, high) in NUMBER_RANGES.items():
+            try:
+                number[key] = ranges.whole(raw[key], key, low, high)
+            except ValueError as exc:
+                unit = " (MiB)" if key in ("memory", "scratch") else ""
+                raise UsageError(f"{exc}{unit}") from None
         if raw["accel"] not in ("auto", "kvm", "tcg"):
             raise UsageError(f"accel={raw['accel']!r}: write auto, kvm or tcg")
         return Options(
             raw["kernel"],
-            int(raw["memory"]),
-            int(raw["cpus"]),
+            number["memory"],
+            number["cpus"],
             raw["accel"],
-            int(raw["scratch"]),
-            float(raw["boot_timeout"]),
+            number["scratch"],
+            float(number["boot_timeout"]),
             raw["cache_dir"] or images.default_cache_dir(),
         )
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...errors import ProviderError
+from ...outfile import replacing
 from ..hostpath import program, which
 
 GUEST = Path(__file__).with_name("guest")
@@ -269,15 +270,8 @@ def _digest(parts: list[str]) -> str:
 
 def _atomic(target: str, build: object) -> None:
     """Build into a temporary file beside ``target`` and rename it into place."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".build-")
-    os.close(fd)
-    try:
+    with replacing(target, 0o644) as tmp:
         build(tmp)  # type: ignore[operator]
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _extract_vmlinux(vmlinuz: str, out: str) -> None:

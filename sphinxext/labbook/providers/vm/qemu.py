@@ -9,6 +9,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 
+from ...outfile import write_output
 from .images import QEMU, Images
 from .plan import Nic
 
@@ -165,10 +166,7 @@ def choose_accel(wanted: str, cache_dir: str, images: Images) -> str:
     with contextlib.suppress(OSError), open(remembered) as f:
         return f.read().strip()
     found = "kvm" if boots(images, "kvm", KVM_PROBE_TIMEOUT) else "tcg"
-    fd, tmp = tempfile.mkstemp(dir=cache_dir, prefix=".accel-")
-    with os.fdopen(fd, "w") as f:
-        f.write(found + "\n")
-    os.replace(tmp, remembered)
+    write_output(remembered, (found + "\n").encode())
     return found
 
 

@@ -1,0 +1,3 @@
+extensions = ["sphinxext.labbook"]
+labbook_provider = "fake"
+show_warning_types = True
