@@ -87,3 +87,12 @@ def test_exec_on_a_netns_lab_loads_neither_argparse_nor_the_provider(lab_name) -
     assert "argparse" not in loaded
     assert "sphinxext.labbook.providers.netns.provider" not in loaded
     assert not {m.split(".")[0] for m in loaded} & set(HEAVY)
+
+
+def test_drawing_from_a_snapshot_loads_no_database_library(tmp_path) -> None:
+    out = tmp_path / "drawing.mmd"
+    loaded = _modules_after(
+        ["schema", "schemas/keystone.snapshot.json", "-f", "mermaid", "-o", str(out)]
+    )
+    assert out.read_text().startswith("erDiagram")
+    assert not {m.split(".")[0] for m in loaded} & {"sqlalchemy", "sqlglot", "alembic"}

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.masking import expand, mask, mask_host, mask_url
 from sphinxext.labbook.providers.ssh.inventory import InventoryError, load_inventory
-from sphinxext.labbook.schema.url import split_schema
+from sphinxext.labbook.schema.urlform import split_schema
 
 #: Every character that means something in a URL.
 HOSTILE = "Pw d@x#y/z?q%25&k=v:S3cr3t"

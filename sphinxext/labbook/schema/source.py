@@ -8,11 +8,9 @@ from dataclasses import dataclass
 
 from ..errors import SchemaError
 from ..masking import expand, mask_url
-from .ddl import DIALECTS, load_ddl
 from .model import Schema
-from .orm import load_models
 from .snapshot import SUFFIXES, load_snapshot
-from .url import is_url, load_url, split_schema
+from .urlform import is_url, split_schema
 
 FORMS = (
     "package.module:Base, path/models.py:Base, path/schema.sql[:dialect], "
@@ -82,6 +80,8 @@ def load_schema(source: str, base_dir: str = ".", *, name: str | None = None) ->
     """
     src = parse_source(source)
     if src.kind == "url":
+        from .url import load_url  # database libraries load only for a database
+
         return load_url(src.target, base_dir, name or src.detail)
     if src.kind == "module":
         key: tuple[object, ...] = (src, None)
@@ -99,12 +99,16 @@ def _load(src: SchemaSource, source: str, base_dir: str) -> Schema:
     if src.kind == "snapshot":
         return load_snapshot(src.path(base_dir), source)
     if src.kind == "ddl":
+        from .ddl import DIALECTS, load_ddl
+
         if src.detail and src.detail.lower() not in DIALECTS:
             raise SchemaError(
                 f"unknown SQL dialect {src.detail!r} in {source!r}; write one of "
                 f"{', '.join(sorted(DIALECTS))}"
             )
         return load_ddl(src.path(base_dir), src.detail, source)
+    from .orm import load_models
+
     return load_models(
         src.path(base_dir) if src.kind == "file" else src.target,
         src.detail,

@@ -19,8 +19,8 @@ from ..masking import expand, mask, mask_url, secrets_of
 from .model import Schema
 from .sqla import from_metadata
 from .sqlite import sqlite_as_declared
+from .urlform import split_schema
 
-URL_SCHEME = re.compile(r"^[a-zA-Z][\w+.-]*://")
 #: Seconds to wait for a server before calling it unreachable.
 CONNECT_TIMEOUT = 5
 #: Drivers tried, in order, for a URL that names none (``postgresql://``, ``mysql://``).
@@ -41,25 +41,6 @@ _TIMEOUT_ARGS = {
     "mysqldb": "connect_timeout",
     "pysqlite": "timeout",
 }
-
-
-def is_url(source: str) -> bool:
-    return bool(URL_SCHEME.match(source))
-
-
-#: What follows a URL's last ``#`` when it names a database schema.
-_SCHEMA_NAME = re.compile(r"[A-Za-z_][\w$]*")
-
-
-def split_schema(source: str) -> tuple[str, str | None]:
-    """``URL#name`` -> (URL, name): the fragment names the database schema to read. A ``#``
-    followed by anything else (``user:pa#ss@host``) is part of the URL."""
-    url, sep, name = source.rpartition("#")
-    if sep and _SCHEMA_NAME.fullmatch(name):
-        return url, name
-    if sep and not name:
-        return url, None
-    return source, None
 
 
 def _sqlite_path(url: URL, base_dir: str) -> URL:
