@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-MATCH_MODES = ("normalized", "exact", "contains", "json")
+MATCH_MODES = ("normalized", "exact", "contains", "json", "bytes")
 FILE_FORMATS = ("text", "ini", "yaml", "json")
 
 
