@@ -250,3 +250,51 @@ def test_a_background_command_that_fails_at_once_is_drift_with_its_output(spec):
     assert r.steps[0].status is Status.DRIFT
     assert "exited with status 3" in r.steps[0].message
     assert "no such option" in r.steps[0].diff
+
+
+def test_exit_status_per_command_with_n_lines(spec):
+    r = run_plan(
+        plan(
+            spec,
+            RunStep(
+                node="alpha",
+                source=Source("doc.rst", 10, "doc"),
+                commands=(
+                    CommandSpec("false", (), 11, rc=1),
+                    CommandSpec("echo ok", ("ok",), 13),
+                    CommandSpec("exit_with() { return $1; }; exit_with 3", (), 15, rc=4),
+                ),
+            ),
+        )
+    )
+    (step,) = r.steps
+    assert step.status is Status.DRIFT
+    assert step.line == 15  # the command whose status differs, not the block
+    assert [c.status for c in step.commands] == [Status.PASSED, Status.PASSED, Status.DRIFT]
+    assert "the page expects 4, the command returned 3" in step.diff
+
+
+def test_exit_status_80_skips_the_step_with_what_it_printed(spec):
+    r = run_plan(
+        plan(
+            spec,
+            run("alpha", ("echo before", ["before"])),
+            run(
+                "alpha",
+                ("echo 'no 8021q module here'; exit_80() { return 80; }; exit_80", ["x"]),
+                ("echo never", ["never"]),
+                line=20,
+            ),
+            run("alpha", ("echo after", ["after"]), line=30),
+        )
+    )
+    assert [s.status for s in r.steps] == [Status.PASSED, Status.SKIPPED, Status.PASSED]
+    skipped = r.steps[1]
+    assert skipped.message == "not run: skipped by the step: no 8021q module here"
+    assert len(skipped.commands) == 1  # the rest of the block did not run
+    assert r.status is Status.PASSED
+
+
+def test_exit_status_80_expected_by_the_page_is_no_skip(spec):
+    r = run_plan(plan(spec, run("alpha", ("(exit 80)", []), rc=80)))
+    assert r.steps[0].status is Status.PASSED

@@ -264,3 +264,21 @@ def test_simple_blocks_round_trip(session):
     cmds = parse_console(block)
     assert [(c.text, list(c.expected)) for c in cmds] == [(" ".join(w), out) for w, out in session]
     assert all(block[c.line] == "$ " + c.text for c in cmds)
+
+
+def test_a_bracketed_number_after_the_output_is_the_exit_status():
+    cmds = parse_console(
+        [
+            "$ grep x /nonexistent",
+            "grep: /nonexistent: No such file",
+            "[2]",
+            "",
+            "$ true",
+            "$ f",
+            "[1] (re)",
+            "[300]",
+        ]
+    )
+    assert [c.rc for c in cmds] == [2, None, None]
+    assert cmds[0].expected == ("grep: /nonexistent: No such file",)
+    assert cmds[2].expected == ("[1] (re)", "[300]")  # not a status: kept as output

@@ -47,14 +47,19 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
             for i, cmd in enumerate(step.commands):
                 ran = by_line.get(cmd.line)
                 expected = list(cmd.expected)
+                status = cmd.rc
                 if ran is not None and ran.status is Status.DRIFT:
                     expected = accept(cmd.expected, ran.output, step.match)
-                    if ran.rc != step.rc:
+                    if cmd.rc is not None:
+                        status = ran.rc
+                    elif ran.rc != step.rc:
                         notes.append(
                             f"{step.source.file}:{cmd.line}: exit status {ran.rc} "
                             f"differs from :rc: {step.rc}; change :rc: by hand if "
                             "that is right"
                         )
+                if status is not None:  # the page's ``[N]`` line, with the status it now has
+                    expected.append(f"[{status}]")
                 new_cmds.append(Command(cmd.text, tuple(expected), _offset(step, i), cmd.prompt))
             new = tuple(rewrite_block(list(step.content), new_cmds))
             if new != step.content:

@@ -29,6 +29,8 @@ _KEYWORD_STARTS = frozenset({"{", "!", "then", "do", "else", "elif", "if", "whil
 _SEPARATOR_CHARS = frozenset(";&|()\n")
 #: A command ending in one of these goes on in the next line, as bash reads it.
 _TRAILING_OPERATORS = ("|", "&&")
+#: ``[N]`` alone on the last line of a command's output (cram's way to write an exit status).
+_EXIT_STATUS = re.compile(r"\[(\d{1,3})\]")
 #: A '#' glued to a word (``${x#y}``, ``$#``) is not a comment; shlex would think it is.
 _GLUED_HASH = re.compile(r"(?<=[^\s;&|()<>])#")
 
@@ -41,6 +43,7 @@ class Command:
     expected: tuple[str, ...]  # expected output lines ('...' and '(re)' lines included)
     line: int  # 0-based offset of the command's first line within the block content
     prompt: str  # the prompt that introduced it, e.g. "$ " or "# "
+    rc: int | None = None  # ``[N]`` alone after the output: this command's exit status
 
 
 @dataclass(frozen=True)
@@ -86,7 +89,14 @@ def parse_console(
         expected = lines[out_start:i]
         while expected and not expected[-1].strip():
             expected.pop()
-        commands.append(Command(text, tuple(expected), start, prompt))
+        rc = None
+        status = _EXIT_STATUS.fullmatch(expected[-1].strip()) if expected else None
+        if status and int(status.group(1)) <= 255:
+            rc = int(status.group(1))
+            expected.pop()
+            while expected and not expected[-1].strip():
+                expected.pop()
+        commands.append(Command(text, tuple(expected), start, prompt, rc))
     return tuple(commands)
 
 

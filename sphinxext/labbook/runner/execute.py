@@ -32,6 +32,9 @@ Progress = Callable[..., None]
 BACKGROUND_GRACE = 0.5
 #: Between two tries of a ``:retry:`` step.
 RETRY_INTERVAL = 0.25
+#: The exit status a command uses to say "skip me" (as cram and Scrut read it): the
+#: step is not run, and says so with what the command printed.
+SKIP_STATUS = 80
 
 
 def lab_name_for(spec: LabSpec) -> str:
@@ -172,6 +175,17 @@ def _run_commands(lab: Lab, index: int, step: RunStep) -> StepResult:
         done.append(cr)
         if cr.status is Status.ERROR:
             break
+        if cr.status is Status.SKIPPED:  # the rest of the block needs what it lacked
+            return StepResult(
+                index,
+                "run",
+                step.node,
+                Status.SKIPPED,
+                cr.line,
+                diff=_printed(cr.output),
+                message=cr.message,
+                commands=tuple(done),
+            )
     bad = [c for c in done if c.status is not Status.PASSED]
     if not bad:
         return StepResult(
@@ -204,9 +218,10 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
 
     m = match_output(cmd.expected, output, step.match)
     diff = m.diff
-    ok = m.ok and rc == step.rc
-    if rc != step.rc:
-        diff += f"exit status: the page expects {step.rc}, the command returned {rc}\n"
+    want = step.rc if cmd.rc is None else cmd.rc
+    ok = m.ok and rc == want
+    if rc != want:
+        diff += f"exit status: the page expects {want}, the command returned {rc}\n"
     return ok, diff
 
 
@@ -227,6 +242,8 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
                 message=f"timed out after {step.timeout:g} s; the command "
                 "and everything it started were killed",
             )
+        if res.rc == SKIP_STATUS and (step.rc if cmd.rc is None else cmd.rc) != SKIP_STATUS:
+            return _skipped_by(step, cmd, res.rc, res.stdout, time.monotonic() - t)
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
             break
@@ -244,6 +261,16 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
         status,
         diff=diff,
         message=message,
+    )
+
+
+def _skipped_by(
+    step: RunStep, cmd: CommandSpec, rc: int, output: str, duration: float
+) -> CommandResult:
+    said = " ".join(x.strip() for x in output.strip().splitlines()[-3:] if x.strip())
+    message = "not run: skipped by the step" + (f": {said}" if said else "")
+    return CommandResult(
+        cmd.text, cmd.line, rc, output, duration, Status.SKIPPED, message=message[:300]
     )
 
 

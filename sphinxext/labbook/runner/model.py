@@ -36,6 +36,7 @@ class CommandSpec:
     expected: tuple[str, ...]
     line: int  # 1-based line in the source file
     prompt: str = "$ "
+    rc: int | None = None  # ``[N]`` after the output; None: the step's ``:rc:``
 
 
 @dataclass(frozen=True)

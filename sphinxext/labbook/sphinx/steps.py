@@ -263,7 +263,7 @@ class LabRunDirective(_LabDirective):
         step = RunStep(
             node=node_name,
             commands=tuple(
-                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt)
+                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt, c.rc)
                 for c in parsed
             ),
             source=self.source(),
