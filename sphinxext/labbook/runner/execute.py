@@ -81,6 +81,7 @@ def run_plan(
             topology = [str(x) for x in lab.topology_drift]
             results = _run_steps(lab, plan, stop_on_fail, say)
             results = _recheck_files(lab, plan, results)
+            results = _apply_again(lab, plan, results)
         say("down", lab=name)
     status = _overall(results)
     if topology:
@@ -448,6 +449,52 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
                 message=f"{path} on {node} was changed by a later step: the page "
                 "shows what was applied, the node now has something else",
             )
+    return out
+
+
+def _apply_again(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
+    """Idempotence: after the lab's steps, every lab-file is applied again, in order; a
+    file the second round leaves different from how the lab left it is drift ("applying
+    PATH twice changed it") at the last step that changed it. Steps that say
+    ``:idempotent: no: WHY`` are applied but not blamed, and listed as waivers."""
+    from ..configfiles import apply_content
+    from ..matching import unified
+
+    out = list(results)
+    by_file: dict[tuple[str, str], list[int]] = {}
+    for i, step in enumerate(plan.steps):
+        if isinstance(step, FileStep):
+            by_file.setdefault((step.node, step.path), []).append(i)
+            if step.not_idempotent:
+                out[i] = replace(out[i], waiver=step.not_idempotent)
+    for (node, path), indexes in by_file.items():
+        if any(out[i].status is not Status.PASSED for i in indexes):
+            continue  # already reported; a second round would only repeat it
+        try:
+            before = lab.get(node, path)
+            current, changer = before, None
+            for i in indexes:
+                step = plan.steps[i]
+                assert isinstance(step, FileStep)
+                data = apply_content(step.content, step.format, step.merge, current)
+                lab.put(node, path, data, mode=step.mode, owner=step.owner)
+                after = lab.get(node, path)
+                if after != current and not step.not_idempotent:
+                    changer = i
+                current = after
+        except (OSError, LabbookError):
+            continue  # the file went away or cannot be read: _recheck_files said so
+        if current == before or changer is None:
+            continue
+        diff = unified(_text(before).splitlines(), _text(current).splitlines())
+        out[changer] = replace(
+            out[changer],
+            status=Status.DRIFT,
+            diff=diff.replace("--- expected\n+++ actual", "--- applied once\n+++ applied twice", 1),
+            actual=_text(current),
+            message=f"applying {path} twice changed it (on {node}); make the step "
+            "idempotent, or waive the check with ':idempotent: no: WHY'",
+        )
     return out
 
 

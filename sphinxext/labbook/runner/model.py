@@ -70,6 +70,8 @@ class FileStep:
     owner: str | None = None
     hide: bool = False
     kind: str = "file"
+    #: Why applying the file twice may change it (``:idempotent: no: WHY``); "" = checked.
+    not_idempotent: str = ""
 
 
 Step = RunStep | FileStep
@@ -121,6 +123,7 @@ class StepResult:
     commands: tuple[CommandResult, ...] = ()
     actual: str = ""  # for file steps: the file as read back
     file: str = ""  # the source file the step was written in (``line`` is in it)
+    waiver: str = ""  # a file step not checked for idempotence, and why
 
 
 @dataclass(frozen=True)

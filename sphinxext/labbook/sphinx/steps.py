@@ -52,6 +52,22 @@ def _exit_status(arg: str) -> int:
     return value
 
 
+def _idempotent(arg: str | None) -> str:
+    """``:idempotent: no: WHY`` -> WHY (``yes`` -> "", the default: checked)."""
+    text = (arg or "").strip()
+    word, _, why = text.partition(" ")
+    word = word.rstrip(":,").lower()
+    if word == "yes" and not why.strip():
+        return ""
+    why = why.strip().lstrip(":,-— ").strip()
+    if word != "no" or not why:
+        raise ValueError(
+            f"{text!r}: write ':idempotent: no: WHY' (why applying the file twice may "
+            "change it) to waive the check, or leave the option out"
+        )
+    return why
+
+
 def _positive(arg: str) -> float:
     try:
         value = float(arg)
@@ -299,6 +315,7 @@ class LabFileDirective(_LabDirective):
         "owner": directives.unchanged_required,
         "hide": directives.flag,
         "caption": directives.unchanged,
+        "idempotent": _idempotent,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -335,6 +352,7 @@ class LabFileDirective(_LabDirective):
             mode=self.options.get("mode"),
             owner=self.options.get("owner"),
             hide="hide" in self.options,
+            not_idempotent=self.options.get("idempotent", ""),
         )
         caption = self.options.get("caption") or f"{path} on {node_name}"
         node = lab_step(step=step, kind="file", caption=caption)
