@@ -27,7 +27,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Run every lab of the given documents (a Sphinx source directory with "
         "conf.py, or .rst/.md files) and compare each page with what really "
         "happened. Prints a line per lab and a summary; drift is shown as a "
-        "diff at its file:line.",
+        "diff at its file:line.\n\n"
+        "cram files (FILE.t) run on one node of a lab instead: "
+        "labbook check FILE.t --lab SPEC.yaml --node NODE",
         epilog="exit codes: 0 all passed, 1 drift (or a step failed), 2 bad input, "
         "3 a lab could not be brought up",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -39,6 +41,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a Sphinx source directory (with conf.py) or document files",
     )
     p.add_argument("--provider", help="run every lab on this provider (netns, ssh, vm)")
+    p.add_argument("--lab", metavar="SPEC.yaml", help="cram files: the lab to run them in")
+    p.add_argument("--node", help="cram files: the node of --lab whose shell runs them")
+    p.add_argument(
+        "--match",
+        choices=("bytes", "exact", "normalized"),
+        default="bytes",
+        help="cram files: how output is compared (default bytes, as cram does; "
+        "normalized: as a terminal shows it, volatile values by shape)",
+    )
     p.add_argument("--inventory", help="inventory file for the ssh provider (or vagrant:DIR)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="write the report as JUnit XML")
@@ -191,6 +202,12 @@ def _select_shard(args: argparse.Namespace, src: str, docs: list[str]) -> list[s
 
 
 def run(args: argparse.Namespace) -> int:
+    if any(p.endswith(".t") for p in args.paths):
+        from .cramcheck import check_cram
+
+        return check_cram(args, _finish)
+    if args.lab or args.node:
+        raise UsageError("--lab and --node are for cram files (FILE.t); documents name their labs")
     src, conf, docs = _project(args.paths)
     if args.shard:
         docs = _select_shard(args, src, docs)
