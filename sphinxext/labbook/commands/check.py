@@ -41,6 +41,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a Sphinx source directory (with conf.py) or document files",
     )
     p.add_argument("--provider", help="run every lab on this provider (netns, ssh, vm)")
+    p.add_argument(
+        "--no-apply",
+        action="store_true",
+        help="compare the machines of an ssh inventory with the pages, changing nothing: "
+        "lab-file blocks are read and compared (merged ones by their keys), lab-run "
+        "blocks marked :safe: run, other steps are listed as not run",
+    )
     p.add_argument("--lab", metavar="SPEC.yaml", help="cram files: the lab to run them in")
     p.add_argument("--node", help="cram files: the node of --lab whose shell runs them")
     p.add_argument(
@@ -228,11 +235,18 @@ def run(args: argparse.Namespace) -> int:
         overrides["root_doc"] = docs[0]
     if args.provider:
         overrides["labbook_provider_force"] = args.provider
+    if args.no_apply:
+        if args.provider != "ssh" or args.accept:
+            raise UsageError(
+                "--no-apply compares machines that exist: use it with --provider ssh "
+                "--inventory FILE (and without --accept)"
+            )
+        overrides["labbook_no_apply"] = True
     if args.inventory:
         overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
     env_override = {
         k: os.environ.pop(k)
-        for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER", "LABBOOK_STOP_ON_FAIL")
+        for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER", "LABBOOK_STOP_ON_FAIL", "LABBOOK_NO_APPLY")
         if k in os.environ
     }
     build = args.build_dir or tempfile.mkdtemp(prefix="labbook-check-")

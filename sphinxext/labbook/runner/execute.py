@@ -79,9 +79,14 @@ def run_plan(
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
-            results = _run_steps(lab, plan, stop_on_fail, say)
-            results = _recheck_files(lab, plan, results)
-            results = _apply_again(lab, plan, results)
+            if plan.apply:
+                results = _run_steps(lab, plan, stop_on_fail, say)
+                results = _recheck_files(lab, plan, results)
+                results = _apply_again(lab, plan, results)
+            else:
+                from .compare import compare_steps
+
+                results = compare_steps(lab, plan, say)
         say("down", lab=name)
     status = _overall(results)
     if topology:

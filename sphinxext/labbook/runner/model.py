@@ -54,6 +54,8 @@ class RunStep:
     hide: bool = False
     content: tuple[str, ...] = ()  # the block as written, for accept mode
     kind: str = "run"
+    #: Read-only commands (``:safe:``): run even when a check must change nothing.
+    safe: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,9 @@ class LabPlan:
     env: tuple[tuple[str, str], ...] = ()
     #: Files the lab's steps read (``:depends:``): their contents are part of the cache key.
     depends: tuple[str, ...] = ()
+    #: False: compare the machines with the page without changing them (``--no-apply``):
+    #: files are read and compared, only ``:safe:`` steps run, the rest are not run.
+    apply: bool = True
 
 
 @dataclass(frozen=True)

@@ -138,6 +138,14 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
     mode = cfg.value(app.config, "labbook_execute")
     if mode == "off":
         return _skipped(plan, "not run: labbook_execute is off")
+    if cfg.value(app.config, "labbook_no_apply"):
+        if plan.provider != "ssh":
+            return _could_not_run(
+                plan,
+                f"labbook_no_apply compares machines that exist (the ssh provider); "
+                f"the {plan.provider} provider makes new ones",
+            )
+        plan = replace(plan, apply=False)
     if not plan.steps:
         return _skipped(plan, "the lab has no steps")
     try:

@@ -240,6 +240,7 @@ class LabRunDirective(_LabDirective):
         "retry": _positive,
         "background": directives.flag,
         "hide": directives.flag,
+        "safe": directives.flag,
         "prompt": directives.unchanged_required,
         "caption": directives.unchanged,
     }
@@ -290,6 +291,7 @@ class LabRunDirective(_LabDirective):
             background="background" in self.options,
             hide="hide" in self.options,
             content=tuple(self.content),
+            safe="safe" in self.options,
         )
         node = lab_step(step=step, kind="run", caption=self.options.get("caption", ""))
         self.set_source_info(node)

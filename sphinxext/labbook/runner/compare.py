@@ -1,0 +1,79 @@
+"""Compare machines with the page without changing them (``labbook check --no-apply``).
+
+lab-file blocks are read from the nodes and compared (merged blocks by their keys only);
+``lab-run`` blocks marked ``:safe:`` run; every other step is listed as not run.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from ..errors import LabbookError
+from ..providers import Lab
+from .model import FileStep, LabPlan, Status, StepResult
+
+#: The message of a step a check without applying does not run.
+NOT_SAFE = "not run: --no-apply runs only lab-run blocks marked :safe:"
+
+
+def compare_steps(lab: Lab, plan: LabPlan, say: Callable[..., None]) -> list[StepResult]:
+    from .execute import _run_commands
+
+    results: list[StepResult] = []
+    for i, step in enumerate(plan.steps):
+        t = time.monotonic()
+        try:
+            if isinstance(step, FileStep):
+                result = _compare_file(lab, i, step)
+            elif step.safe and not step.background:
+                result = _run_commands(lab, i, step)
+            else:
+                result = StepResult(
+                    i, "run", step.node, Status.SKIPPED, step.source.line, message=NOT_SAFE
+                )
+        except LabbookError as exc:
+            result = StepResult(
+                i, step.kind, step.node, Status.ERROR, step.source.line, message=exc.message
+            )
+        result = replace(result, duration=time.monotonic() - t, file=step.source.file)
+        results.append(result)
+        say("step", lab=lab.name, index=i, step=step, result=result)
+    return results
+
+
+def _compare_file(lab: Lab, index: int, step: FileStep) -> StepResult:
+    from ..configfiles import check_content
+    from .execute import _text
+
+    def drift(message: str, diff: str = "", actual: str = "") -> StepResult:
+        return StepResult(
+            index,
+            "file",
+            step.node,
+            Status.DRIFT,
+            step.source.line,
+            diff=diff,
+            message=message,
+            actual=actual,
+        )
+
+    try:
+        data = lab.get(step.node, step.path)
+    except FileNotFoundError:
+        return drift(f"{step.path} does not exist on {step.node}; the page shows it")
+    except OSError as exc:
+        return StepResult(
+            index,
+            "file",
+            step.node,
+            Status.ERROR,
+            step.source.line,
+            message=f"cannot read {step.path} from {step.node}: {exc.strerror or exc}",
+        )
+    m = check_content(step.content, step.format, step.merge, data)
+    if not m.ok:
+        what = "its keys differ from" if step.merge else "it differs from"
+        return drift(f"{step.path} on {step.node}: {what} the page", m.diff, _text(data))
+    return StepResult(index, "file", step.node, Status.PASSED, step.source.line, actual=_text(data))
