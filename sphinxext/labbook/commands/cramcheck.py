@@ -14,7 +14,7 @@ from ..errors import UsageError
 def check_cram(args: argparse.Namespace, finish: Callable[..., int]) -> int:
     """Run each cram file in a fresh lab; print drift as diffs at file:line."""
     from ..cram import read_cram
-    from ..runner import run_plan
+    from ..runner.execute import run_plan
     from ..runner.model import Status
     from ..spec import load_spec
 
