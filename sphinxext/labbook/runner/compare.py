@@ -45,35 +45,21 @@ def compare_steps(lab: Lab, plan: LabPlan, say: Callable[..., None]) -> list[Ste
 
 def _compare_file(lab: Lab, index: int, step: FileStep) -> StepResult:
     from ..configfiles import check_content
-    from .execute import _text
-
-    def drift(message: str, diff: str = "", actual: str = "") -> StepResult:
-        return StepResult(
-            index,
-            "file",
-            step.node,
-            Status.DRIFT,
-            step.source.line,
-            diff=diff,
-            message=message,
-            actual=actual,
-        )
+    from .execute import _text, file_result
 
     try:
         data = lab.get(step.node, step.path)
     except FileNotFoundError:
-        return drift(f"{step.path} does not exist on {step.node}; the page shows it")
+        message = f"{step.path} does not exist on {step.node}; the page shows it"
+        return file_result(index, step, Status.DRIFT, message=message)
     except OSError as exc:
-        return StepResult(
-            index,
-            "file",
-            step.node,
-            Status.ERROR,
-            step.source.line,
-            message=f"cannot read {step.path} from {step.node}: {exc.strerror or exc}",
-        )
+        message = f"cannot read {step.path} from {step.node}: {exc.strerror or exc}"
+        return file_result(index, step, Status.ERROR, message=message)
     m = check_content(step.content, step.format, step.merge, data)
     if not m.ok:
         what = "its keys differ from" if step.merge else "it differs from"
-        return drift(f"{step.path} on {step.node}: {what} the page", m.diff, _text(data))
-    return StepResult(index, "file", step.node, Status.PASSED, step.source.line, actual=_text(data))
+        message = f"{step.path} on {step.node}: {what} the page"
+        return file_result(
+            index, step, Status.DRIFT, message=message, diff=m.diff, actual=_text(data)
+        )
+    return file_result(index, step, Status.PASSED, actual=_text(data))

@@ -7,6 +7,7 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
@@ -412,6 +413,11 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
                 message=f"{step.path} on {step.node} has mode {got}, the page says {step.mode:o}",
             )
     return StepResult(index, "file", step.node, Status.PASSED, step.source.line, actual=_text(back))
+
+
+def file_result(index: int, step: FileStep, status: Status, **fields: Any) -> StepResult:
+    """The verdict on lab-file ``step`` (``fields``: message, diff, actual)."""
+    return StepResult(index, "file", step.node, status, step.source.line, **fields)
 
 
 def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
