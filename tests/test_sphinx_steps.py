@@ -165,3 +165,8 @@ def test_cram_constructs_exit_statuses_skips_and_idempotence(app):
     assert status["status"] == "drift"
     assert "the page expects 2, the command returned 1" in status["diff"]
     assert data["summary"] == {"passed": 4, "drift": 2, "errors": 0, "skipped": 1}
+    status_text = re.sub(r"\x1b\[[0-9;]*m", "", app.status.getvalue())
+    assert (
+        f"labbook: {src}:{other['line']}: not checked for idempotence: "
+        "the service writes it in its own layout"
+    ) in status_text
