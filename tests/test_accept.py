@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sphinxext.labbook.accept import accept, literal, rewrite_block
-from sphinxext.labbook.matching import match_output
-from sphinxext.labbook.steps import parse_console
+from sphinxext.labbook.steps.console import parse_console
+from sphinxext.labbook.verdict.accept import accept, literal, rewrite_block
+from sphinxext.labbook.verdict.matching import match_output
 
 DATA = Path(__file__).parent / "data"
 

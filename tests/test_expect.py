@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from sphinxext.labbook.errors import DirectiveError
-from sphinxext.labbook.expect import escape, glob_regex, parse_expected, unescape
-from sphinxext.labbook.matching import match_output, validate_expected
+from sphinxext.labbook.verdict.expect import escape, glob_regex, parse_expected, unescape
+from sphinxext.labbook.verdict.matching import match_output, validate_expected
 
 
 def ok(expected: str, actual: str, mode: str = "normalized") -> bool:

@@ -9,16 +9,10 @@ import pytest
 
 from sphinxext.labbook.errors import SpecErrors, UsageError
 from sphinxext.labbook.report import from_json, summary, summary_line, to_json, to_junit
-from sphinxext.labbook.runner import (
-    CommandSpec,
-    FileStep,
-    LabPlan,
-    RunStep,
-    Source,
-    Status,
-    run_plan,
-)
+from sphinxext.labbook.runner.execute import run_plan
 from sphinxext.labbook.runner.shard import assign, parse_shard
+from sphinxext.labbook.steps.model import CommandSpec, FileStep, LabPlan, RunStep, Source
+from sphinxext.labbook.verdict.results import Status
 
 SPEC = """name: duo
 nodes:

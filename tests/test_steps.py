@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sphinxext.labbook.errors import DirectiveError
-from sphinxext.labbook.steps import Command, command_extent, parse_console
+from sphinxext.labbook.steps.console import Command, command_extent, parse_console
+from sphinxext.labbook.steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
 
 
 def test_commands_and_their_output():
@@ -304,3 +305,16 @@ def test_idempotent_option_says_what_to_write(value):
 
     with pytest.raises(ValueError, match="write ':idempotent: no: WHY'"):
         _idempotent(value)
+
+
+def test_steps_hold_typed_match_modes_and_file_formats():
+    where = Source("doc.rst", 3)
+    run = RunStep("alpha", (), where, match="exact")
+    assert run.match is MatchMode.EXACT
+    assert RunStep("alpha", (), where).match is MatchMode.NORMALIZED
+    file = FileStep("alpha", "/etc/x.ini", ("a = 1",), where, format="ini")
+    assert file.format is FileFormat.INI
+    with pytest.raises(ValueError, match="fuzzy"):
+        RunStep("alpha", (), where, match="fuzzy")
+    with pytest.raises(ValueError, match="toml"):
+        FileStep("alpha", "/etc/x", (), where, format="toml")

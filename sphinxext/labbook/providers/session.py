@@ -14,8 +14,8 @@ import termios
 import time
 
 from ..errors import ProviderError
-from .base import ExecResult
 from .procs import kill_tree
+from .result import ExecResult
 
 #: Environment every session starts with: no colours, no pagers, a stable locale.
 SESSION_ENV = {

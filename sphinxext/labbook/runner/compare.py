@@ -9,18 +9,25 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from ..errors import LabbookError
 from ..providers import Lab
-from .model import FileStep, LabPlan, Status, StepResult
+from ..steps.model import FileStep, LabPlan, RunStep
+from ..verdict.results import Status, StepResult
 
 #: The message of a step a check without applying does not run.
 NOT_SAFE = "not run: --no-apply runs only lab-run blocks marked :safe:"
 
 
-def compare_steps(lab: Lab, plan: LabPlan, say: Callable[..., None]) -> list[StepResult]:
-    from .execute import _run_commands
-
+def compare_steps(
+    lab: Lab,
+    plan: LabPlan,
+    say: Callable[..., None],
+    run_commands: Callable[[Lab, int, RunStep], StepResult],
+) -> list[StepResult]:
+    """Every step of ``plan`` compared with the lab as it is (``run_commands`` runs a
+    ``:safe:`` block as the runner always does)."""
     results: list[StepResult] = []
     for i, step in enumerate(plan.steps):
         t = time.monotonic()
@@ -28,7 +35,7 @@ def compare_steps(lab: Lab, plan: LabPlan, say: Callable[..., None]) -> list[Ste
             if isinstance(step, FileStep):
                 result = _compare_file(lab, i, step)
             elif step.safe and not step.background:
-                result = _run_commands(lab, i, step)
+                result = run_commands(lab, i, step)
             else:
                 result = StepResult(
                     i, "run", step.node, Status.SKIPPED, step.source.line, message=NOT_SAFE
@@ -44,8 +51,7 @@ def compare_steps(lab: Lab, plan: LabPlan, say: Callable[..., None]) -> list[Ste
 
 
 def _compare_file(lab: Lab, index: int, step: FileStep) -> StepResult:
-    from ..configfiles import check_content
-    from .execute import _text, file_result
+    from ..verdict.configfiles import check_content
 
     try:
         data = lab.get(step.node, step.path)
@@ -63,3 +69,12 @@ def _compare_file(lab: Lab, index: int, step: FileStep) -> StepResult:
             index, step, Status.DRIFT, message=message, diff=m.diff, actual=_text(data)
         )
     return file_result(index, step, Status.PASSED, actual=_text(data))
+
+
+def file_result(index: int, step: FileStep, status: Status, **fields: Any) -> StepResult:
+    """The verdict on lab-file ``step`` (``fields``: message, diff, actual)."""
+    return StepResult(index, "file", step.node, status, step.source.line, **fields)
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")

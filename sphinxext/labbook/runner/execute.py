@@ -7,23 +7,12 @@ import shlex
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
 from ..spec import LabSpec, load_spec
-from .model import (
-    UP_FAILED,
-    CommandResult,
-    CommandSpec,
-    FileStep,
-    LabPlan,
-    PlanResult,
-    RunStep,
-    Status,
-    Step,
-    StepResult,
-)
+from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
 
 #: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
@@ -87,7 +76,7 @@ def run_plan(
             else:
                 from .compare import compare_steps
 
-                results = compare_steps(lab, plan, say)
+                results = compare_steps(lab, plan, say, _run_commands)
         say("down", lab=name)
     status = _overall(results)
     if topology:
@@ -221,7 +210,7 @@ def _headed(c: CommandResult, many: bool) -> str:
 
 def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
-    from ..matching import match_output
+    from ..verdict.matching import match_output
 
     m = match_output(cmd.expected, output, step.match)
     diff = m.diff
@@ -352,7 +341,8 @@ def _printed(output: str) -> str:
 
 
 def _contains(step: RunStep) -> RunStep:
-    return replace(step, match="contains" if step.match == "normalized" else step.match)
+    contains = step.match is MatchMode.NORMALIZED
+    return replace(step, match=MatchMode.CONTAINS if contains else step.match)
 
 
 def _partial(output: str) -> str:
@@ -367,7 +357,7 @@ def _short(text: str, width: int = 60) -> str:
 
 # -- lab-file -----------------------------------------------------------------------------
 def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
-    from ..configfiles import apply_content, check_content
+    from ..verdict.configfiles import apply_content, check_content
 
     existing: bytes | None = None
     if step.merge:
@@ -415,14 +405,9 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
     return StepResult(index, "file", step.node, Status.PASSED, step.source.line, actual=_text(back))
 
 
-def file_result(index: int, step: FileStep, status: Status, **fields: Any) -> StepResult:
-    """The verdict on lab-file ``step`` (``fields``: message, diff, actual)."""
-    return StepResult(index, "file", step.node, status, step.source.line, **fields)
-
-
 def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
     """At the end of the lab, read every applied file back: a later change is drift too."""
-    from ..configfiles import check_content
+    from ..verdict.configfiles import check_content
 
     last: dict[tuple[str, str], int] = {}
     for i, step in enumerate(plan.steps):
@@ -468,8 +453,8 @@ def _apply_again(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[Ste
     file the second round leaves different from how the lab left it is drift ("applying
     PATH twice changed it") at the last step that changed it. Steps that say
     ``:idempotent: no: WHY`` are applied but not blamed, and listed as waivers."""
-    from ..configfiles import apply_content
-    from ..matching import unified
+    from ..verdict.configfiles import apply_content
+    from ..verdict.matching import unified
 
     out = list(results)
     by_file: dict[tuple[str, str], list[int]] = {}

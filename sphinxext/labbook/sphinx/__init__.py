@@ -16,7 +16,7 @@ ENV_VERSION = 2
 
 
 def setup_all(app: Sphinx) -> dict[str, Any]:
-    from .. import __version__
+    from ..version import __version__
 
     for name in FEATURES:
         importlib.import_module(f".{name}", __package__).setup(app)

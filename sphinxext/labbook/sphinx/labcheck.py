@@ -9,8 +9,8 @@ from sphinx.builders import Builder
 from sphinx.util import logging
 
 from ..report import summary_line, waivers, write_reports
-from ..runner.model import PlanResult, Status
-from .execute import problems_of, results_of
+from ..verdict.results import PlanResult, Status
+from .envdata import problems_of, results_of
 
 if TYPE_CHECKING:
     from docutils import nodes

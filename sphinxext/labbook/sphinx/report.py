@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from .execute import results_of
+from .envdata import results_of
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx

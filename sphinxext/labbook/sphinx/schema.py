@@ -119,7 +119,7 @@ class SchemaDiagramDirective(SphinxDirective):
         self.env.note_dependency(os.path.relpath(path, srcdir) if inside else path)
 
     def run(self) -> list[nodes.Node]:
-        from ..schema.options import render_options
+        from ..render.schema_options import render_options
         from ..schema.source import load_schema
 
         source = self.arguments[0]

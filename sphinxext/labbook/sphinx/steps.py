@@ -11,8 +11,8 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from ..errors import DirectiveError, SpecErrors
-from ..runner.model import CommandSpec, FileStep, RunStep, Source
 from ..spec import load_spec
+from ..steps.model import CommandSpec, FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
 from .topology import _choice
 
@@ -20,9 +20,6 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
 logger = logging.getLogger(__name__)
-
-MATCH_MODES = ("normalized", "exact", "contains", "json", "bytes")
-FILE_FORMATS = ("text", "ini", "yaml", "json")
 
 
 class lab_marker(nodes.General, nodes.Element):
@@ -88,7 +85,7 @@ class _LabDirective(SphinxDirective):
     ) -> list[nodes.Node]:
         """Warn at the directive (or ``line``) and put nothing on the page; the problem is
         kept on env so reports and ``labbook check`` count it as bad input."""
-        from .execute import note_problem
+        from .envdata import note_problem
 
         where = line or self.lineno
         logger.warning(message, location=(self.env.docname, where), type="labbook", subtype=subtype)
@@ -236,7 +233,7 @@ class LabRunDirective(_LabDirective):
     option_spec: ClassVar[dict[str, Any]] = {
         "timeout": _positive,
         "rc": _exit_status,
-        "match": _choice(MATCH_MODES),
+        "match": _choice(tuple(MatchMode)),
         "retry": _positive,
         "background": directives.flag,
         "hide": directives.flag,
@@ -246,7 +243,7 @@ class LabRunDirective(_LabDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        from ..steps import parse_console
+        from ..steps.console import parse_console
 
         node_name = self.arguments[0]
         why = self.check_node(node_name)
@@ -261,10 +258,10 @@ class LabRunDirective(_LabDirective):
             if "prompt" in self.options
             else list(cfg.value(self.config, "labbook_prompts"))
         )
-        from ..matching import validate_expected
-        from ..steps import command_extent
+        from ..steps.console import command_extent
+        from ..verdict.matching import validate_expected
 
-        mode = self.options.get("match", "normalized")
+        mode = MatchMode(self.options.get("match", MatchMode.NORMALIZED))
         try:
             parsed = parse_console(list(self.content), prompts)
         except DirectiveError as exc:
@@ -311,7 +308,7 @@ class LabFileDirective(_LabDirective):
     has_content = True
     option_spec: ClassVar[dict[str, Any]] = {
         "node": directives.unchanged_required,
-        "format": _choice(FILE_FORMATS),
+        "format": _choice(tuple(FileFormat)),
         "merge": directives.flag,
         "mode": _octal,
         "owner": directives.unchanged_required,
@@ -321,7 +318,7 @@ class LabFileDirective(_LabDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        from ..configfiles import apply_content
+        from ..verdict.configfiles import apply_content
 
         path = self.arguments[0]
         if not path.startswith("/"):
@@ -335,7 +332,7 @@ class LabFileDirective(_LabDirective):
         if why:
             return self.error_node(why)
         merge = "merge" in self.options
-        fmt = self.options.get("format") or guess_format(path, merge)
+        fmt = FileFormat(self.options.get("format") or guess_format(path, merge))
         if merge and fmt == "text":
             return self.error_node(
                 ":merge: needs a structured file; add ':format: ini' (or yaml, json)"
@@ -373,15 +370,15 @@ class LabFileDirective(_LabDirective):
         return [node]
 
 
-def guess_format(path: str, merge: bool) -> str:
+def guess_format(path: str, merge: bool) -> FileFormat:
     ext = os.path.splitext(path)[1].lower()
     if ext in (".yaml", ".yml"):
-        return "yaml"
+        return FileFormat.YAML
     if ext == ".json":
-        return "json"
+        return FileFormat.JSON
     if merge and ext in (".conf", ".ini", ".cfg"):
-        return "ini"
-    return "text"
+        return FileFormat.INI
+    return FileFormat.TEXT
 
 
 def setup(app: Sphinx) -> None:

@@ -7,7 +7,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
 
 #: The secondary prompt (PS2) a console shows on continuation lines.
 PS2 = "> "

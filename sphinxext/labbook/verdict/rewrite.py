@@ -1,12 +1,13 @@
-"""Accept mode: write what the lab really printed back into the documents' sources."""
+"""Writing accepted output back into the documents' sources: edits planned, then applied."""
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
 
-from .errors import LabbookError
-from .runner.model import LabPlan, PlanResult, RunStep, Status
+from ..errors import LabbookError
+from ..steps.model import LabPlan, RunStep
+from .results import PlanResult, Status
 
 
 @dataclass(frozen=True)
@@ -23,8 +24,8 @@ class Edit:
 def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Edit], list[str]]:
     """The edits that make drifted console blocks say what really happened, and notes on
     what cannot be accepted (exit codes, files, timeouts)."""
+    from ..steps.console import Command
     from .accept import accept, rewrite_block
-    from .steps import Command
 
     edits: list[Edit] = []
     notes: list[str] = []
@@ -94,7 +95,7 @@ def apply_edits(edits: list[Edit]) -> list[str]:
                 f"{file}:{e.line}: accepted the output of node {e.node} "
                 f"({len(e.old)} -> {len(e.new)} lines)"
             )
-        from .report import write_atomic
+        from ..report import write_atomic
 
         write_atomic(file, "\n".join(lines).encode("utf-8"))
     return sorted(done)

@@ -265,7 +265,7 @@ def _build(
     from sphinx.errors import SphinxError
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    from ..sphinx.execute import plans_of, problems_of, results_of
+    from ..sphinx.envdata import plans_of, problems_of, results_of
 
     warnings = _WarningStream(sys.stderr)
     if not sys.stderr.isatty():  # as sphinx-build: no colour codes into pipes and logs
@@ -306,11 +306,11 @@ def _finish(
     problems: list[dict[str, Any]] | None = None,
 ) -> int:
     from ..report import write_reports
-    from ..runner.model import Status
+    from ..verdict.results import Status
 
     write_reports(results, args.json, args.junit, problems)
     if args.accept and any(r.status is not Status.PASSED for r in results):
-        from ..rewrite import apply_edits, plan_edits
+        from ..verdict.rewrite import apply_edits, plan_edits
 
         edits, notes = plan_edits(plans, results)
         for line in apply_edits(edits):

@@ -13,10 +13,10 @@ from ..errors import UsageError
 
 def check_cram(args: argparse.Namespace, finish: Callable[..., int]) -> int:
     """Run each cram file in a fresh lab; print drift as diffs at file:line."""
-    from ..cram import read_cram
+    from ..runner.cram import read_cram
     from ..runner.execute import run_plan
-    from ..runner.model import Status
     from ..spec import load_spec
+    from ..verdict.results import Status
 
     files = args.paths
     for f in files:
@@ -60,7 +60,7 @@ def _on(plan: Any, provider: str, options: dict[str, str]) -> Any:
 
 
 def _say(result: Any) -> None:
-    from ..runner.model import Status
+    from ..verdict.results import Status
 
     counts = ", ".join(f"{k} {v}" for k, v in result.counts().items() if v)
     print(f"{result.document}: {result.status.value} ({counts or 'no steps'})", flush=True)

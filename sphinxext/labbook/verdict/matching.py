@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import difflib
-import enum
 import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
+from ..steps.model import MatchMode
 from .expect import (
     NO_EOL,
     Expected,
@@ -25,18 +25,6 @@ from .normalize import ELLIPSIS, VOLATILE_JSON_NUMBERS, line_regex, shape_key
 
 #: ANSI colour and cursor sequences: a page cannot show them, so they never count.
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-class MatchMode(enum.StrEnum):
-    """How a step's expected output is compared with what the command printed."""
-
-    NORMALIZED = "normalized"  # volatile tokens by shape; JSON structurally when both are
-    EXACT = "exact"  # no shapes; ``...`` and ``(re)`` still work (the author wrote them)
-    CONTAINS = "contains"  # the expected lines appear in this order, other lines allowed
-    JSON = "json"  # both sides are JSON, compared structurally
-    #: byte for byte: colours, tabs, CR and trailing white space count, and a missing
-    #: final newline must be written ``(no-eol)``; ``(esc)`` lines spell control bytes
-    BYTES = "bytes"
 
 
 @dataclass(frozen=True)

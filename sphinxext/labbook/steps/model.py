@@ -1,22 +1,30 @@
-"""What the runner runs (plans of steps) and what it returns (typed results)."""
+"""The step model: what a page asks a lab to do (commands typed, files written), in plans."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
-from typing import Any
-
-#: How the message of a lab that could not be brought up begins (``labbook check`` exit 3).
-UP_FAILED = "lab could not be brought up"
+from dataclasses import dataclass
 
 
-class Status(enum.StrEnum):
-    """How a step (or a whole lab) ended."""
+class MatchMode(enum.StrEnum):
+    """How a step's expected output is compared with what the command printed."""
 
-    PASSED = "passed"
-    DRIFT = "drift"
-    ERROR = "error"
-    SKIPPED = "skipped"
+    NORMALIZED = "normalized"  # volatile tokens by shape; JSON structurally when both are
+    EXACT = "exact"  # no shapes; ``...`` and ``(re)`` still work (the author wrote them)
+    CONTAINS = "contains"  # the expected lines appear in this order, other lines allowed
+    JSON = "json"  # both sides are JSON, compared structurally
+    #: byte for byte: colours, tabs, CR and trailing white space count, and a missing
+    #: final newline must be written ``(no-eol)``; ``(esc)`` lines spell control bytes
+    BYTES = "bytes"
+
+
+class FileFormat(enum.StrEnum):
+    """How a file's content is understood (``text`` is taken line by line)."""
+
+    TEXT = "text"
+    INI = "ini"
+    YAML = "yaml"
+    JSON = "json"
 
 
 @dataclass(frozen=True)
@@ -48,7 +56,7 @@ class RunStep:
     source: Source
     timeout: float = 60.0
     rc: int = 0
-    match: str = "normalized"
+    match: MatchMode = MatchMode.NORMALIZED
     retry: float = 0.0
     background: bool = False
     hide: bool = False
@@ -56,6 +64,9 @@ class RunStep:
     kind: str = "run"
     #: Read-only commands (``:safe:``): run even when a check must change nothing.
     safe: bool = False
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "match", MatchMode(self.match))
 
 
 @dataclass(frozen=True)
@@ -66,7 +77,7 @@ class FileStep:
     path: str
     content: tuple[str, ...]
     source: Source
-    format: str = "text"
+    format: FileFormat = FileFormat.TEXT
     merge: bool = False
     mode: int | None = None
     owner: str | None = None
@@ -74,6 +85,9 @@ class FileStep:
     kind: str = "file"
     #: Why applying the file twice may change it (``:idempotent: no: WHY``); "" = checked.
     not_idempotent: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "format", FileFormat(self.format))
 
 
 Step = RunStep | FileStep
@@ -97,66 +111,3 @@ class LabPlan:
     #: False: compare the machines with the page without changing them (``--no-apply``):
     #: files are read and compared, only ``:safe:`` steps run, the rest are not run.
     apply: bool = True
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    """What one command really did."""
-
-    text: str
-    line: int
-    rc: int
-    output: str
-    duration: float
-    status: Status
-    diff: str = ""
-    message: str = ""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """The verdict on one step: status, where, how long, and the diff when it drifted."""
-
-    index: int
-    kind: str
-    node: str
-    status: Status
-    line: int
-    duration: float = 0.0
-    diff: str = ""
-    message: str = ""
-    commands: tuple[CommandResult, ...] = ()
-    actual: str = ""  # for file steps: the file as read back
-    file: str = ""  # the source file the step was written in (``line`` is in it)
-    waiver: str = ""  # a file step not checked for idempotence, and why
-
-
-@dataclass(frozen=True)
-class PlanResult:
-    """Every step of one lab, plus the lab's own fate (it may not have come up)."""
-
-    spec_path: str
-    lab: str
-    document: str
-    provider: str
-    status: Status
-    steps: tuple[StepResult, ...]
-    duration: float
-    started: float
-    message: str = ""
-    cached: bool = False
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
-    #: Why a lab meant to run could not run on this machine (its provider is unavailable
-    #: here, or there is no recorded result to show); "" when it ran, or was not meant to.
-    not_run: str = ""
-
-    @property
-    def up_failed(self) -> bool:
-        """The lab should have run here, but could not be brought up."""
-        return self.status is Status.ERROR and self.message.startswith(UP_FAILED)
-
-    def counts(self) -> dict[str, int]:
-        out = {s.value: 0 for s in Status}
-        for r in self.steps:
-            out[r.status.value] += 1
-        return out

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 
-from .errors import DirectiveError, UsageError
-from .runner.model import CommandSpec, LabPlan, RunStep, Source
+from ..errors import DirectiveError, UsageError
+from ..steps.model import CommandSpec, LabPlan, MatchMode, RunStep, Source
 
 INDENT = "  "
 
@@ -22,8 +22,8 @@ def read_cram(
 
     Raises UsageError (``file:line``) for a session that does not start with ``$``.
     """
-    from .matching import validate_expected
-    from .steps import command_extent, parse_console
+    from ..steps.console import command_extent, parse_console
+    from ..verdict.matching import validate_expected
 
     try:
         with open(path, encoding="utf-8", errors="surrogateescape") as f:
@@ -51,7 +51,7 @@ def read_cram(
                 ),
                 source=Source(file=os.path.abspath(path), line=start, document=path),
                 timeout=timeout,
-                match=match,
+                match=MatchMode(match),
                 content=tuple(block),
             )
         )

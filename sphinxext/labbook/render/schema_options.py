@@ -7,7 +7,7 @@ import os
 import yaml
 
 from ..errors import SchemaError
-from ..render.schema import RenderOptions, groups_from_mapping, parse_groups, parse_list
+from .schema import RenderOptions, groups_from_mapping, parse_groups, parse_list
 
 
 def _groups(spec: str | None, base_dir: str) -> tuple[dict[str, object], str | None]:

@@ -1,4 +1,4 @@
-"""The ``labbook`` command: ``main(argv) -> int``; each subcommand lives in commands/."""
+"""The ``labbook`` command: ``main(argv) -> int``; each subcommand is a module beside it."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from .errors import LabbookError
-from .runner.signals import Terminated, sigterm_raises
+from ..errors import LabbookError
+from ..runner.signals import Terminated, sigterm_raises
 
-#: Modules under ``sphinxext.labbook.commands`` that add subcommands, in --help order.
+#: Modules of this package that add subcommands, in --help order.
 COMMAND_MODULES = ("lab", "validate", "graph", "check", "report", "schema")
 #: Commands of the ``lab`` module; parsed without importing the other, heavier modules
 #: (``labbook exec`` is on the hot path of scripts and benchmarks).
@@ -29,12 +29,12 @@ def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentP
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    from . import __version__
+    from ..version import __version__
 
     parser.add_argument("--version", action="version", version=f"labbook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in modules:
-        importlib.import_module(f".commands.{name}", __package__).register(sub)
+        importlib.import_module(f".{name}", __package__).register(sub)
     return parser
 
 

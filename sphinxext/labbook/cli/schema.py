@@ -153,7 +153,7 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The render options the command line asks for."""
-    from ..schema.options import render_options
+    from ..render.schema_options import render_options
 
     opts, _ = render_options(
         include=args.include,

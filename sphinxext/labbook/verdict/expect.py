@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
 
 #: The kinds of expected lines, by every spelling accepted.
 KINDS = {

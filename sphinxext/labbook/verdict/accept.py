@@ -1,4 +1,4 @@
-"""Accept mode: new expected output for a drifted step, keeping what the page still gets right."""
+"""New expected output for a drifted command, keeping what the page still gets right."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
+from ..steps.console import Command, command_extent
+from ..steps.model import MatchMode
 from .expect import Expected, parse_expected
 from .matching import (
     NOT_JSON,
-    MatchMode,
     Op,
     actual_lines,
     align,
@@ -25,7 +26,6 @@ from .matching import (
     with_gaps,
 )
 from .normalize import ELLIPSIS
-from .steps import Command, command_extent
 
 #: How alike an actual line must be to take the place of a lost line in ``contains`` mode.
 _SIMILAR = 0.6
