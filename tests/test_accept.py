@@ -235,3 +235,16 @@ def test_rewrite_a_root_block(prompt):
     out = rewrite_block(block, [replace(cmds[0], expected=("# comment", "$ x"))])
     assert parse_console(out)[0].text == "service nova-network restart"
     assert len(parse_console(out)) == 1
+
+
+def test_rewrite_block_takes_commands_with_source_lines():
+    block = ["$ echo one", "uno", "", "$ echo two", "dos"]
+    cmds = parse_console(block, first_line=12)
+    new = [replace(c, expected=(c.text.split()[1],)) for c in cmds]
+    assert rewrite_block(block, new, first_line=12) == [
+        "$ echo one",
+        "one",
+        "",
+        "$ echo two",
+        "two",
+    ]

@@ -17,7 +17,7 @@ ROOT = "sphinxext.labbook"
 #: below it, never one above. A box is a folder (or a module) right under the package;
 #: ``""`` is the package itself (the Sphinx extension's ``setup``).
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("version", "errors", "outfile"),
+    ("version", "errors", "location", "outfile"),
     ("spec",),
     ("schema",),
     ("render",),
@@ -131,7 +131,7 @@ def test_the_graph_sees_relative_and_submodule_imports():
     graph = import_graph()
     assert "steps.model" in graph["runner.execute"]  # from ..steps.model import LabPlan
     assert "spec.yamlmarks" in graph["spec.load"]  # from . import yamlmarks
-    assert "providers.netns.holder" in graph["providers.netns"]  # in a function
+    assert "providers.netns.holder" in graph["providers.netns.provider"]  # in a function
 
 
 def test_find_cycle_finds_one():

@@ -11,7 +11,7 @@ from sphinxext.labbook.errors import SpecErrors, UsageError
 from sphinxext.labbook.report import from_json, summary, summary_line, to_json, to_junit
 from sphinxext.labbook.runner.execute import run_plan
 from sphinxext.labbook.runner.shard import assign, parse_shard
-from sphinxext.labbook.steps.model import CommandSpec, FileStep, LabPlan, RunStep, Source
+from sphinxext.labbook.steps.model import Command, FileStep, LabPlan, RunStep, Source
 from sphinxext.labbook.verdict.results import Status
 
 SPEC = """name: duo
@@ -32,7 +32,7 @@ def run(node: str, *cmds: tuple[str, list[str]], line: int = 10, **kw) -> RunSte
     return RunStep(
         node=node,
         source=Source("doc.rst", line, "doc"),
-        commands=tuple(CommandSpec(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
+        commands=tuple(Command(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
         **kw,
     )
 
@@ -254,9 +254,9 @@ def test_exit_status_per_command_with_n_lines(spec):
                 node="alpha",
                 source=Source("doc.rst", 10, "doc"),
                 commands=(
-                    CommandSpec("false", (), 11, rc=1),
-                    CommandSpec("echo ok", ("ok",), 13),
-                    CommandSpec("exit_with() { return $1; }; exit_with 3", (), 15, rc=4),
+                    Command("false", (), 11, rc=1),
+                    Command("echo ok", ("ok",), 13),
+                    Command("exit_with() { return $1; }; exit_with 3", (), 15, rc=4),
                 ),
             ),
         )
@@ -335,3 +335,18 @@ def test_idempotent_files_pass_and_waivers_are_reported(spec):
         }
     ]
     assert from_json(data)[0].steps[0].waiver == "the service rewrites it"
+
+
+def test_provider_options_are_key_value_pairs():
+    from sphinxext.labbook.providers import parse_options
+
+    assert parse_options(["accel=tcg", "memory=768", "x=a=b", "empty="]) == {
+        "accel": "tcg",
+        "memory": "768",
+        "x": "a=b",
+        "empty": "",
+    }
+    for bad in ("accel", "=tcg"):
+        with pytest.raises(ValueError) as info:
+            parse_options(["ok=1", bad])
+        assert info.value.args == (bad,)

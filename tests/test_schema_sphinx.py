@@ -26,7 +26,9 @@ def test_graphviz_and_mermaid_diagrams_without_warnings(app):
     app.build()
     assert app.warning.getvalue() == ""
     page = _page(app)
-    images = re.findall(r'<object data="_images/(graphviz-[0-9a-f]{40}\.svg)"', page)
+    images = re.findall(
+        r'<object role="img" aria-label="[^"]*" data="_images/(graphviz-[0-9a-f]{40}\.svg)"', page
+    )
     assert len(images) == 1
     svg = (Path(app.outdir) / "_images" / images[0]).read_text()
     assert ">hosts</text>" in svg and ">cell_region</text>" in svg
@@ -226,6 +228,9 @@ def test_large_schema_falls_back_from_mermaid_and_splits_into_clusters(app):
     page = _page(app)
     assert 'class="mermaid"' not in page
     # the fallback, an overview and one diagram per family of tables
-    assert len(re.findall(r'<object data="_images/graphviz-', page)) == 1 + 1 + 4
+    assert (
+        len(re.findall(r'<object role="img" aria-label="[^"]*" data="_images/graphviz-', page))
+        == 1 + 1 + 4
+    )
     for caption in ("Overview of big.py:metadata", "compute", "identity", "network", "storage"):
         assert f'<span class="caption-text">{caption}</span>' in page

@@ -421,7 +421,9 @@ def test_directive_graphviz_and_mermaid(app):
     app.build()
     assert app.warning.getvalue() == ""
     page = (app.outdir / "index.html").read_text()
-    images = re.findall(r'<object data="_images/(graphviz-[0-9a-f]{40}\.svg)"', page)
+    images = re.findall(
+        r'<object role="img" aria-label="[^"]*" data="_images/(graphviz-[0-9a-f]{40}\.svg)"', page
+    )
     assert len(images) == 1
     svg = (app.outdir / "_images" / images[0]).read_text()
     assert ">alpha</text>" in svg and ">address 10.0.0.254/24</text>" in svg

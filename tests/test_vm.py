@@ -331,3 +331,22 @@ def test_a_provider_unavailable_here_is_reported_as_not_run_with_the_reason(app)
     assert "the vm provider is not available here: no kernel 0.0.0-missing" in warnings
     html = (Path(app.outdir) / "index.html").read_text()
     assert "not run: the vm provider is not available here: no kernel 0.0.0-missing" in html
+
+
+def test_a_long_output_is_bounded_an_exit_ends_the_shell_notices_stay_out(
+    pair, tmp_path: Path
+) -> None:
+    pair.output_dir = str(tmp_path)
+    pair.close_sessions()  # sessions opened from here keep long outputs in tmp_path
+    s = pair.session("alpha")
+    res = s.run("seq 300000; echo end", timeout=300)
+    assert res.rc == 0 and res.stdout.endswith("299999\n300000\nend\n")
+    assert "output cut here" in res.stdout and res.stdout.count("\n") < 500
+    assert Path(res.full_output).parent == tmp_path
+    assert Path(res.full_output).read_text().endswith("300000\nend\n")
+    s.run("sleep 300 & echo $! > /tmp/job")
+    pair.exec("alpha", ["sh", "-c", "kill -KILL $(cat /tmp/job)"])
+    assert s.run("sleep 0.3; echo quiet").stdout == "quiet\n"
+    res = s.run("exit 4")
+    assert res.ended and res.rc == 4
+    assert pair.session("alpha").run("echo fresh").stdout == "fresh\n"

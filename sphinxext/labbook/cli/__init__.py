@@ -2,50 +2,59 @@
 
 from __future__ import annotations
 
-import argparse
-import importlib
+import os
 import sys
 from collections.abc import Sequence
 
 from ..errors import LabbookError
 from ..runner.signals import Terminated, sigterm_raises
+from .table import COMMAND_MODULES, COMMANDS
 
-#: Modules of this package that add subcommands, in --help order.
-COMMAND_MODULES = ("lab", "validate", "graph", "check", "report", "schema")
-#: Commands of the ``lab`` module; parsed without importing the other, heavier modules
-#: (``labbook exec`` is on the hot path of scripts and benchmarks).
-LAB_COMMANDS = ("up", "exec", "down", "ls", "gc")
-
-EPILOG = """\
-exit codes: 0 success, 1 drift (a page disagrees with its lab), 2 bad input or usage,
-3 a lab could not be brought up or a database could not be reached.
-Run 'labbook COMMAND --help' for the options of each command."""
+__all__ = ["COMMANDS", "COMMAND_MODULES", "main"]
 
 
-def build_parser(modules: Sequence[str] = COMMAND_MODULES) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="labbook",
-        description="Run the labs of a handbook and check that its pages tell the truth.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    from ..version import __version__
+def _modules_for(argv: Sequence[str]) -> tuple[str, ...]:
+    """The module of the command ``argv`` names (none for ``--help``, ``--version`` or a
+    name that is no command: the table answers those)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return (COMMANDS[arg][0],) if arg in COMMANDS else ()
+        if arg == "--":
+            break
+    return ()
 
-    parser.add_argument("--version", action="version", version=f"labbook {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in modules:
-        importlib.import_module(f".{name}", __package__).register(sub)
-    return parser
+
+def _exec_netns(argv: list[str]) -> int | None:
+    """``labbook exec NAME NODE [--] COMMAND...`` on a netns lab, without argparse: the
+    command scripts run most, so it costs little more than a Python start. None when the
+    full parser must answer (an option, no command, a lab of another provider)."""
+    if argv[:1] != ["exec"] or len(argv) < 4 or any(a.startswith("-") for a in argv[1:3]):
+        return None
+    name, node, command = argv[1], argv[2], argv[3:]
+    if command[:1] == ["--"]:
+        command = command[1:]
+    if not command:
+        return None
+    from ..providers.environ import exec_env
+    from ..providers.netns import enter, state
+
+    if state.read(name) is None:
+        return None
+    return enter.run(name, node, command, exec_env())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the command, and turn labbook's errors into exit codes."""
     argv = sys.argv[1:] if argv is None else list(argv)
-    parser = build_parser(("lab",) if argv[:1] and argv[0] in LAB_COMMANDS else COMMAND_MODULES)
-    args = parser.parse_args(argv)
     try:
+        rc = _exec_netns(argv)
+        if rc is not None:
+            return rc
+        from .parser import build_parser
+
+        args = build_parser(_modules_for(argv)).parse_args(argv)
         with sigterm_raises():
-            rc: int = args.func(args)
+            rc = args.func(args)
         return rc
     except LabbookError as exc:
         for line in str(exc).splitlines() or [exc.__class__.__name__]:
@@ -58,8 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("labbook: terminated; the lab was torn down", file=sys.stderr)
         return 143
     except BrokenPipeError:  # `labbook ... | head`: the reader left; that is not an error
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
 

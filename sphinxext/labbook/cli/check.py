@@ -11,7 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import IO, Any, cast
 
 from ..errors import LabbookError, UsageError
 
@@ -93,6 +93,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument(
         "--build-dir", help="where results and the cache are kept (default: a temporary directory)"
+    )
+    p.add_argument(
+        "--output-dir",
+        metavar="DIR",
+        help="where the whole output of a command too long to show is kept (reports show "
+        "its first and last 200 lines and name the file); default: labbook-output/ in "
+        "the build directory, or ~/.cache/labbook/output without --build-dir",
     )
     p.set_defaults(func=run)
 
@@ -208,6 +215,44 @@ def _select_shard(args: argparse.Namespace, src: str, docs: list[str]) -> list[s
     return assign(candidates, n, durations)[k - 1]
 
 
+#: Temporary build directories of ``labbook check``: labbook-check-PID-XXXXXXXX.
+BUILD_PREFIX = "labbook-check-"
+
+
+def stale_build_dirs() -> list[tuple[str, int]]:
+    """(path, pid) of this user's temporary build directories whose ``labbook check`` is
+    gone (killed before it could remove them)."""
+    out = []
+    tmp = tempfile.gettempdir()
+    try:
+        names = os.listdir(tmp)
+    except OSError:
+        return []
+    for name in names:
+        m = re.fullmatch(re.escape(BUILD_PREFIX) + r"(\d+)-\w+", name)
+        path = os.path.join(tmp, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        if m is None or st.st_uid != os.getuid() or not os.path.isdir(path):
+            continue
+        pid = int(m.group(1))
+        if not _alive(pid):
+            out.append((path, pid))
+    return sorted(out)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def run(args: argparse.Namespace) -> int:
     if any(p.endswith(".t") for p in args.paths):
         from .cramcheck import check_cram
@@ -242,6 +287,10 @@ def run(args: argparse.Namespace) -> int:
                 "--inventory FILE (and without --accept)"
             )
         overrides["labbook_no_apply"] = True
+    if args.output_dir or not args.build_dir:
+        from ..runner.execute import default_output_dir
+
+        overrides["labbook_output_dir"] = os.path.abspath(args.output_dir or default_output_dir())
     if args.inventory:
         overrides["labbook_provider_options"] = {"inventory": os.path.abspath(args.inventory)}
     env_override = {
@@ -249,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
         for k in ("LABBOOK_EXECUTE", "LABBOOK_PROVIDER", "LABBOOK_STOP_ON_FAIL", "LABBOOK_NO_APPLY")
         if k in os.environ
     }
-    build = args.build_dir or tempfile.mkdtemp(prefix="labbook-check-")
+    build = args.build_dir or tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-")
     try:
         return _build(args, src, conf, overrides, build)
     finally:
@@ -282,8 +331,8 @@ def _build(
                 os.path.join(build, "doctrees"),
                 "labcheck",
                 confoverrides=overrides,
-                status=_ProgressStream(sys.stdout),
-                warning=warnings,
+                status=cast("IO[str]", _ProgressStream(sys.stdout)),
+                warning=cast("IO[str]", warnings),
                 freshenv=True,
                 parallel=max(1, args.jobs),
             )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -105,7 +104,8 @@ def _add_gc(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "gc",
         help="remove what killed runs left behind",
         description="Remove labs whose owner process is gone (a run that was killed), "
-        "half-created labs, and lab processes or state without each other. "
+        "half-created labs, lab processes or state without each other, and the "
+        "temporary build directories of killed 'labbook check' runs. "
         "Labs brought up with 'labbook up' stay; --all removes them too. "
         "Prints a line per thing removed.",
         formatter_class=_FMT,
@@ -127,12 +127,12 @@ def _provider(name: str | None, **options: str):  # type: ignore[no-untyped-def]
 
 
 def _options(args: argparse.Namespace) -> dict[str, str]:
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-o {item!r}: write KEY=VALUE, like -o insecure=true")
-        options[key] = value
+    from ..providers import parse_options
+
+    try:
+        options = parse_options(args.option)
+    except ValueError as exc:
+        raise UsageError(f"-o {exc.args[0]!r}: write KEY=VALUE, like -o insecure=true") from None
     if args.inventory:
         options["inventory"] = args.inventory
     return options
@@ -170,24 +170,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given; write: labbook exec NAME NODE -- COMMAND [ARG...]")
+    from ..providers.environ import exec_env
     from ..providers.netns import enter, state
 
     if state.read(args.name) is not None:  # the lean path: a netns lab
-        return enter.run(args.name, args.node, command, _exec_env())
+        return enter.run(args.name, args.node, command, exec_env())
     lab = _attach(args.name)
     result = lab.exec(args.node, command)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.rc
-
-
-def _exec_env() -> dict[str, str]:
-    from ..providers.netns import node_env
-
-    env = node_env()
-    if sys.stdin.isatty() and os.environ.get("TERM"):
-        env["TERM"] = os.environ["TERM"]  # an interactive command wants the real terminal
-    return env
 
 
 def _attach(name: str):  # type: ignore[no-untyped-def]
@@ -229,6 +221,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     labs = _all_labs()
     if args.json:
+        import json
+
         print(
             json.dumps(
                 [
@@ -273,4 +267,12 @@ def cmd_gc(args: argparse.Namespace) -> int:
         lines = provider.gc(everything=args.all, names=args.names or None)
         for line in lines:
             print(f"{pname}: {line}")
+    if not args.names:
+        import shutil
+
+        from .check import stale_build_dirs
+
+        for path, pid in stale_build_dirs():
+            shutil.rmtree(path, ignore_errors=True)
+            print(f"check: removed {path} (its labbook check, process {pid}, is gone)")
     return 0

@@ -42,6 +42,8 @@ class Lab(abc.ABC):
         self._sessions: dict[str, Session] = {}
         #: Extra environment of every session shell (set by the runner from the plan).
         self.session_env: dict[str, str] = {}
+        #: Where sessions keep the whole output of commands too long to show (None: nowhere).
+        self.output_dir: str | None = None
 
     # -- commands -----------------------------------------------------------------
     @abc.abstractmethod
@@ -67,7 +69,10 @@ class Lab(abc.ABC):
         if s is None or not s.alive:
             self.check_node(node)
             s = PtySession(
-                self.shell_argv(node), name=f"{self.name}/{node}", env=dict(self.session_env)
+                self.shell_argv(node),
+                name=f"{self.name}/{node}",
+                env=dict(self.session_env),
+                spill_dir=self.output_dir,
             )
             self._sessions[node] = s
         return s
@@ -99,8 +104,6 @@ class Lab(abc.ABC):
     def down(self) -> None:
         """Tear everything down. Idempotent; never raises for what is already gone."""
 
-    #: Whether the lab can outlive the process that brought it up (``labbook up``).
-    detachable: bool = False
     #: How the machines differ from the spec, found at ``up`` (providers of existing
     #: machines fill it; each line is reported as drift).
     topology_drift: list[str] = []
@@ -114,6 +117,11 @@ class Lab(abc.ABC):
             "'labbook up' returns; use 'labbook check' instead"
         )
 
+    def full_layer(self, node: str) -> str:
+        """Why ``node`` is out of space, when a limit of the lab's own is what ran out
+        (for the error of a step that hit it); "" otherwise."""
+        return ""
+
     def check_node(self, node: str) -> None:
         from ..errors import NodeNotFound
 
@@ -125,10 +133,13 @@ class Lab(abc.ABC):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        try:
-            self.close_sessions()
-        finally:
-            self.down()
+        from .signals import teardown_shielded
+
+        with teardown_shielded():  # a second Ctrl-C must not stop the teardown halfway
+            try:
+                self.close_sessions()
+            finally:
+                self.down()
 
 
 class Provider(abc.ABC):

@@ -15,6 +15,11 @@ class ExecResult:
     stderr: str = ""
     duration: float = 0.0
     timed_out: bool = False
+    #: Where the whole output is, when ``stdout`` shows only its start and end.
+    full_output: str = ""
+    #: The session's shell is gone after this command (it ran ``exit`` or ``exec``, or
+    #: timed out): the next command starts a fresh one.
+    ended: bool = False
 
     @property
     def output(self) -> str:

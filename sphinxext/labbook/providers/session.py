@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import itertools
 import os
 import re
 import secrets
@@ -14,21 +15,14 @@ import termios
 import time
 
 from ..errors import ProviderError
+from .environ import SESSION_ENV
+from .output import OutputBuffer, drop_job_notices
 from .procs import kill_tree
 from .result import ExecResult
 
-#: Environment every session starts with: no colours, no pagers, a stable locale.
-SESSION_ENV = {
-    "TERM": "dumb",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PAGER": "cat",
-    "SYSTEMD_PAGER": "",
-    "GIT_PAGER": "cat",
-    "PS1": "",
-    "PS2": "",
-    "HISTFILE": "/dev/null",
-}
+#: Bytes read from the shell at a time.
+READ_SIZE = 1 << 16
+_runs = itertools.count(1)
 
 
 class PtySession:
@@ -47,6 +41,7 @@ class PtySession:
         name: str = "",
         columns: int = 160,
         env: dict[str, str] | None = None,
+        spill_dir: str | None = None,
     ) -> None:
         self.name = name
         self.argv = argv
@@ -77,9 +72,17 @@ class PtySession:
             os.close(slave)
             raise ProviderError(f"cannot start a shell for {name}: {exc}") from None
         os.close(slave)
+        os.set_blocking(master, False)
         self.fd = master
         self._token = secrets.token_hex(6)
-        self._marker = re.compile(rb"\x1eLB" + self._token.encode() + rb" (\d+)\x1e")
+        token = self._token.encode()
+        self._begin = b"\x1eLB" + token + b"B\x1e"
+        self._marker = re.compile(rb"\x1eLB" + token + rb" (\d{1,3}) (\d{0,10})\x1e")
+        self._marker_max = len(token) + 19
+        #: pids of the shell's background jobs (their notices are dropped from output)
+        self._jobs: set[str] = set()
+        #: Where the whole output of a long command is kept (None: nowhere).
+        self.spill_dir = spill_dir
         self.alive = True
 
     def run(self, command: str, timeout: float | None = 60.0) -> ExecResult:
@@ -91,7 +94,13 @@ class PtySession:
         """
         if not self.alive:
             raise ProviderError(f"the shell session of {self.name} has ended")
-        script = f"{{ {command}\n}} </dev/null; printf '\\036LB{self._token} %d\\036' $?\n"
+        # The begin mark: what the shell says before it (of jobs that ended since the last
+        # command) is no output of this one. The end mark: the status, and the pid of the
+        # last background job (whose notices are no output of any command).
+        script = (
+            f"printf '\\036LB{self._token}B\\036'; {{ {command}\n}} </dev/null; "
+            f"printf '\\036LB{self._token} %d %s\\036' $? \"$!\"\n"
+        )
         start = time.monotonic()
         try:
             assert self.proc.stdin is not None
@@ -101,38 +110,42 @@ class PtySession:
             self.close()
             raise ProviderError(f"the shell session of {self.name} has ended") from None
         deadline = None if timeout is None else start + timeout
-        buf = bytearray()
-        while True:
-            m = self._marker.search(buf)
-            if m:
-                out = bytes(buf[: m.start()])
-                return ExecResult(
-                    command, int(m.group(1)), _decode(out), duration=time.monotonic() - start
-                )
+        buf = OutputBuffer(self._marker, self._marker_max, self._spill_path(), begin=self._begin)
+        while not buf.feed(self._read(deadline)):
+            if not self.alive:  # the shell ended (`exit`, `exec bash`, a syntax error)
+                return _result(command, buf, self._exit_status(), start, self._jobs, ended=True)
+            if deadline is not None and time.monotonic() >= deadline:
+                self.close()
+                return _result(command, buf, 124, start, self._jobs, timed_out=True, ended=True)
+        assert buf.match is not None
+        if buf.match.group(2):
+            self._jobs.add(buf.match.group(2).decode())
+        return _result(command, buf, buf.rc, start, self._jobs)
+
+    def _read(self, deadline: float | None) -> bytes:
+        """The next bytes the shell wrote (b"" when none came before ``deadline``); at the
+        end of the shell's output, the session is closed. (The pty is non-blocking: a
+        read is tried first, and select() waits only when nothing is there.)"""
+        try:
+            chunk = os.read(self.fd, READ_SIZE)
+        except BlockingIOError:
             wait = None if deadline is None else max(0.0, deadline - time.monotonic())
-            if wait == 0.0:
-                self.close()
-                return ExecResult(
-                    command,
-                    124,
-                    _decode(bytes(buf)),
-                    duration=time.monotonic() - start,
-                    timed_out=True,
-                )
-            ready, _, _ = select.select([self.fd], [], [], wait)
-            if not ready:
-                continue
-            try:
-                chunk = os.read(self.fd, 65536)
-            except OSError:
-                chunk = b""
-            if not chunk:  # the shell died (e.g. the command ran `exit`)
-                self.close()
-                rc = self.proc.returncode if self.proc.returncode is not None else 255
-                return ExecResult(
-                    command, rc, _decode(bytes(buf)), duration=time.monotonic() - start
-                )
-            buf += chunk
+            select.select([self.fd], [], [], wait)
+            return b""
+        except OSError:  # EIO: the shell and everything holding the pty are gone
+            chunk = b""
+        if not chunk:
+            self.close()
+        return chunk
+
+    def _exit_status(self) -> int:
+        rc = self.proc.returncode
+        if rc is None:
+            return 255
+        return 128 - rc if rc < 0 else rc
+
+    def _spill_path(self) -> str | None:
+        return spill_path(self.spill_dir, self.name)
 
     def close(self) -> None:
         """End the shell and every process it started; idempotent."""
@@ -155,5 +168,45 @@ class PtySession:
         self.close()
 
 
-def _decode(data: bytes) -> str:
-    return data.decode("utf-8", errors="replace")
+def spill_path(spill_dir: str | None, name: str) -> str | None:
+    """A new file in ``spill_dir`` for the whole output of one command of shell ``name``."""
+    if not spill_dir:
+        return None
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "shell"
+    return os.path.join(spill_dir, f"{base}-{next(_runs)}-{secrets.token_hex(3)}.out")
+
+
+def bounded(data: bytes | str, spill_dir: str | None, name: str, jobs: set[str]) -> tuple[str, str]:
+    """(what to show, path of the whole output or "") for an output read whole (a VM's)."""
+    if isinstance(data, str):
+        data = data.encode()
+    buf = OutputBuffer(_NEVER, 1, spill_path(spill_dir, name))
+    buf.feed(data)
+    text, whole = buf.text()
+    return drop_job_notices(text, jobs), whole
+
+
+#: An end marker that never matches (for outputs that are read whole).
+_NEVER = re.compile(rb"(?!)()")
+
+
+def _result(
+    command: str,
+    buf: OutputBuffer,
+    rc: int | None,
+    start: float,
+    jobs: set[str],
+    *,
+    timed_out: bool = False,
+    ended: bool = False,
+) -> ExecResult:
+    text, whole = buf.text()
+    return ExecResult(
+        command,
+        255 if rc is None else rc,
+        drop_job_notices(text, jobs),
+        duration=time.monotonic() - start,
+        timed_out=timed_out,
+        full_output=whole,
+        ended=ended,
+    )

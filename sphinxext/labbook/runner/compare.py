@@ -23,7 +23,6 @@ NOT_SAFE = "not run: --no-apply runs only lab-run blocks marked :safe:"
 def compare_steps(
     lab: Lab,
     plan: LabPlan,
-    say: Callable[..., None],
     run_commands: Callable[[Lab, int, RunStep], StepResult],
 ) -> list[StepResult]:
     """Every step of ``plan`` compared with the lab as it is (``run_commands`` runs a
@@ -46,7 +45,6 @@ def compare_steps(
             )
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
-        say("step", lab=lab.name, index=i, step=step, result=result)
     return results
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 
 from ..errors import DirectiveError, UsageError
-from ..steps.model import CommandSpec, LabPlan, MatchMode, RunStep, Source
+from ..steps.model import Command, LabPlan, MatchMode, RunStep, Source
 
 INDENT = "  "
 
@@ -46,8 +46,7 @@ def read_cram(
             RunStep(
                 node=node,
                 commands=tuple(
-                    CommandSpec(c.text, c.expected, start + c.line, c.prompt, c.rc)
-                    for c in commands
+                    Command(c.text, c.expected, start + c.line, c.prompt, c.rc) for c in commands
                 ),
                 source=Source(file=os.path.abspath(path), line=start, document=path),
                 timeout=timeout,

@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
+from ..providers.result import ExecResult
 from ..spec import LabSpec, load_spec
-from ..steps.model import CommandSpec, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..steps.model import Command, FileStep, LabPlan, MatchMode, RunStep, Step
 from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
-
-#: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
-Progress = Callable[..., None]
 
 #: How long a background command must stay alive to count as started.
 BACKGROUND_GRACE = 0.5
@@ -27,20 +25,26 @@ RETRY_INTERVAL = 0.25
 SKIP_STATUS = 80
 
 
+def default_output_dir() -> str:
+    """Where long outputs are kept when the caller says nothing: the user's cache."""
+    cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(cache, "labbook", "output")
+
+
 def lab_name_for(spec: LabSpec) -> str:
     """A unique running-lab name: the spec's name and a random suffix (max 24 chars)."""
     return f"{spec.name[:15].rstrip('-')}-{secrets.token_hex(4)}"
 
 
 def run_plan(
-    plan: LabPlan, *, stop_on_fail: bool = False, progress: Progress | None = None
+    plan: LabPlan, *, stop_on_fail: bool = False, output_dir: str | None = None
 ) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
     Spec errors raise (bad input); a lab that cannot come up gives a result whose
-    steps are all ``error``; drift never raises.
+    steps are all ``error``; drift never raises. The whole output of a command too long
+    to show is kept in ``output_dir``/LAB-NAME/ (default: :func:`default_output_dir`).
     """
-    say = progress or (lambda event, **data: None)
     started = time.time()
     t0 = time.monotonic()
     spec = load_spec(plan.spec_path)
@@ -48,7 +52,6 @@ def run_plan(
     provider = get_provider(plan.provider, **dict(plan.provider_options))
     results: list[StepResult] = []
     with sigterm_raises():
-        say("up", lab=name, spec=plan.spec_path, provider=plan.provider)
         try:
             lab = provider.up(spec, name)
         except ProviderError as exc:
@@ -66,18 +69,18 @@ def run_plan(
                 message=message,
             )
         lab.session_env.update(dict(plan.env))
+        lab.output_dir = os.path.join(output_dir or default_output_dir(), name)
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
             if plan.apply:
-                results = _run_steps(lab, plan, stop_on_fail, say)
+                results = _run_steps(lab, plan, stop_on_fail)
                 results = _recheck_files(lab, plan, results)
                 results = _apply_again(lab, plan, results)
             else:
                 from .compare import compare_steps
 
-                results = compare_steps(lab, plan, say, _run_commands)
-        say("down", lab=name)
+                results = compare_steps(lab, plan, _run_commands)
     status = _overall(results)
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
@@ -125,7 +128,7 @@ def _not_run(index: int, step: Step, status: Status, message: str) -> StepResult
     )
 
 
-def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> list[StepResult]:
+def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool) -> list[StepResult]:
     results: list[StepResult] = []
     failed = False
     for i, step in enumerate(plan.steps):
@@ -155,7 +158,6 @@ def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> li
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
         failed = failed or result.status in (Status.DRIFT, Status.ERROR)
-        say("step", lab=lab.name, index=i, step=step, result=result)
     return results
 
 
@@ -208,7 +210,7 @@ def _headed(c: CommandResult, many: bool) -> str:
     return f"line {c.line}: $ {_short(c.text)}\n{c.diff}"
 
 
-def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
+def _judge(step: RunStep, cmd: Command, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
     from ..verdict.matching import match_output
 
@@ -221,23 +223,13 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
     return ok, diff
 
 
-def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
+def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     deadline = time.monotonic() + step.retry
     t = time.monotonic()
     while True:
         res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
-        if res.timed_out:
-            return CommandResult(
-                cmd.text,
-                cmd.line,
-                res.rc,
-                res.stdout,
-                time.monotonic() - t,
-                Status.ERROR,
-                diff=_partial(res.stdout),
-                message=f"timed out after {step.timeout:g} s; the command "
-                "and everything it started were killed",
-            )
+        if res.timed_out or res.ended:
+            return _shell_lost(step, cmd, res, time.monotonic() - t)
         if res.rc == SKIP_STATUS and (step.rc if cmd.rc is None else cmd.rc) != SKIP_STATUS:
             return _skipped_by(step, cmd, res.rc, res.stdout, time.monotonic() - t)
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
@@ -248,6 +240,9 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     message = "" if ok else f"output of `{_short(cmd.text)}` on {step.node} differs from the page"
     if not ok and step.retry:
         message += f" (still after retrying for {step.retry:g} s)"
+    if not ok and NO_SPACE in res.stdout:
+        full = _full_layer(lab, step.node)
+        message += f": {full}" if full else ""
     return CommandResult(
         cmd.text,
         cmd.line,
@@ -257,11 +252,12 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
         status,
         diff=diff,
         message=message,
+        full_output=res.full_output,
     )
 
 
 def _skipped_by(
-    step: RunStep, cmd: CommandSpec, rc: int, output: str, duration: float
+    step: RunStep, cmd: Command, rc: int, output: str, duration: float
 ) -> CommandResult:
     said = " ".join(x.strip() for x in output.strip().splitlines()[-3:] if x.strip())
     message = "not run: skipped by the step" + (f": {said}" if said else "")
@@ -270,7 +266,35 @@ def _skipped_by(
     )
 
 
-def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
+def _shell_lost(step: RunStep, cmd: Command, res: ExecResult, took: float) -> CommandResult:
+    """The error of a command after which the node's shell is gone: it timed out (and
+    was killed), or it ended the shell itself."""
+    if res.timed_out:
+        diff = _partial(res.stdout)
+        message = (
+            f"timed out after {step.timeout:g} s; the command and everything it started were killed"
+        )
+    else:
+        diff = _partial(res.stdout, "what it printed")
+        message = (
+            f"`{_short(cmd.text)}` ended the shell of {step.node} (exit status {res.rc}; "
+            f"`exit`, `exec` or a syntax error does): later commands on {step.node} run "
+            "in a new shell, in /root, without this one's variables"
+        )
+    return CommandResult(
+        cmd.text,
+        cmd.line,
+        res.rc,
+        res.stdout,
+        took,
+        Status.ERROR,
+        diff=diff,
+        message=message,
+        full_output=res.full_output,
+    )
+
+
+def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandResult:
     """Start ``cmd`` detached from the session, so it keeps running until teardown even if
     a later command of the node times out (which ends the session and its processes).
 
@@ -335,6 +359,17 @@ def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> Comman
     return CommandResult(cmd.text, cmd.line, rc, output, time.monotonic() - t, Status.PASSED)
 
 
+#: What the C library says of ENOSPC.
+NO_SPACE = "No space left on device"
+
+
+def _full_layer(lab: Lab, node: str) -> str:
+    try:
+        return lab.full_layer(node)
+    except LabbookError:
+        return ""
+
+
 def _printed(output: str) -> str:
     lines = output.splitlines()[-20:]
     return "".join(f"  {x}\n" for x in ["it printed:", *lines]) if lines else ""
@@ -345,9 +380,9 @@ def _contains(step: RunStep) -> RunStep:
     return replace(step, match=MatchMode.CONTAINS if contains else step.match)
 
 
-def _partial(output: str) -> str:
+def _partial(output: str, what: str = "partial output before the timeout") -> str:
     lines = output.splitlines()[-20:]
-    return "partial output before the timeout:\n" + "".join(f"  {x}\n" for x in lines)
+    return f"{what}:\n" + "".join(f"  {x}\n" for x in lines)
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -370,6 +405,8 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
         lab.put(step.node, step.path, data, mode=step.mode, owner=step.owner)
     except (OSError, LabbookError) as exc:
         message = getattr(exc, "message", None) or str(exc)
+        full = _full_layer(lab, step.node) if NO_SPACE in message or _is_enospc(exc) else ""
+        message += f": {full}" if full else ""
         return StepResult(
             index,
             "file",
@@ -492,6 +529,12 @@ def _apply_again(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[Ste
             "idempotent, or waive the check with ':idempotent: no: WHY'",
         )
     return out
+
+
+def _is_enospc(exc: BaseException) -> bool:
+    import errno
+
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 def _text(data: bytes) -> str:

@@ -17,7 +17,9 @@ import jsonschema
 from ..errors import SpecError, SpecErrors
 from . import yamlmarks
 from .model import (
+    DEFAULT_WRITABLE,
     IFNAMSIZ,
+    MIN_WRITABLE,
     Endpoint,
     Interface,
     LabSpec,
@@ -26,6 +28,7 @@ from .model import (
     Network,
     Node,
     Route,
+    size_bytes,
 )
 
 
@@ -154,6 +157,12 @@ class _Validator:
                 "digits, '-' (start with a letter)",
                 key=True,
             )
+        elif err.validator in ("pattern", "type") and path == ("limits", "writable"):
+            self.error(
+                path,
+                f"limits: writable: {str(err.instance)!r} is not a size; write a whole number "
+                "with K, M or G, for example 256M or 1G",
+            )
         elif err.validator == "pattern" and path == ("name",):
             self.error(
                 path,
@@ -177,7 +186,7 @@ class _Validator:
             self.error(
                 path,
                 f"{where} must be "
-                + " or ".join(words.get(w, w) for w in want)
+                + " or ".join(words.get(str(w), str(w)) for w in want)
                 + f", not {type(err.instance).__name__}",
             )
         elif err.validator in ("minimum", "maximum", "minItems", "maxItems"):
@@ -217,10 +226,22 @@ class _Validator:
             path=self.file,
             digest=digest,
             description=data.get("description", ""),
+            writable=self._writable(data.get("limits")),
             networks=networks,
             nodes=nodes,
             links=links,
         )
+
+    def _writable(self, limits: Any) -> str:
+        size = limits.get("writable") if isinstance(limits, dict) else None
+        if not isinstance(size, str):
+            return DEFAULT_WRITABLE
+        if size_bytes(size) < MIN_WRITABLE:
+            self.error(
+                ("limits", "writable"),
+                f"limits: writable: {size} is too small for a node; write at least 4M",
+            )
+        return size
 
     def _each(self, section: Any, build: Any) -> Iterator[Any]:
         if not isinstance(section, dict):

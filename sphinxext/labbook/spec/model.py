@@ -101,6 +101,17 @@ class Link:
     loc: Loc | None = field(default=None, compare=False)
 
 
+#: The default size of each node's writable layer (a tmpfs), as the spec writes it.
+DEFAULT_WRITABLE = "256M"
+#: The smallest writable layer a node can work with.
+MIN_WRITABLE = 4 << 20
+
+
+def size_bytes(size: str) -> int:
+    """``256M`` -> 268435456 (K, M, G: powers of 1024)."""
+    return int(size[:-1]) << {"K": 10, "M": 20, "G": 30}[size[-1]]
+
+
 @dataclass(frozen=True)
 class LabSpec:
     """A whole lab, as one spec file describes it."""
@@ -112,6 +123,8 @@ class LabSpec:
     networks: tuple[Network, ...] = ()
     nodes: tuple[Node, ...] = ()
     links: tuple[Link, ...] = ()
+    #: The size of each node's writable layer (``limits: {writable: ...}``).
+    writable: str = DEFAULT_WRITABLE
 
     def node(self, name: str) -> Node | None:
         return next((n for n in self.nodes if n.name == name), None)

@@ -87,6 +87,14 @@ OPTIONS = (
         (str,),
         "where results are cached; default: labbook-cache/ in the doctree directory",
     ),
+    Option(
+        "labbook_output_dir",
+        "",
+        (str,),
+        "where the whole output of a command too long to show is kept (pages, reports "
+        "and warnings show its first and last lines); default: labbook-output/ in the "
+        "doctree directory",
+    ),
 )
 
 

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from docutils import nodes
 from sphinx.util import logging
 
 from ..errors import LabbookError
+from ..location import Location
 from ..report import counted
-from ..steps.model import LabPlan
+from ..runner.signals import Terminated
+from ..steps.model import LabPlan, Source
 from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from . import config as cfg
-from .envdata import plans_of, problems_of, results_of
+from .envdata import block_ids_of, plans_of, results_of
 from .steps import lab_marker, lab_step
+from .warn import Subtype, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -49,6 +53,7 @@ def collect_plans(
             provider_options=tuple(sorted((k, str(v)) for k, v in options.items())),
             env=tuple(sorted((env or {}).items())),
             depends=tuple(data.get("depends", ())),
+            source=Source(marker.source or "", marker.line or data["line"], docname),
         )
         out.append((plan, marker, steps))
     return out
@@ -94,6 +99,13 @@ def cache_dir(app: Sphinx) -> str:
     if configured:
         return os.path.join(app.confdir, configured)
     return os.path.join(app.doctreedir, "labbook-cache")
+
+
+def output_dir(app: Sphinx) -> str:
+    configured = cfg.value(app.config, "labbook_output_dir")
+    if configured:
+        return os.path.join(app.confdir, configured)
+    return os.path.join(app.doctreedir, "labbook-output")
 
 
 def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
@@ -143,7 +155,10 @@ def execute(app: Sphinx, plan: LabPlan) -> PlanResult:
         f"labbook: {plan.document}: bringing up {os.path.basename(plan.spec_path)} "
         f"({plan.provider}, {counted(len(plan.steps), 'step')})"
     )
-    result = run_plan(plan, stop_on_fail=stop)
+    try:
+        result = run_plan(plan, stop_on_fail=stop, output_dir=output_dir(app))
+    except Terminated:  # the lab is torn down: end as SIGTERM would have, no traceback
+        _end_by_sigterm()
     cache.put(key, result)
     if result.status in (Status.DRIFT, Status.ERROR):
         _FAILED.append(f"{plan.document}: {os.path.basename(plan.spec_path)}")
@@ -156,6 +171,20 @@ _FAILED: list[str] = []
 
 #: The process that set the extension up: sphinx-build itself, not a -j worker.
 _BUILD_PID = os.getpid()
+
+
+def _end_by_sigterm() -> NoReturn:
+    """End this process by SIGTERM itself (exit status 143 for the shell), after the
+    runner has torn the lab down; Sphinx would print a traceback for the exception."""
+    import signal
+
+    logger.info("labbook: terminated; the lab was torn down")
+    sys.stdout.flush()
+    sys.stderr.flush()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+    os.kill(os.getpid(), signal.SIGTERM)
+    os._exit(143)  # not reached: SIGTERM's default action ends the process
 
 
 def _die_with_the_build() -> None:
@@ -178,41 +207,30 @@ def _shown(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def warn_result(r: PlanResult, lab: nodes.Element) -> None:
+def warn_result(r: PlanResult, plan: LabPlan) -> None:
     """A lab that did not run, or did not come up: one warning at its ``lab`` directive
     (``labbook.not-run``, or ``labbook.error`` when this machine should have run it).
     Otherwise one warning per step that did not pass, at the line of the failing command."""
+    lab = plan.source.location if plan.source else None
     if r.not_run:
-        logger.warning(
-            f"lab {_shown(r.spec_path)} was not run: {r.not_run}",
-            location=lab,
-            type="labbook",
-            subtype="not-run",
-        )
+        warn(f"lab {_shown(r.spec_path)} was not run: {r.not_run}", Subtype.NOT_RUN, lab)
         return
     if r.up_failed:
         why = r.message.removeprefix(f"{UP_FAILED}: ")
-        logger.warning(
-            f"lab {_shown(r.spec_path)} could not be brought up: {why}",
-            location=lab,
-            type="labbook",
-            subtype="error",
-        )
+        warn(f"lab {_shown(r.spec_path)} could not be brought up: {why}", Subtype.ERROR, lab)
         return
     for line in r.extra.get("topology_drift", ()):  # the machines differ from the lab spec
-        logger.warning(
-            f"topology drift: {line}", location=r.document, type="labbook", subtype="drift"
-        )
+        warn(f"topology drift: {line}", Subtype.DRIFT, lab)
     by_index = {s.index: s for s in r.steps}
     for s in sorted(by_index.values(), key=lambda s: s.index):
         if s.status not in (Status.DRIFT, Status.ERROR):
             continue
-        file = s.file or r.document
-        subtype = "drift" if s.status is Status.DRIFT else "error"
         text = s.message or s.status.value
         if s.diff:
             text += "\n" + s.diff.rstrip("\n")
-        logger.warning(text, location=f"{file}:{s.line}", type="labbook", subtype=subtype)
+        file = s.file or (plan.source.file if plan.source else r.document)
+        subtype = Subtype.DRIFT if s.status is Status.DRIFT else Subtype.ERROR
+        warn(text, subtype, Location(file, s.line))
 
 
 def _said_once(r: PlanResult) -> bool:
@@ -248,6 +266,44 @@ def _mark(r: PlanResult, s: StepResult, brief: bool = False) -> nodes.Node:
     return para
 
 
+def block_ids(doctree: nodes.document, r: PlanResult) -> list[str]:
+    """Stable ids of the blocks of ``r``'s steps on the page (``pair-1``, ``pair-2``, ...;
+    a lab's second appearance on the page goes on from where the first ended), so the
+    report can link to each block. Ids already on the page are skipped; the caller puts
+    each block in ``doctree.ids`` before asking for the next lab's."""
+    stem = nodes.make_id(os.path.splitext(os.path.basename(r.spec_path))[0]) or "lab"
+    out: list[str] = []
+    n = 0
+    for _ in r.steps:
+        n += 1
+        while f"{stem}-{n}" in doctree.ids:
+            n += 1
+        out.append(f"{stem}-{n}")
+    return out
+
+
+#: Languages of console sessions: a block in one of them that no ``lab-run`` holds is an
+#: illustration, and is marked as one.
+CONSOLE_LANGUAGES = ("console", "shell-session")
+
+ILLUSTRATION = "illustration, not run"
+
+
+def mark_illustrations(doctree: nodes.document) -> None:
+    """Mark console blocks that are not lab steps "illustration, not run", so a reader
+    knows which sessions labbook ran and which it did not."""
+    for block in list(doctree.findall(nodes.literal_block)):
+        if block.get("language") not in CONSOLE_LANGUAGES or "labbook-console" in block.get(
+            "classes", []
+        ):
+            continue
+        parent = block.parent
+        after = parent if "literal-block-wrapper" in parent.get("classes", []) else block
+        para = nodes.paragraph("", "", classes=["labbook-mark", "labbook-illustration"])
+        para += nodes.inline(ILLUSTRATION, ILLUSTRATION)
+        after.parent.insert(after.parent.index(after) + 1, para)
+
+
 def _decorate(
     doctree: nodes.document,
     node: lab_step,
@@ -255,10 +311,12 @@ def _decorate(
     s: StepResult,
     show_drift: bool,
     brief: bool,
+    block_id: str,
 ) -> nodes.Node:
     step = node["step"]
     box = nodes.container(
-        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"]
+        classes=["labbook-step", f"labbook-{s.status.value}", f"labbook-{step.kind}"],
+        ids=[block_id],
     )
     box.source, box.line = node.source, node.line
     if getattr(step, "hide", False):
@@ -316,6 +374,8 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     options = provider_options(app)
     plans = collect_plans(doctree, docname, options, session_env(app))
     results: list[PlanResult] = []
+    noticed: set[str] = set()  # reasons already said on this page
+    page_ids: list[list[str]] = []
     for plan, marker, step_nodes in plans:
         result = execute(app, plan)
         results.append(result)
@@ -323,12 +383,18 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             from ..report import status_line
 
             logger.info(f"labbook: {status_line(result)}")
-        warn_result(result, marker)
+        warn_result(result, plan)
         brief = _said_once(result)
+        ids = block_ids(doctree, result)
         for i, n in enumerate(step_nodes):
-            n.replace_self(_decorate(doctree, n, result, result.steps[i], show, brief))
-        if brief:
+            box = _decorate(doctree, n, result, result.steps[i], show, brief, ids[i])
+            n.replace_self(box)
+            doctree.ids[ids[i]] = box
+        page_ids.append(ids)
+        if brief and result.message not in noticed:  # once a page, at its first lab
+            noticed.add(result.message)
             marker.replace_self(_notice(result))
+    mark_illustrations(doctree)
     for marker in list(doctree.findall(lab_marker)):
         marker.parent.remove(marker)
     for orphan in list(doctree.findall(lab_step)):  # steps with no lab (already warned)
@@ -336,25 +402,10 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     if results:
         results_of(env)[docname] = results
         plans_of(env)[docname] = [p for p, _, _ in plans]
+        block_ids_of(env)[docname] = page_ids
     else:
-        results_of(env).pop(docname, None)
-        plans_of(env).pop(docname, None)
-
-
-def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    results_of(env).pop(docname, None)
-    plans_of(env).pop(docname, None)
-    problems_of(env).pop(docname, None)
-
-
-def on_merge(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    for get in (results_of, plans_of, problems_of):
-        mine, theirs = get(env), get(other)
-        for docname in docnames:
-            if docname in theirs:
-                mine[docname] = theirs[docname]  # type: ignore[assignment]
+        for get in (results_of, plans_of, block_ids_of):
+            get(env).pop(docname, None)
 
 
 def on_outdated(
@@ -389,7 +440,5 @@ def setup(app: Sphinx) -> None:
     _BUILD_PID = os.getpid()
     _FAILED.clear()
     app.connect("doctree-read", on_doctree_read)
-    app.connect("env-purge-doc", on_purge)
-    app.connect("env-merge-info", on_merge)
     app.connect("env-get-outdated", on_outdated)
     app.connect("builder-inited", _add_static)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from sphinx.builders import Builder
@@ -44,7 +45,7 @@ class LabcheckBuilder(Builder):
     def get_target_uri(self, docname: str, typ: str | None = None) -> str:
         return ""
 
-    def prepare_writing(self, docnames: set[str]) -> None:
+    def prepare_writing(self, docnames: AbstractSet[str]) -> None:
         pass  # Sphinx 7.3's Builder raises NotImplementedError here
 
     def write_doc(self, docname: str, doctree: nodes.document) -> None:

@@ -65,3 +65,22 @@ def resolve_lab_path(env: BuildEnvironment, docname: str, argument: str) -> tupl
         f"lab spec {argument!r} not found (looked at {looked}); give a path "
         "relative to the document, or a lab name in labbook_labs_dir"
     )
+
+
+def project_root(env: BuildEnvironment) -> str:
+    """The top of the project: the nearest directory above conf.py's with ``.git`` in it,
+    else conf.py's directory."""
+    start = here = os.path.abspath(_confdir(env))
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return start
+        here = parent
+
+
+def shown_path(env: BuildEnvironment, path: str) -> str:
+    """``path`` as a reader types it from the top of the project (absolute when outside)."""
+    rel = os.path.relpath(path, project_root(env))
+    return path if rel.startswith("..") else rel

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from docutils import nodes
@@ -12,9 +13,10 @@ from sphinx.util.docutils import SphinxDirective
 
 from ..errors import DirectiveError, SpecErrors
 from ..spec import load_spec
-from ..steps.model import CommandSpec, FileFormat, FileStep, MatchMode, RunStep, Source
+from ..steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
 from .topology import _choice
+from .warn import Subtype, directive_location, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -81,15 +83,15 @@ def _is_myst(directive: SphinxDirective) -> bool:
 
 class _LabDirective(SphinxDirective):
     def error_node(
-        self, message: str, subtype: str = "directive", line: int | None = None
+        self, message: str, subtype: Subtype = Subtype.DIRECTIVE, line: int | None = None
     ) -> list[nodes.Node]:
         """Warn at the directive (or ``line``) and put nothing on the page; the problem is
         kept on env so reports and ``labbook check`` count it as bad input."""
         from .envdata import note_problem
 
-        where = line or self.lineno
-        logger.warning(message, location=(self.env.docname, where), type="labbook", subtype=subtype)
-        note_problem(self.env, str(self.env.doc2path(self.env.docname)), where, message)
+        where = directive_location(self, line)
+        warn(message, subtype, where)
+        note_problem(self.env, where.file, where.line or self.lineno, message)
         return []
 
     def content_line(self, offset: int) -> int:
@@ -165,14 +167,14 @@ class LabDirective(_LabDirective):
 
             warn_spec_errors(exc)
             return self.error_node(
-                f"lab spec {self.arguments[0]} has errors (see above)", subtype="spec"
+                f"lab spec {self.arguments[0]} has errors (see above)", subtype=Subtype.SPEC
             )
         provider = (
             cfg.value(self.config, "labbook_provider_force")
             or self.options.get("provider")
             or cfg.value(self.config, "labbook_provider")
         )
-        from ..providers import provider_names
+        from ..providers import parse_options, provider_names
 
         if provider not in provider_names():
             return self.error_node(
@@ -188,15 +190,13 @@ class LabDirective(_LabDirective):
                 )
             self.env.note_dependency(rel_dep)
             depends.append(os.fspath(abs_dep))
-        options = {}
-        for item in self.options.get("options", "").replace(",", " ").split():
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                return self.error_node(
-                    f":options: {item!r}: write KEY=VALUE pairs, like "
-                    ":options: accel=tcg, memory=768"
-                )
-            options[key] = value
+        try:
+            options = parse_options(self.options.get("options", "").replace(",", " ").split())
+        except ValueError as exc:
+            return self.error_node(
+                f":options: {exc.args[0]!r}: write KEY=VALUE pairs, like "
+                ":options: accel=tcg, memory=768"
+            )
         data = {
             "name": spec.name,
             "spec_path": path,
@@ -211,6 +211,11 @@ class LabDirective(_LabDirective):
         marker = lab_marker(**data)
         self.set_source_info(marker)
         out: list[nodes.Node] = [marker]
+        shown = self.env.temp_data.setdefault("labbook_labs_shown", set())
+        assert isinstance(shown, set)
+        if path not in shown:  # the first time this page names the lab
+            shown.add(path)
+            out.append(self.how_to_run(path, provider, options))
         if "topology" in self.options:
             from .topology import topology_node
 
@@ -223,6 +228,43 @@ class LabDirective(_LabDirective):
                 )
             )
         return out
+
+    def how_to_run(self, path: str, provider: str, options: dict[str, str]) -> nodes.paragraph:
+        """Under the lab: its spec's path, a link to download it, the command that brings
+        it up."""
+        from sphinx import addnodes
+
+        from .paths import shown_path
+
+        shown = shown_path(self.env, path)
+        doc_dir = os.path.dirname(os.fspath(self.env.doc2path(self.env.docname)))
+        download = addnodes.download_reference(
+            "",
+            "",
+            refdoc=self.env.docname,
+            refdomain="",
+            refexplicit=True,
+            reftype="download",
+            refwarn=False,
+            reftarget=os.path.relpath(path, doc_dir),
+        )
+        download += nodes.literal("download", "download", classes=["xref", "download"])
+        words = ["labbook", "up"] + (["--provider", provider] if provider != "netns" else [])
+        for key, value in options.items():
+            words += ["-o", f"{key}={value}"]
+        command = shlex.join([*words, shown])
+        para = nodes.paragraph("", "", classes=["labbook-lab-source"])
+        para += [
+            nodes.Text("Lab spec "),
+            nodes.literal(shown, shown),
+            nodes.Text(" ("),
+            download,
+            nodes.Text("); bring it up yourself with "),
+            nodes.literal(command, command, classes=["labbook-up"]),
+            nodes.Text("."),
+        ]
+        self.set_source_info(para)
+        return para
 
 
 class LabRunDirective(_LabDirective):
@@ -263,9 +305,9 @@ class LabRunDirective(_LabDirective):
 
         mode = MatchMode(self.options.get("match", MatchMode.NORMALIZED))
         try:
-            parsed = parse_console(list(self.content), prompts)
+            parsed = parse_console(list(self.content), prompts, self.content_line(0))
         except DirectiveError as exc:
-            return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+            return self.error_node(exc.message, line=exc.line)
         for c in parsed:  # a bad (re) line or non-JSON is reported where it was written
             if self.options.get("background") and not c.expected:
                 continue
@@ -273,13 +315,10 @@ class LabRunDirective(_LabDirective):
                 validate_expected(c.expected, mode)
             except DirectiveError as exc:
                 first = c.line + command_extent(c) + (exc.line or 0)
-                return self.error_node(exc.message, line=self.content_line(first))
+                return self.error_node(exc.message, line=first)
         step = RunStep(
             node=node_name,
-            commands=tuple(
-                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt, c.rc)
-                for c in parsed
-            ),
+            commands=parsed,
             source=self.source(),
             timeout=self.options.get("timeout", float(cfg.value(self.config, "labbook_timeout"))),
             rc=self.options.get("rc", 0),
@@ -290,15 +329,27 @@ class LabRunDirective(_LabDirective):
             content=tuple(self.content),
             safe="safe" in self.options,
         )
-        node = lab_step(step=step, kind="run", caption=self.options.get("caption", ""))
+        caption = run_caption(self.options.get("caption", ""), node_name, step.background)
+        node = lab_step(step=step, kind="run", caption=caption)
         self.set_source_info(node)
         if not step.hide:
             block = nodes.literal_block("\n".join(self.content), "\n".join(self.content))
             block["language"] = "console"
             block["classes"].append("labbook-console")
             self.set_source_info(block)
-            node += block
+            node += _captioned(block, caption)
         return [node]
+
+
+def run_caption(caption: str, node: str, background: bool) -> str:
+    """What a console block says above it: which node's shell it is typed in."""
+    where = f"on {node}" + (", in the background" if background else "")
+    return f"{caption} ({where})" if caption else where[0].upper() + where[1:]
+
+
+def _captioned(block: nodes.literal_block, caption: str) -> nodes.container:
+    cap = nodes.caption(caption, caption)
+    return nodes.container("", cap, block, literal_block=True, classes=["literal-block-wrapper"])
 
 
 class LabFileDirective(_LabDirective):
@@ -362,11 +413,7 @@ class LabFileDirective(_LabDirective):
             block["language"] = {"ini": "ini", "yaml": "yaml", "json": "json"}.get(fmt, "text")
             block["classes"].append("labbook-file")
             self.set_source_info(block)
-            cap = nodes.caption(caption, caption)
-            wrapper = nodes.container(
-                "", cap, block, literal_block=True, classes=["literal-block-wrapper"]
-            )
-            node += wrapper
+            node += _captioned(block, caption)
         return [node]
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from ..location import Location
+
 
 class MatchMode(enum.StrEnum):
     """How a step's expected output is compared with what the command printed."""
@@ -29,21 +31,28 @@ class FileFormat(enum.StrEnum):
 
 @dataclass(frozen=True)
 class Source:
-    """Where a step was written: the document file and the 1-based line of its content."""
+    """Where a step (or a lab) was written: the file, the 1-based line of its content, and
+    the document it belongs to."""
 
     file: str
     line: int
     document: str = ""
 
+    @property
+    def location(self) -> Location:
+        return Location(self.file, self.line)
+
 
 @dataclass(frozen=True)
-class CommandSpec:
-    """One command of a console block, as the page shows it."""
+class Command:
+    """One command of a console block and the output the page expects from it."""
 
-    text: str
-    expected: tuple[str, ...]
-    line: int  # 1-based line in the source file
-    prompt: str = "$ "
+    text: str  # shell input without the prompt; continuation lines joined with "\n"
+    expected: tuple[str, ...]  # expected output lines ('...' and '(re)' lines included)
+    #: Line of the command's first line: in a step, the 1-based line in the source file;
+    #: straight from :func:`~.console.parse_console`, counted from its ``first_line``.
+    line: int
+    prompt: str = "$ "  # the prompt that introduced it, e.g. "$ " or "# "
     rc: int | None = None  # ``[N]`` after the output; None: the step's ``:rc:``
 
 
@@ -52,7 +61,7 @@ class RunStep:
     """``lab-run``: commands typed in a node's shell, each with its expected output."""
 
     node: str
-    commands: tuple[CommandSpec, ...]
+    commands: tuple[Command, ...]
     source: Source
     timeout: float = 60.0
     rc: int = 0

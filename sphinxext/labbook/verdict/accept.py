@@ -6,11 +6,12 @@ import difflib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from ..errors import DirectiveError
-from ..steps.console import Command, command_extent
-from ..steps.model import MatchMode
+from ..steps.console import command_extent
+from ..steps.model import Command, MatchMode
 from .expect import Expected, parse_expected
 from .matching import (
     NOT_JSON,
@@ -133,14 +134,17 @@ def _indent_of(lines: Sequence[str]) -> int:
     return min(widths) if widths else 2
 
 
-def rewrite_block(content: Sequence[str], commands: Sequence[Command]) -> list[str]:
+def rewrite_block(
+    content: Sequence[str], commands: Sequence[Command], first_line: int = 0
+) -> list[str]:
     """The console block ``content`` with each command's output replaced by its new
     ``expected`` lines; prompts, commands and blank separator lines stay as they are.
 
-    ``commands`` are the block's commands (``line`` = offset in ``content``), in any order.
+    ``commands`` are the block's commands, in any order, their lines counted from
+    ``first_line`` for the block's first line (as :func:`parse_console` counts them).
     """
     lines = list(content)
-    ordered = sorted(commands, key=lambda c: c.line)
+    ordered = [replace(c, line=c.line - first_line) for c in sorted(commands, key=lambda c: c.line)]
     out = lines[: ordered[0].line] if ordered else list(lines)
     for k, cmd in enumerate(ordered):
         end = ordered[k + 1].line if k + 1 < len(ordered) else len(lines)

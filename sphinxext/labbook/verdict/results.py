@@ -31,6 +31,8 @@ class CommandResult:
     status: Status
     diff: str = ""
     message: str = ""
+    #: Where the whole output is when ``output`` shows only its first and last lines.
+    full_output: str = ""
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from ..errors import LabbookError
 from ..steps.model import LabPlan, RunStep
@@ -24,7 +24,6 @@ class Edit:
 def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Edit], list[str]]:
     """The edits that make drifted console blocks say what really happened, and notes on
     what cannot be accepted (exit codes, files, timeouts)."""
-    from ..steps.console import Command
     from .accept import accept, rewrite_block
 
     edits: list[Edit] = []
@@ -45,7 +44,7 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
                 continue
             by_line = {c.line: c for c in sres.commands}
             new_cmds = []
-            for i, cmd in enumerate(step.commands):
+            for cmd in step.commands:
                 ran = by_line.get(cmd.line)
                 expected = list(cmd.expected)
                 status = cmd.rc
@@ -61,15 +60,11 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
                         )
                 if status is not None:  # the page's ``[N]`` line, with the status it now has
                     expected.append(f"[{status}]")
-                new_cmds.append(Command(cmd.text, tuple(expected), _offset(step, i), cmd.prompt))
-            new = tuple(rewrite_block(list(step.content), new_cmds))
+                new_cmds.append(replace(cmd, expected=tuple(expected)))
+            new = tuple(rewrite_block(list(step.content), new_cmds, step.source.line))
             if new != step.content:
                 edits.append(Edit(step.source.file, step.source.line, step.content, new, step.node))
     return edits, notes
-
-
-def _offset(step: RunStep, i: int) -> int:
-    return step.commands[i].line - step.source.line
 
 
 def apply_edits(edits: list[Edit]) -> list[str]:

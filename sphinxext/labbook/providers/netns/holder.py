@@ -76,6 +76,8 @@ class Layout:
     ids: userns.IdMap
     #: The state root of the lab's user (in the processes' titles).
     root: str
+    #: The size of each node's writable layer (tmpfs ``size=``: 256M, 1G).
+    writable: str = "256M"
 
 
 def start(
@@ -119,7 +121,7 @@ def _lab_holder(lab: str, nodes: list[NodeSpec], plan: Plan, layout: Layout, cha
         else:
             nsutil.unshare(CLONE_NEWNET | CLONE_NEWNS)  # the lab's root namespace
         if layout.shim:
-            rootfs.build_shim(layout.shim, shim)
+            rootfs.build_shim(layout.shim, shim, layout.writable)
         pipes = _spawn_nodes(lab, nodes, plan, layout, nested, kids)
         requests = _encode(plan, kids)
         _wait_nodes(pipes)
@@ -149,7 +151,7 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
                 raise
             theirs.send(b"U")
             if theirs.recv(1) == b"G":
-                fds = []
+                fds: list[int] = []
                 for _ in range(len(nodes) + 1):
                     nsutil.unshare(CLONE_NEWNET)
                     fds.append(os.open("/proc/self/ns/net", os.O_RDONLY))
@@ -167,7 +169,7 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
             raise ProviderError(why or "could not make the nodes' user namespace")
         userns.map_ids(pid, ids)  # the holder is in the host's namespace: the same ids
         ours.send(b"G")
-        fds: list[int] = []
+        fds = []
         while len(fds) < len(nodes) + 2:
             _, got, _, _ = socket.recv_fds(ours, 1, _FDS_PER_MESSAGE)
             if not got:
@@ -306,7 +308,7 @@ def _node_init(
             nsutil.unshare(CLONE_NEWNS)
         else:
             nsutil.unshare(CLONE_NEWNS | own)
-        rootfs.setup(node.hostname, hosts, layout.hidden, layout.shim)
+        rootfs.setup(node.hostname, hosts, layout.hidden, layout.shim, layout.writable)
         if nested is not None:
             # Below the namespace the mounts were made in: they are locked from here on.
             nsutil.setns(nested.user, userns.CLONE_NEWUSER)

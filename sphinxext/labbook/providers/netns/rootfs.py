@@ -70,10 +70,12 @@ def setup(
     hosts: Iterable[tuple[str, str]] = (),
     hidden: Iterable[str] = (),
     shim: str | None = None,
+    writable: str = "256M",
 ) -> None:
     """Build the node's filesystem view; ``hosts`` are (address, name) lines for /etc/hosts,
     ``hidden`` paths (relative to /) are covered with empty directories, ``shim`` is the
-    lab's private lower layer (see :func:`build_shim`), if it has one."""
+    lab's private lower layer (see :func:`build_shim`), if it has one; ``writable`` is
+    the size of the tmpfs that holds everything the node writes."""
     mount("none", "/", None, MS_REC | MS_PRIVATE)  # nothing propagates back to the host
     readonly_recursive("/")
     # The upper layers of the overlays live in one tmpfs, mounted on /tmp first and then
@@ -83,7 +85,7 @@ def setup(
     host_tmp = os.open("/tmp", os.O_PATH | os.O_DIRECTORY)
     shim_fd = os.open(shim, os.O_PATH | os.O_DIRECTORY) if shim else None
     devices = _open_devices()
-    mount("labbook", "/tmp", "tmpfs", _SAFE, "mode=0755")
+    mount("labbook", "/tmp", "tmpfs", _SAFE, f"mode=0755,size={writable}")
     for name in OVERLAID:
         host = f"/{name}" if name != "tmp" else f"/proc/self/fd/{host_tmp}"
         if os.path.islink(f"/{name}") or not os.path.isdir(f"/{name}"):
@@ -102,10 +104,10 @@ def setup(
     os.close(host_tmp)
     if shim_fd is not None:
         os.close(shim_fd)
-    _private_dev(devices)
+    _private_dev(devices, writable)
     for name in (*HIDDEN, *hidden):
         if os.path.isdir(f"/{name}"):
-            mount("labbook", f"/{name}", "tmpfs", _SAFE, "mode=0755")
+            mount("labbook", f"/{name}", "tmpfs", _SAFE, f"mode=0755,size={writable}")
     mount("proc", "/proc", "proc", _SAFE | MS_NOEXEC)
     mount("/proc/sys/net", "/proc/sys/net", None, MS_BIND)  # stays writable under ro /proc/sys
     for name in PROC_READONLY:
@@ -167,10 +169,11 @@ def _open_devices() -> dict[str, int]:
     return found
 
 
-def _private_dev(devices: dict[str, int]) -> None:
-    """A /dev of the node's own, as container runtimes make it: a tmpfs with the harmless
-    devices bound in, its own pseudo-terminals, and the usual links."""
-    mount("labbook", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, "mode=0755")
+def _private_dev(devices: dict[str, int], size: str) -> None:
+    """A /dev of the node's own, as container runtimes make it: a tmpfs of ``size`` (it
+    holds /dev/shm) with the harmless devices bound in, its own pseudo-terminals, and the
+    usual links."""
+    mount("labbook", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC, f"mode=0755,size={size}")
     for name, fd in devices.items():
         os.makedirs(os.path.dirname(f"/dev/{name}"), exist_ok=True)
         os.close(os.open(f"/dev/{name}", os.O_CREAT | os.O_WRONLY, 0o666))
@@ -272,9 +275,10 @@ def _entry(rel: str, kind: str, st: os.stat_result, ids: IdMap, link: str = "") 
     return Entry(rel, kind, stat.S_IMODE(st.st_mode), uid, gid, link)
 
 
-def build_shim(dest: str, entries: list[Entry]) -> None:
-    """Mount a tmpfs on ``dest`` (in the lab holder's own mount namespace) and fill it."""
-    mount("labbook", dest, "tmpfs", _SAFE, "mode=0755")
+def build_shim(dest: str, entries: list[Entry], size: str = "256M") -> None:
+    """Mount a tmpfs of ``size`` on ``dest`` (in the lab holder's own mount namespace) and
+    fill it."""
+    mount("labbook", dest, "tmpfs", _SAFE, f"mode=0755,size={size}")
     closed = []
     for e in entries:
         path = os.path.join(dest, e.path)

@@ -35,7 +35,6 @@ class SshLab(Lab):
     """A running ssh lab: its nodes' master connections, usable from any process."""
 
     provider_name = "ssh"
-    detachable = True
 
     def __init__(self, st: SshState, spec: LabSpec) -> None:
         super().__init__(st.name, spec)
@@ -68,7 +67,9 @@ class SshLab(Lab):
     def session(self, node: str) -> SshSession:
         s = self._sessions.get(node)
         if s is None or not s.alive:
-            s = SshSession(self.shell_argv(node), name=f"{self.name}/{node}")
+            s = SshSession(
+                self.shell_argv(node), name=f"{self.name}/{node}", spill_dir=self.output_dir
+            )
             self._sessions[node] = s
         assert isinstance(s, SshSession)
         return s

@@ -21,8 +21,10 @@ class SshSession(PtySession):
     into the first command's output, so the constructor waits for the READY mark.
     """
 
-    def __init__(self, argv: list[str], *, name: str = "", columns: int = 160) -> None:
-        super().__init__(argv, name=name, columns=columns)
+    def __init__(
+        self, argv: list[str], *, name: str = "", columns: int = 160, spill_dir: str | None = None
+    ) -> None:
+        super().__init__(argv, name=name, columns=columns, spill_dir=spill_dir)
         try:
             self._await_ready()
         except BaseException:
@@ -44,6 +46,8 @@ class SshSession(PtySession):
                 continue
             try:
                 chunk = os.read(self.fd, 4096)
+            except BlockingIOError:
+                continue
             except OSError:
                 chunk = b""
             if not chunk:

@@ -60,7 +60,6 @@ class VmLab(Lab):
     """A running VM lab: a handle on its state, usable from any process."""
 
     provider_name = "vm"
-    detachable = True
 
     def __init__(self, spec: LabSpec, st: VmState, *, child: bool = False) -> None:
         super().__init__(st.name, spec)
@@ -127,7 +126,12 @@ class VmLab(Lab):
         old = self._sessions.get(node)
         if isinstance(old, VmSession) and old.alive:
             return old
-        new = VmSession(self.channel(node), f"{self.name}/{node}", env=self.session_env)
+        new = VmSession(
+            self.channel(node),
+            f"{self.name}/{node}",
+            env=self.session_env,
+            spill_dir=self.output_dir,
+        )
         self._sessions[node] = new  # type: ignore[assignment]
         return new
 

@@ -23,8 +23,8 @@ from typing import Any
 
 from ...errors import ProviderError
 from ..base import ExecResult
-from ..netns import node_env
-from ..session import SESSION_ENV
+from ..environ import SESSION_ENV, node_env
+from ..session import bounded
 
 #: Time a request may take beyond the timeout of the command it carries (the agent
 #: enforces that timeout itself and answers; this only catches a guest that hangs).
@@ -169,10 +169,18 @@ class VmSession:
     """
 
     def __init__(
-        self, chan: Channel, name: str, columns: int = 160, env: dict[str, str] | None = None
+        self,
+        chan: Channel,
+        name: str,
+        columns: int = 160,
+        env: dict[str, str] | None = None,
+        spill_dir: str | None = None,
     ) -> None:
         self.chan = chan
         self.name = name
+        self.spill_dir = spill_dir
+        #: pids of the shell's background jobs (their notices are dropped from output)
+        self._jobs: set[str] = set()
         self.sid = secrets.token_hex(6)
         # as the host's PtySession: PS1 and PS2 empty, then the lab's own variables
         env = {**node_env(), **SESSION_ENV, **(env or {})}
@@ -198,12 +206,17 @@ class VmSession:
             raise
         if res.get("ended"):
             self.alive = False
+        if res.get("bg"):
+            self._jobs.add(res["bg"])
+        text, whole = bounded(res["out"], self.spill_dir, self.name, self._jobs)
         return ExecResult(
             command,
             res["rc"],
-            _text(res["out"]),
+            text,
             duration=time.monotonic() - start,
             timed_out=bool(res.get("timed_out")),
+            full_output=whole,
+            ended=bool(res.get("ended")),
         )
 
     def close(self) -> None:

@@ -200,23 +200,32 @@ class Shell:
         self.stdin = in_w
         self.token = os.urandom(6).hex()
         self.marker = b"\x1eLB" + self.token.encode() + b" "
+        self.begin = b"\x1eLB" + self.token.encode() + b"B\x1e"
 
     def run(self, command, timeout):
-        script = f"{{ {command}\n}} </dev/null; printf '\\036LB{self.token} %d\\036' $?\n"
+        # as the host's PtySession: a begin mark (what comes before it is the shell's
+        # notices of jobs that ended since), the status and the last background job's pid
+        script = (
+            f"printf '\\036LB{self.token}B\\036'; {{ {command}\n}} </dev/null; "
+            f"printf '\\036LB{self.token} %d %s\\036' $? \"$!\"\n"
+        )
         try:
             os.write(self.stdin, script.encode())
         except OSError:
             return {"rc": 255, "out": b"", "ended": True}
         deadline = None if timeout is None else time.monotonic() + timeout
         buf = bytearray()
+        scan = 0  # the marker is looked for only from here: reading stays linear
         while True:
-            found = self._finished(buf)
+            found = self._finished(buf, scan)
+            scan = max(0, len(buf) - len(self.marker) - 4)
             if found is not None:
-                return {"rc": found[0], "out": found[1]}
+                return {"rc": found[0], "out": self._begun(found[1]), "bg": found[2]}
             wait = None if deadline is None else deadline - time.monotonic()
             if wait is not None and wait <= 0:
                 self.close()
-                return {"rc": TIMED_OUT, "out": bytes(buf), "timed_out": True, "ended": True}
+                out = self._begun(bytes(buf))
+                return {"rc": TIMED_OUT, "out": out, "timed_out": True, "ended": True}
             ready, _, _ = select.select([self.fd], [], [], wait)
             if not ready:
                 continue
@@ -228,17 +237,23 @@ class Shell:
                 wait_exit(self.pid, 5)
                 rc = exit_code(self.pid)
                 self.close()
-                return {"rc": rc, "out": bytes(buf), "ended": True}
+                return {"rc": rc, "out": self._begun(bytes(buf)), "ended": True}
             buf += chunk
 
-    def _finished(self, buf):
-        start = buf.find(self.marker)
+    def _finished(self, buf, scan):
+        start = buf.find(self.marker, scan)
         if start < 0:
             return None
         end = buf.find(b"\x1e", start + len(self.marker))
         if end < 0:
             return None
-        return int(buf[start + len(self.marker) : end]), bytes(buf[:start])
+        rc, _, bg = bytes(buf[start + len(self.marker) : end]).partition(b" ")
+        return int(rc), bytes(buf[:start]), bg.decode()
+
+    def _begun(self, out):
+        """``out`` from the begin mark on (all of it if the command never started)."""
+        at = out.find(self.begin)
+        return out if at < 0 else out[at + len(self.begin) :]
 
     def close(self):
         kill_tree(self.pid)

@@ -1,0 +1,2 @@
+extensions = ["sphinxext.labbook"]
+labbook_execute = "force"
