@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
@@ -110,7 +111,9 @@ def main() -> None:
             f"{name:32} {w * 1000:6.1f} ms {w / base_wall:6.2f} "
             f"{c * 1000:6.1f} ms {c / base_cpu:6.2f}"
         )
-    drawn = imported(["labbook", "schema", SNAPSHOT, "--format", "mermaid", "-o", os.devnull])
+    with tempfile.TemporaryDirectory(prefix="lbbench-cli-") as tmp:
+        out = os.path.join(tmp, "drawing.mmd")
+        drawn = imported(["labbook", "schema", SNAPSHOT, "--format", "mermaid", "-o", out])
     heavy = sorted(m for m in HEAVY if m in drawn)
     print(f"drawing from a snapshot imports: {', '.join(heavy) or 'none of ' + ', '.join(HEAVY)}")
 

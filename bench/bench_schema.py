@@ -9,9 +9,17 @@ composite, held as one SQLAlchemy MetaData:
 (b) the share of the whole (labbook's DOT text, then ``dot -Tsvg`` on it) spent in
     Graphviz's layout;
 (c) how many distinct outputs 5 renders of the same input give for each tool, each render
-    in a fresh interpreter with a different PYTHONHASHSEED.
+    in a fresh interpreter with a different PYTHONHASHSEED;
+(d) a schema of 100 tables whose columns have dialect variants and a TypeDecorator:
+    render (models -> DOT) against sqlalchemy_schemadisplay, and the drift check against
+    a SQLite database created from the same models (labbook's ``check_drift``) against
+    alembic's ``compare_metadata`` on the same MetaData, with the differences each finds
+    (both should find none).
 
-    python bench/bench_schema.py [--tables 300] [--reps 7]
+    python bench/bench_schema.py [--tables 300] [--reps 7] [--variant-tables 100]
+
+sqlalchemy_schemadisplay is in test-requirements.txt; without it, the comparisons that
+need it are skipped with a message.
 """
 
 from __future__ import annotations
@@ -29,9 +37,17 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
 
 import sqlalchemy as sa  # noqa: E402
+from sqlalchemy.dialects import mysql, postgresql  # noqa: E402
 
 from sphinxext.labbook.render.schema import to_dot  # noqa: E402
 from sphinxext.labbook.schema.sqla import from_metadata  # noqa: E402
+
+try:
+    import sqlalchemy_schemadisplay  # noqa: F401
+
+    HAS_SCHEMADISPLAY = True
+except ImportError:
+    HAS_SCHEMADISPLAY = False
 
 
 def generate(n: int) -> sa.MetaData:
@@ -68,6 +84,37 @@ def generate(n: int) -> sa.MetaData:
                 )
             )
         sa.Table(f"t{i:03d}", md, *items)
+    return md
+
+
+class Money(sa.types.TypeDecorator[int]):
+    """NUMERIC(12, 2), an integer of cents on SQLite."""
+
+    impl = sa.Numeric(12, 2)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[object]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Integer())
+        return dialect.type_descriptor(sa.Numeric(12, 2))
+
+
+def generate_variants(n: int) -> sa.MetaData:
+    """``n`` tables with variant-typed columns, each referencing the one before."""
+    big = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+    md = sa.MetaData()
+    for i in range(n):
+        items: list[object] = [
+            sa.Column("id", big, primary_key=True),
+            sa.Column("body", sa.Text().with_variant(mysql.MEDIUMTEXT(), "mysql")),
+            sa.Column("address", sa.String(43).with_variant(postgresql.INET(), "postgresql")),
+            sa.Column("price", Money(), nullable=False),
+            sa.Column("deleted_at", sa.DateTime),
+            sa.Column("parent_id", big, index=True),
+        ]
+        if i:
+            items.append(sa.ForeignKeyConstraint(["parent_id"], [f"v{i - 1:03d}.id"]))
+        sa.Table(f"v{i:03d}", md, *items)
     return md
 
 
@@ -131,11 +178,71 @@ def distinct_outputs(tool: str, tables: int, runs: int = 5) -> int:
     return len(digests)
 
 
+def variants_case(n: int, reps: int) -> None:
+    """(d): render and drift times on a schema with dialect variants."""
+    import tempfile
+
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from sphinxext.labbook.schema.diff import compare_live
+    from sphinxext.labbook.schema.url import reflect_connection
+
+    md = generate_variants(n)
+    print(f"(d) schema with variants: {n} tables")
+
+    def labbook_models_dot() -> str:
+        return to_dot(from_metadata(md, variants=True))  # as the models loader reads them
+
+    if HAS_SCHEMADISPLAY:
+        labbook_models_dot(), schemadisplay_dot(md)
+        med = alternate(
+            {"labbook": labbook_models_dot, "schemadisplay": lambda: schemadisplay_dot(md)}, reps
+        )
+        print(
+            f"    render, median of {reps}: labbook {med['labbook'] * 1e3:.1f} ms, "
+            f"sqlalchemy_schemadisplay {med['schemadisplay'] * 1e3:.1f} ms, ratio "
+            f"{med['labbook'] / med['schemadisplay']:.2f}"
+        )
+    else:
+        print("    render: skipped, sqlalchemy_schemadisplay is not installed (test-requirements)")
+    with tempfile.TemporaryDirectory() as tmp:
+        engine = sa.create_engine(f"sqlite:///{tmp}/v.db", poolclass=sa.pool.NullPool)
+        md.create_all(engine)
+        documented = from_metadata(md, variants=True)
+        found: dict[str, int] = {}
+
+        def labbook_diff() -> None:
+            with engine.connect() as conn:
+                live = reflect_connection(conn, None, "v.db")
+                found["labbook"] = len(compare_live(documented, conn, live))
+
+        def alembic_diff() -> None:
+            with engine.connect() as conn:
+                ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+                found["alembic"] = len(compare_metadata(ctx, md))
+
+        labbook_diff(), alembic_diff()
+        med = alternate({"labbook": labbook_diff, "alembic": alembic_diff}, reps)
+        engine.dispose()
+    print(
+        f"    drift against SQLite, median of {reps}: labbook {med['labbook'] * 1e3:.1f} ms "
+        f"({found['labbook']} differences), alembic compare_metadata "
+        f"{med['alembic'] * 1e3:.1f} ms ({found['alembic']} differences), ratio "
+        f"{med['labbook'] / med['alembic']:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", type=int, default=300)
     parser.add_argument("--reps", type=int, default=7)
+    parser.add_argument("--variant-tables", type=int, default=100)
     args = parser.parse_args()
+    if not HAS_SCHEMADISPLAY:
+        print("(a)-(c) skipped: sqlalchemy_schemadisplay is not installed (test-requirements)")
+        variants_case(args.variant_tables, args.reps)
+        return
 
     md = generate(args.tables)
     fks = sum(len(t.foreign_key_constraints) for t in md.tables.values())
@@ -166,6 +273,7 @@ def main() -> None:
             f"(c) {tool}: {n} distinct output{'s' if n != 1 else ''} from 5 renders "
             "(fresh interpreters, different PYTHONHASHSEED)"
         )
+    variants_case(args.variant_tables, args.reps)
 
 
 if __name__ == "__main__":

@@ -65,8 +65,12 @@ def _as_server_account(cmd: list[str]) -> list[str]:
 
 
 def _log_tail(log: Path) -> str:
+    """The end of a server's log, after the first lines that say ERROR (MariaDB's tools end
+    their log with advice, the cause is further up)."""
     lines = log.read_text(errors="replace").splitlines() if log.exists() else []
-    return "\n".join(lines[-15:]) or "(empty log)"
+    tail = lines[-15:]
+    errors = [ln for ln in lines[:-15] if "ERROR" in ln or "cannot" in ln.lower()][:5]
+    return "\n".join(errors + (["..."] if errors else []) + tail) or "(empty log)"
 
 
 @contextmanager
@@ -337,3 +341,54 @@ def mariadb_server() -> Iterator[str]:
         "MariaDB's server is not installed (no mariadb-install-db and mariadbd)",
         "mariadb-server",
     )
+
+
+# -- databases and dumps -----------------------------------------------------------------
+
+
+@contextmanager
+def fresh_database(server: str) -> Iterator[str]:
+    """A fresh, empty database on ``server`` (a URL), dropped afterwards; yields its URL."""
+    import uuid
+
+    import sqlalchemy as sa
+
+    name = f"labbook_t_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(server, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f"CREATE DATABASE {name}"))
+    url = sa.engine.make_url(server).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        force = " WITH (FORCE)" if admin.dialect.name == "postgresql" else ""
+        with admin.connect() as conn:
+            conn.execute(sa.text(f"DROP DATABASE IF EXISTS {name}{force}"))
+        admin.dispose()
+
+
+def dump_schema(url: str) -> str:
+    """The schema-only dump of the database at ``url``, as its server's own tool writes it
+    (pg_dump -s; mariadb-dump --no-data), password passed in the environment."""
+    import sqlalchemy as sa
+
+    u = sa.engine.make_url(url)
+    env = dict(ENV)
+    if u.get_backend_name() == "postgresql":
+        bindir = postgresql_bindir()
+        assert bindir is not None
+        env["PGPASSWORD"] = u.password or ""
+        cmd = [str(bindir / "pg_dump"), "-s", "-h", str(u.host), "-p", str(u.port)]
+        cmd += ["-U", str(u.username), str(u.database)]
+    else:
+        tool = shutil.which("mariadb-dump") or shutil.which("mysqldump")
+        assert tool is not None, "install mariadb-client (bindep.txt, profile test)"
+        env["MYSQL_PWD"] = u.password or ""
+        cmd = [tool, "--no-defaults", "--no-data", "-h", str(u.host), "-P", str(u.port)]
+        cmd += ["-u", str(u.username), str(u.database)]
+    proc = subprocess.run(
+        cmd, env=env, capture_output=True, text=True, timeout=DEADLINE, check=False
+    )
+    if proc.returncode != 0:
+        raise ServerFailed(f"{cmd[0]} failed with status {proc.returncode}: {proc.stderr}")
+    return proc.stdout

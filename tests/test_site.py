@@ -27,7 +27,12 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The test-site project built once to HTML; its output directory."""
     src = tmp_path_factory.mktemp("site") / "src"
     shutil.copytree(ROOTS / "test-site", src)
-    app = SphinxTestApp("html", srcdir=src, freshenv=True)
+    return build(src, src / "_build", freshenv=True)
+
+
+def build(src: Path, builddir: Path, freshenv: bool = False) -> Path:
+    """Build ``src`` to HTML under ``builddir``; the output directory."""
+    app = SphinxTestApp("html", srcdir=src, builddir=builddir, freshenv=freshenv)
     try:
         app.build()
     finally:
@@ -334,23 +339,13 @@ def test_the_report_names_the_commit_of_a_project_in_git(tmp_path: Path) -> None
     head = subprocess.run(
         [*git, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True, check=True
     ).stdout.strip()
-    app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "build", freshenv=True)
-    try:
-        app.build()
-    finally:
-        app.cleanup()
-    html = (Path(app.outdir) / "report.html").read_text()
+    html = (build(src, tmp_path / "build", freshenv=True) / "report.html").read_text()
     assert f"<p>{head}</p>" in html
     # why a step did not run, without the "not run" its result already says
     assert html.count("<td><p>labbook_execute is off</p></td>") == 8
     # a project with changes not committed says so
     (src / "run.rst").write_text((src / "run.rst").read_text() + "\nMore.\n")
-    app = SphinxTestApp("html", srcdir=src, builddir=tmp_path / "build")
-    try:
-        app.build()
-    finally:
-        app.cleanup()
-    html = (Path(app.outdir) / "report.html").read_text()
+    html = (build(src, tmp_path / "build") / "report.html").read_text()
     assert f"<p>{head} (with uncommitted changes)</p>" in html
 
 

@@ -146,7 +146,8 @@ def test_session_timeout_kills_the_remote_command(up, nodes):
 
 def test_exec_timeout_kills_the_remote_process_group(up, nodes):
     with up("exec") as lab:
-        res = lab.exec("beta", ["sh", "-c", "echo partial; sleep 1001 & sleep 1002"], timeout=1)
+        # long enough for ssh to connect and the echo to come back on a busy machine
+        res = lab.exec("beta", ["sh", "-c", "echo partial; sleep 1001 & sleep 1002"], timeout=5)
         assert res.timed_out and res.rc == 124 and res.stdout == "partial\n"
         assert gone(nodes, "beta", "sleep 100[12]")
 

@@ -21,6 +21,7 @@ from ..render.schema import (
     to_mermaid,
 )
 from ..report import write_atomic
+from ..schema.lint import RULES
 from ..schema.model import Schema
 from .graph import run_dot
 
@@ -30,7 +31,8 @@ SOURCES = """\
 SOURCE is one of:
   package.module:Base         SQLAlchemy models (a declarative Base or a MetaData)
   schemas/nova_api.py:Base    the same, from one file imported by path
-  schemas/nova.sql[:DIALECT]  DDL; DIALECT is sqlite, postgres or mysql (default generic)
+  schemas/nova.sql[:DIALECT]  DDL, or a dump (pg_dump -s, mysqldump --no-data); DIALECT
+                              is sqlite, postgres or mysql (default generic)
   schemas/nova.yaml|.json     a snapshot written by 'labbook schema snapshot'
   postgresql://USER:${PASSWORD}@HOST/DB[#SCHEMA]   a live database (also sqlite:///FILE,
                               mysql+pymysql://...); ${VAR} is read from the environment"""
@@ -43,15 +45,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Draw the tables, columns, keys and foreign keys of a schema as DOT, "
         "SVG, PNG or a mermaid erDiagram; identical input gives identical output. "
         "'labbook schema snapshot SOURCE -o FILE.yaml' writes a sorted snapshot a "
-        "docs build can draw without application code or a database.",
-        epilog=SOURCES + "\n\nexit codes: 0 done, 2 bad input, 3 database unreachable",
+        "docs build can draw without application code or a database. "
+        "'labbook schema lint SOURCE' reports tables without a primary key, foreign keys "
+        "without an index and missing comments.",
+        epilog=SOURCES
+        + "\n\nlint rules (all checked unless --disable names them):\n"
+        + "\n".join(f"  {name:18} {what}" for name, (what, _) in RULES.items())
+        + "\n\nexit codes: 0 done (lint: nothing found), 1 lint found something, "
+        "2 bad input, 3 database unreachable",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
         "words",
         nargs="+",
-        metavar="[snapshot] SOURCE",
-        help="the schema to draw; 'snapshot SOURCE' writes a snapshot instead",
+        metavar="[snapshot|lint] SOURCE",
+        help="the schema to draw; 'snapshot SOURCE' writes a snapshot instead; "
+        "'lint SOURCE' checks it against the lint rules",
     )
     p.add_argument(
         "-f",
@@ -79,6 +88,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         dest="schema_name",
         metavar="NAME",
         help="database schema to read from a live database",
+    )
+    p.add_argument(
+        "--disable",
+        action="append",
+        default=[],
+        metavar="RULES",
+        help="lint: do not check these rules (comma-separated; repeatable)",
     )
     p.set_defaults(func=run)
 
@@ -148,6 +164,14 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--title", help="title drawn above the diagram")
     p.add_argument("--indexes", action="store_true", help="list indexes and unique constraints")
+    p.add_argument(
+        "--hide-columns",
+        action="append",
+        default=[],
+        metavar="GLOBS",
+        help="leave out columns with these names in every table (comma-separated; "
+        "repeatable), e.g. 'created_at, deleted*'; keys stay",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> RenderOptions:
@@ -164,6 +188,7 @@ def options_from_args(args: argparse.Namespace) -> RenderOptions:
         depth=args.depth,
         title=args.title,
         indexes=args.indexes,
+        hide_columns=args.hide_columns,
         base_dir=os.getcwd(),
     )
     return opts
@@ -223,10 +248,13 @@ def run(args: argparse.Namespace) -> int:
     words = args.words
     if words[0] == "snapshot" and len(words) == 2:
         return run_snapshot(words[1], args)
+    if words[0] == "lint" and len(words) == 2:
+        return run_lint(words[1], args)
     if len(words) != 1:
         raise UsageError(
             f"one SOURCE expected, got {' '.join(words)!r}; write "
-            "'labbook schema SOURCE' or 'labbook schema snapshot SOURCE -o FILE'"
+            "'labbook schema SOURCE', 'labbook schema snapshot SOURCE -o FILE' or "
+            "'labbook schema lint SOURCE'"
         )
     schema = load(words[0], args.schema_name)
     opts = options_from_args(args)
@@ -247,6 +275,25 @@ def run_snapshot(source: str, args: argparse.Namespace) -> int:
         raise UsageError(f"-o {out}: a snapshot is written as .json or .yaml")
     _write(out, dumps(schema, fmt).encode())
     return 0
+
+
+def run_lint(source: str, args: argparse.Namespace) -> int:
+    from ..render.schema import parse_list, select
+    from ..schema.lint import check_rules, lint
+
+    disabled = check_rules(r for item in args.disable for r in parse_list(item))
+    schema = load(source, args.schema_name)
+    findings = lint(select(schema, options_from_args(args)), disabled)
+    for finding in findings:
+        print(finding)
+    n = len(findings)
+    print(
+        f"labbook: {n} lint finding{'s' if n != 1 else ''} in {source}"
+        if n
+        else f"labbook: {source}: nothing found by the lint rules",
+        file=sys.stderr,
+    )
+    return 1 if findings else 0
 
 
 def run_diff(args: argparse.Namespace) -> int:

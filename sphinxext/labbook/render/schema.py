@@ -44,6 +44,10 @@ class RenderOptions:
     indexes: bool = False
     #: draw tables that foreign keys reach outside the selection as small grey boxes
     stubs: bool = False
+    #: tables drawn as stubs whatever else they are (those that point into a cluster)
+    stub_tables: tuple[str, ...] = ()
+    #: column names (globs) left out of every table: boilerplate like deleted_at
+    hide_columns: tuple[str, ...] = ()
 
     @property
     def clustered(self) -> bool:
@@ -195,17 +199,35 @@ def split_drawing(
     schema: Schema, opts: RenderOptions
 ) -> list[tuple[str | None, Schema, RenderOptions]]:
     """What a split drawing shows, in order: the overview of the clusters (``None``), then
-    each cluster's own diagram, with stubs for the tables its foreign keys reach elsewhere.
-    The options must be :attr:`RenderOptions.clustered`."""
-    parts = [(cluster, part, with_stubs(opts)) for cluster, part in split(schema, opts)]
-    return [(None, schema, opts), *parts]
+    each cluster's own diagram (see :func:`split`). The options must be
+    :attr:`RenderOptions.clustered`."""
+    return [(None, schema, opts), *split(schema, opts)]
 
 
-def split(schema: Schema, opts: RenderOptions) -> list[tuple[str, Schema]]:
-    """One schema per cluster (ungrouped tables as :data:`OTHER`), for one diagram each."""
+def split(schema: Schema, opts: RenderOptions) -> list[tuple[str, Schema, RenderOptions]]:
+    """One diagram per cluster (ungrouped tables as :data:`OTHER`): its schema and options.
+
+    Tables of other clusters are stubs: those the cluster's foreign keys point at, and
+    those whose foreign keys point into the cluster (kept with only those keys).
+    """
     selected = select(schema, opts)
     parts = clusters(selected, opts)
-    return [(cluster or OTHER, selected.only(names)) for cluster, names in parts.items()]
+    out = []
+    for cluster, names in parts.items():
+        inside = set(names)
+        incoming = tuple(
+            replace(
+                t,
+                columns=(),
+                foreign_keys=tuple(fk for fk in t.foreign_keys if fk.ref_table in inside),
+            )
+            for t in selected
+            if t.name not in inside and any(fk.ref_table in inside for fk in t.foreign_keys)
+        )
+        part = replace(selected.only(names), tables=selected.only(names).tables + incoming)
+        stubs = tuple(t.name for t in incoming)
+        out.append((cluster or OTHER, part, replace(with_stubs(opts), stub_tables=stubs)))
+    return out
 
 
 # -- what is drawn -----------------------------------------------------------------------
@@ -226,28 +248,35 @@ class _Box:
     extra: tuple[str, ...] = field(default=())
 
 
-def _flags(t: Table, c: Column, unique: set[tuple[str, ...]]) -> tuple[str, ...]:
-    flags = []
-    if c.name in t.primary_key:
-        flags.append("PK")
-    if c.name in t.fk_columns:
-        flags.append("FK")
-    if (c.name,) in unique:
-        flags.append("UK")
+def _flags(t: Table, c: Column) -> tuple[str, ...]:
+    flags = list(t.keys_of(c.name))
     if not c.nullable and c.name not in t.primary_key:
         flags.append("NOT NULL")
     return tuple(flags)
 
 
-def _box(t: Table, opts: RenderOptions) -> _Box:
+def referenced(schema: Schema) -> dict[str, frozenset[str]]:
+    """Table -> its columns that foreign keys (of any table in ``schema``) point at."""
+    out: dict[str, set[str]] = {}
+    for t in schema:
+        for fk in t.foreign_keys:
+            out.setdefault(fk.ref_table, set()).update(fk.ref_columns)
+    return {k: frozenset(v) for k, v in out.items()}
+
+
+def _box(t: Table, opts: RenderOptions, targets: frozenset[str] = frozenset()) -> _Box:
+    """The rows of ``t``'s box; ``targets``: its columns foreign keys point at (kept in
+    keys mode, so that an edge has a row to end on)."""
     rows = []
-    unique = {u.columns for u in t.unique_constraints}
     for i, c in enumerate(t.columns):
         keep = opts.columns == "all" or (
-            opts.columns == "keys" and (c.name in t.primary_key or c.name in t.fk_columns)
+            opts.columns == "keys"
+            and (c.name in t.primary_key or c.name in t.fk_columns or c.name in targets)
         )
+        if keep and opts.hide_columns and _matches(c.name, opts.hide_columns):
+            keep = c.name in t.primary_key or c.name in t.fk_columns or c.name in targets
         if keep:
-            rows.append(_Row(c, f"c{i}", _flags(t, c, unique)))
+            rows.append(_Row(c, f"c{i}", _flags(t, c)))
     extra: list[str] = []
     if opts.indexes:
         extra += [
@@ -260,9 +289,9 @@ def _box(t: Table, opts: RenderOptions) -> _Box:
     )
 
 
-def _port(box: _Box, fk: ForeignKey) -> str | None:
-    first = fk.columns[0] if fk.columns else None
-    return next((r.key for r in box.rows if r.column.name == first), None)
+def _port(box: _Box | None, columns: tuple[str, ...]) -> str | None:
+    first = columns[0] if columns and box is not None else None
+    return next((r.key for r in box.rows if r.column.name == first), None) if box else None
 
 
 def _edges(schema: Schema, drawn: set[str]) -> Iterator[tuple[Table, ForeignKey]]:
@@ -338,6 +367,8 @@ def _graph_header(name: str, opts: RenderOptions) -> list[str]:
     ]
     if opts.title:
         graph += [f"label={_q(opts.title)}", "labelloc=t", "fontsize=14"]
+    # tables no foreign key connects are laid out in a grid, not one long strip
+    graph += ["pack=true", f"packmode={_q('array_u')}"]
     return [
         f"digraph {_q(name)} {{",
         f"  graph [{', '.join(graph)}];",
@@ -346,23 +377,40 @@ def _graph_header(name: str, opts: RenderOptions) -> list[str]:
     ]
 
 
+def _ends(t: Table, fk: ForeignKey) -> tuple[str, str]:
+    """Crow's-foot ends of ``fk``: (at the referenced table, at the referencing one)."""
+    nullable = any(c.nullable for c in t.columns if c.name in fk.columns)
+    parent = "teeodot" if nullable else "teetee"
+    child = "teeodot" if t.one_to_one(fk) else "crowodot"
+    return parent, child
+
+
 def _fk_edge(t: Table, fk: ForeignKey, boxes: dict[str, _Box]) -> str:
-    port = _port(boxes[t.name], fk) if t.name in boxes else None
+    port = _port(boxes.get(t.name), fk.columns)
     tail = _q(f"t:{t.name}") + (f":{port}" if port else "")
+    ref_port = _port(boxes.get(fk.ref_table), fk.ref_columns)
+    head = _q(f"t:{fk.ref_table}") + (f":{ref_port}" if ref_port else "")
     tip = f"{t.name} ({', '.join(fk.columns)}) -> {fk.ref_table} ({', '.join(fk.ref_columns)})"
-    attrs = [f"tooltip={_q(tip)}"]
+    parent, child = _ends(t, fk) if t.columns else ("teetee", "crowodot")
+    attrs = [f"tooltip={_q(tip)}", "dir=both", f"arrowhead={parent}", f"arrowtail={child}"]
     if len(fk.columns) > 1:
         # A composite key is one edge naming every column. An xlabel is placed after the
         # layout; a label would be a node of its own in every rank the edge crosses.
         attrs += [f"xlabel={_q(', '.join(fk.columns))}", "penwidth=1.6"]
-    return f"  {tail} -> {_q(f't:{fk.ref_table}')} [{', '.join(attrs)}];"
+    return f"  {tail} -> {head} [{', '.join(attrs)}];"
 
 
 def to_dot(schema: Schema, opts: RenderOptions | None = None, name: str = "schema") -> str:
     """The diagram as Graphviz DOT; identical input gives identical bytes."""
     opts = opts or RenderOptions()
     selected = select(schema, opts)
-    boxes = {t.name: _box(t, opts) for t in selected}
+    targets = referenced(selected)
+    stub_set = set(opts.stub_tables)
+    boxes = {
+        t.name: _box(t, opts, targets.get(t.name, frozenset()))
+        for t in selected
+        if t.name not in stub_set
+    }
     out = _graph_header(name, opts)
     for cluster, names in clusters(selected, opts).items():
         indent = "  "
@@ -373,10 +421,12 @@ def to_dot(schema: Schema, opts: RenderOptions | None = None, name: str = "schem
                 f'fillcolor={_q(CLUSTER_FILL)}, color="#bbbbbb"];',
             ]
             indent = "    "
-        out += [f"{indent}{_q(f't:{n}')} [label={_table_label(boxes[n])}];" for n in names]
+        out += [
+            f"{indent}{_q(f't:{n}')} [label={_table_label(boxes[n])}];" for n in names if n in boxes
+        ]
         if cluster:
             out.append("  }")
-    stubs = _stubs(selected, opts)
+    stubs = tuple(sorted(set(_stubs(selected, opts)) | stub_set))
     out += [
         f"  {_q(f't:{s}')} [label={_table_label(_Box(Table(s, ()), (), 0), STUB_FILL)}, "
         "style=dashed];"
@@ -460,8 +510,10 @@ def _attribute(r: _Row) -> str:
 def _relationship(t: Table, fk: ForeignKey) -> str:
     nullable = any(c.nullable for c in t.columns if c.name in fk.columns)
     parent = "|o" if nullable else "||"
+    # zero or one row here per referenced row when the key's columns are unique here
+    child = "o|" if t.columns and t.one_to_one(fk) else "o{"
     return (
-        f"    {_mname(fk.ref_table)} {parent}--o{{ {_mname(t.name)} : "
+        f"    {_mname(fk.ref_table)} {parent}--{child} {_mname(t.name)} : "
         f"{_mcomment(', '.join(fk.columns))}"
     )
 
@@ -473,19 +525,23 @@ def to_mermaid(schema: Schema, opts: RenderOptions | None = None) -> str:
     """
     opts = opts or RenderOptions()
     selected = select(schema, opts)
+    targets = referenced(selected)
     out = ["---", f"title: {json.dumps(opts.title)}", "---"] if opts.title else []
     out += ["erDiagram", f"    direction {opts.rankdir}"]
+    stub_set = set(opts.stub_tables)
     for t in selected:
-        box = _box(t, opts)
+        if t.name in stub_set:
+            continue
+        box = _box(t, opts, targets.get(t.name, frozenset()))
         if not box.rows:
             out.append(f"    {_mname(t.name)}")
             continue
         out.append(f"    {_mname(t.name)} {{")
         out += [_attribute(r) for r in box.rows]
         out.append("    }")
-    for s in _stubs(selected, opts):
-        out.append(f"    {_mname(s)}")
-    drawn = set(selected.names) | set(_stubs(selected, opts))
+    stubs = sorted(set(_stubs(selected, opts)) | stub_set)
+    out += [f"    {_mname(s)}" for s in stubs]
+    drawn = set(selected.names) | set(stubs)
     out += [_relationship(t, fk) for t, fk in _edges(selected, drawn)]
     text = "\n".join(out) + "\n"
     if len(text) > MERMAID_LIMIT:

@@ -43,6 +43,7 @@ def render_options(
     depth: int = 1,
     title: str | None = None,
     indexes: bool = False,
+    hide_columns: str | list[str] | None = None,
     base_dir: str = ".",
 ) -> tuple[RenderOptions, str | None]:
     """:class:`RenderOptions` from option text, and the groups file read (if any)."""
@@ -61,6 +62,7 @@ def render_options(
         depth=depth,
         title=title or None,
         indexes=indexes,
+        hide_columns=globs(hide_columns),
         groups=groups,
         group_by_prefix=by_prefix,
     )

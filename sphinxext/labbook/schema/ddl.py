@@ -8,6 +8,7 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import sqlalchemy as sa
 import sqlglot
@@ -29,6 +30,8 @@ DIALECTS = {
     "mariadb": "mysql",
     "generic": "",
 }
+#: SQLAlchemy's name for the database a dialect's DDL is meant for.
+SQLALCHEMY_DIALECTS = {"sqlite": "sqlite", "postgres": "postgresql", "mysql": "mysql"}
 #: Statements that carry data or session state, not schema: skipped without a note.
 _DATA = (
     exp.Insert,
@@ -47,6 +50,17 @@ _DATA = (
 #: in 25.0, the oldest we support.
 _ALTER: type[exp.Expression] = getattr(exp, "Alter", None) or vars(exp)["AlterTable"]
 _SESSION_COMMANDS = ("LOCK", "UNLOCK", "BEGIN", "START", "SET", "USE", "SELECT PG_CATALOG")
+#: What a dump says about owners, privileges, sequences and extensions: not the schema model.
+_NOT_SCHEMA = re.compile(
+    r"^\s*(ALTER\s+\w+\s.*\bOWNER\s+TO\b|ALTER\s+SEQUENCE\b|CREATE\s+SEQUENCE\b|GRANT\b|"
+    r"REVOKE\b|CREATE\s+EXTENSION\b|COMMENT\s+ON\s+(EXTENSION|SCHEMA)\b|ALTER\s+DEFAULT\s+PRIVILEGES\b|"
+    r"CREATE\s+SCHEMA\b|SELECT\s+PG_CATALOG\.)",
+    re.I | re.S,
+)
+#: ``CREATE TYPE name AS ENUM (...)`` as older sqlglot gives it: a command.
+_ENUM_COMMAND = re.compile(r"^\s*CREATE\s+TYPE\s+(\S+)\s+AS\s+ENUM\s*\((.*)\)\s*$", re.I | re.S)
+#: psql's meta-commands (``\restrict``, ``\connect``): lines for psql, not SQL.
+_PSQL_META = re.compile(r"^\\.*$", re.M)
 
 
 @dataclass
@@ -58,10 +72,18 @@ class _TableBuilder:
     fks: list[ForeignKey] = field(default_factory=list)
     indexes: list[Index] = field(default_factory=list)
     uniques: list[UniqueConstraint] = field(default_factory=list)
+    comment: str | None = None
 
-    def freeze(self, file: str, tables: dict[str, _TableBuilder]) -> Table:
+    def freeze(self, file: str, tables: dict[str, _TableBuilder], enums: dict[str, str]) -> Table:
         pk = set(self.pk)
-        cols = tuple(Column(c.name, c.type, c.nullable and c.name not in pk) for c in self.columns)
+        cols = tuple(
+            replace(
+                c,
+                type=enums.get(_bare(c.type), c.type),
+                nullable=c.nullable and c.name not in pk,
+            )
+            for c in self.columns
+        )
         fks = []
         for fk in self.fks:
             ref = tables.get(fk.ref_table)
@@ -78,7 +100,25 @@ class _TableBuilder:
             tuple(self.uniques),
             file=file,
             line=self.line,
+            comment=self.comment,
         )
+
+    def set_column(self, name: str, **changes: Any) -> None:
+        self.columns[:] = [replace(c, **changes) if c.name == name else c for c in self.columns]
+
+
+def _bare(name: str) -> str:
+    """A type name without its schema or quotes, lower case: how enums are looked up."""
+    return name.rsplit(".", 1)[-1].strip('"`').lower()
+
+
+def _enum_text(values: list[str]) -> str:
+    return "ENUM(" + ", ".join(repr(v) for v in values) + ")"
+
+
+def _key_part(e: exp.Expression) -> str:
+    """The column of one part of a key (sqlglot 25 wraps it in Ordered)."""
+    return e.this.name if isinstance(e, exp.Ordered) else e.name
 
 
 def _names(node: exp.Expression | None) -> tuple[str, ...]:
@@ -115,7 +155,7 @@ def _reference(cols: tuple[str, ...], ref: exp.Reference, name: str | None) -> F
 
 
 def _column(tb: _TableBuilder, cd: exp.ColumnDef, dialect: str) -> None:
-    nullable = True
+    nullable, default, comment = True, None, None
     for cons in cd.constraints:
         kind = cons.kind
         if isinstance(kind, exp.NotNullColumnConstraint):
@@ -126,7 +166,19 @@ def _column(tb: _TableBuilder, cd: exp.ColumnDef, dialect: str) -> None:
             tb.uniques.append(UniqueConstraint(None, (cd.name,)))
         elif isinstance(kind, exp.Reference):
             tb.fks.append(_reference((cd.name,), kind, None))
-    tb.columns.append(Column(cd.name, _column_type(cd.args.get("kind"), dialect), nullable))
+        elif isinstance(kind, exp.DefaultColumnConstraint) and not isinstance(kind.this, exp.Null):
+            default = kind.this.sql(dialect=dialect or None)
+        elif isinstance(kind, exp.CommentColumnConstraint):
+            comment = kind.this.name if isinstance(kind.this, exp.Literal) else None
+    tb.columns.append(
+        Column(
+            cd.name,
+            _column_type(cd.args.get("kind"), dialect),
+            nullable,
+            default=default,
+            comment=comment,
+        )
+    )
 
 
 def _constraint(tb: _TableBuilder, item: exp.Expression, name: str | None) -> bool:
@@ -144,7 +196,7 @@ def _constraint(tb: _TableBuilder, item: exp.Expression, name: str | None) -> bo
         own = target.this.name if isinstance(target, exp.Schema) and target.this else None
         tb.uniques.append(UniqueConstraint(name or own, _names(target)))
     elif isinstance(item, exp.IndexColumnConstraint):
-        tb.indexes.append(Index(item.name or None, tuple(e.name for e in item.expressions)))
+        tb.indexes.append(Index(item.name or None, tuple(_key_part(e) for e in item.expressions)))
     elif isinstance(item, (exp.CheckColumnConstraint, exp.Check)):
         pass  # CHECK constraints are not drawn and not compared
     else:
@@ -157,6 +209,7 @@ class _Reader:
         self.path, self.dialect = path, dialect
         self.tables: dict[str, _TableBuilder] = {}
         self.notes: list[Note] = []
+        self.enums: dict[str, str] = {}  # bare type name -> ENUM(...) text
 
     def note(self, line: int, message: str) -> None:
         self.notes.append(Note(message, self.path, line))
@@ -171,6 +224,14 @@ class _Reader:
             self.create_table(stmt.this, line)
         elif isinstance(stmt, exp.Create) and stmt.kind == "INDEX":
             self.create_index(stmt, line)
+        elif isinstance(stmt, exp.Create) and stmt.kind == "TYPE":
+            self.create_type(stmt, line)
+        elif isinstance(stmt, exp.Comment) and stmt.args.get("kind") in ("TABLE", "COLUMN"):
+            self.comment_on(stmt)
+        elif isinstance(stmt, exp.Create) and stmt.kind == "SEQUENCE":
+            return  # sequences feed defaults; the schema model has no place for them
+        elif isinstance(stmt, exp.Command) and self.command(stmt, line):
+            return
         elif isinstance(stmt, _ALTER) and stmt.args.get("kind", "TABLE") == "TABLE":
             self.alter_table(stmt, line)
         elif isinstance(stmt, _DATA) or (
@@ -181,8 +242,42 @@ class _Reader:
             self.note(
                 line,
                 "statement not understood, left out of the schema: "
-                f"{_head(stmt.sql(dialect=self.dialect or None))}",
+                f"{_head(stmt.sql(dialect=self.dialect or None, comments=False))}",
             )
+
+    def command(self, stmt: exp.Command, line: int) -> bool:
+        """A statement sqlglot keeps as text: True if it is known (and not schema)."""
+        text = f"{stmt.this} {stmt.expression or ''}"
+        enum = _ENUM_COMMAND.match(text)
+        if enum:
+            self.enums[_bare(enum.group(1))] = _enum_text(
+                re.findall(r"'((?:[^']|'')*)'", enum.group(2))
+            )
+            return True
+        return bool(_NOT_SCHEMA.match(text))
+
+    def create_type(self, stmt: exp.Create, line: int) -> None:
+        dt = stmt.expression
+        if isinstance(dt, exp.DataType) and dt.is_type(exp.DataType.Type.ENUM):
+            self.enums[_bare(stmt.this.name)] = _enum_text([e.name for e in dt.expressions])
+        else:
+            self.note(
+                line,
+                "type not understood, columns of it keep its name: "
+                f"{_head(stmt.sql(dialect=self.dialect or None, comments=False))}",
+            )
+
+    def comment_on(self, stmt: exp.Comment) -> None:
+        target, text = stmt.this, stmt.expression
+        value = text.name if isinstance(text, exp.Literal) else None
+        if stmt.args.get("kind") == "TABLE":
+            tb = self.tables.get(target.name)
+            if tb is not None:
+                tb.comment = value
+        elif isinstance(target, exp.Column):
+            tb = self.tables.get(target.table)
+            if tb is not None:
+                tb.set_column(target.name, comment=value)
 
     def create_table(self, schema: exp.Schema, line: int) -> None:
         tb = _TableBuilder(schema.this.name, line)
@@ -225,6 +320,9 @@ class _Reader:
                 return
             if isinstance(action, exp.ColumnDef):
                 _column(tb, action, self.dialect)
+            elif isinstance(action, exp.AlterColumn) and _only_default(action):
+                default = action.args["default"].sql(dialect=self.dialect or None)
+                tb.set_column(action.name, default=default)
             elif isinstance(action, exp.AddConstraint) and all(
                 _constraint(tb, e, None) for e in action.expressions
             ):
@@ -233,14 +331,25 @@ class _Reader:
                 self.note(
                     line,
                     f"ALTER TABLE {tb.name}: action not understood, left out: "
-                    f"{_head(action.sql(dialect=self.dialect or None))}",
+                    f"{_head(action.sql(dialect=self.dialect or None, comments=False))}",
                 )
 
     def schema(self, source: str) -> Schema:
-        tables = tuple(tb.freeze(self.path, self.tables) for tb in self.tables.values())
+        tables = tuple(tb.freeze(self.path, self.tables, self.enums) for tb in self.tables.values())
         return Schema(
-            tables, source=source, notes=tuple(self.notes), files=(os.path.abspath(self.path),)
+            tables,
+            source=source,
+            notes=tuple(self.notes),
+            files=(os.path.abspath(self.path),),
+            dialect=SQLALCHEMY_DIALECTS.get(self.dialect),
         )
+
+
+def _only_default(action: exp.Expression) -> bool:
+    """An ALTER COLUMN that sets a default and nothing else."""
+    return action.args.get("default") is not None and not any(
+        action.args.get(k) for k in ("dtype", "allow_null", "drop", "comment", "visible")
+    )
 
 
 def _head(sql: str, width: int = 60) -> str:
@@ -274,6 +383,8 @@ def _parse_error(exc: sqlglot.errors.ParseError, path: str, line: int) -> Schema
 
 def _load_sqlglot(path: str, text: str, dialect: str, source: str) -> Schema:
     d = Dialect.get_or_raise(dialect or None)
+    # psql meta-commands (pg_dump writes \restrict) become empty lines: line numbers stay
+    text = _PSQL_META.sub("", text)
     reader = _Reader(path, dialect)
     quiet = logging.getLogger("sqlglot")
     level, quiet.level = quiet.level, logging.ERROR  # unsupported syntax becomes our Note
@@ -333,21 +444,11 @@ def _load_sqlite(path: str, text: str, source: str) -> Schema:
         Note(f"{kind} {name} is not part of the schema model", path) for kind, name in others
     )
     return Schema(
-        tuple(
-            Table(
-                t.name,
-                t.columns,
-                t.primary_key,
-                t.foreign_keys,
-                t.indexes,
-                t.unique_constraints,
-                file=path,
-            )
-            for t in schema.tables
-        ),
+        tuple(replace(t, file=path) for t in schema.tables),
         source=source,
         notes=notes,
         files=(os.path.abspath(path),),
+        dialect="sqlite",
     )
 
 

@@ -96,10 +96,23 @@ def _family(text: str) -> str:
     return text
 
 
+_ENUM = re.compile(r"^ENUM\((.*)\)$", re.S)
+_VARCHAR = re.compile(r"^VARCHAR\((\d+)\)$")
+
+
+def _enum_as_varchar(a: str, b: str) -> bool:
+    """An enum held in a VARCHAR as long as its longest value (SQLite, non-native enums)."""
+    e, v = _ENUM.match(a), _VARCHAR.match(b)
+    if not e or not v:
+        return False
+    values = re.findall(r"'((?:[^']|'')*)'", e.group(1))
+    return bool(values) and max(len(x) for x in values) == int(v.group(1))
+
+
 def same_type(a: str, b: str) -> bool:
     """Whether two normalized type texts name the same type (across dialects)."""
     a, b = a.upper(), b.upper()
-    if a == b or _family(a) == _family(b):
+    if a == b or _family(a) == _family(b) or _enum_as_varchar(a, b) or _enum_as_varchar(b, a):
         return True
     ma, mb = _NAME_ARGS.match(a), _NAME_ARGS.match(b)
     if not ma or not mb or _family(ma.group(1)) != _family(mb.group(1)):
@@ -127,15 +140,21 @@ def primary_key_diffs(documented: Schema, live: Schema) -> list[Difference]:
     return out
 
 
-def _column_diffs(d: Table, lv: Table) -> Iterator[Difference]:
+def _column_diffs(
+    d: Table, lv: Table, dialects: tuple[str | None, str | None]
+) -> Iterator[Difference]:
+    """Columns compared; each side's type as the other side's database would store it
+    (models have variants, a dump or a database is of one dialect)."""
     for c in d.columns:
         other = lv.column(c.name)
         subject = f"column {c.name}"
+        documented = c.type_in(dialects[1])
         if other is None:
-            yield Difference(d.name, subject, Kind.COLUMN, c.type, None)
+            yield Difference(d.name, subject, Kind.COLUMN, documented, None)
             continue
-        if not same_type(c.type, other.type):
-            yield Difference(d.name, subject, Kind.TYPE, c.type, other.type)
+        live = other.type_in(dialects[0])
+        if not same_type(documented, live):
+            yield Difference(d.name, subject, Kind.TYPE, documented, live)
         if c.nullable != other.nullable:
             yield Difference(
                 d.name, subject, Kind.NULLABLE, _null(c.nullable), _null(other.nullable)
@@ -163,6 +182,23 @@ def _signatures(t: Table) -> dict[tuple[Kind, str], str]:
     return sig
 
 
+#: Databases that create an index for each foreign key that has none.
+_FK_INDEXING = ("mysql", "mariadb")
+
+
+def _without_fk_indexes(t: Table, dialect: str | None, other: Table) -> Table:
+    """``t`` without the indexes its database made for foreign keys (InnoDB does), unless
+    ``other`` declares them too."""
+    if dialect not in _FK_INDEXING:
+        return t
+    fk_cols = {fk.columns for fk in t.foreign_keys}
+    declared = {i.columns for i in other.indexes}
+    keep = tuple(
+        i for i in t.indexes if i.unique or i.columns not in fk_cols or i.columns in declared
+    )
+    return replace(t, indexes=keep)
+
+
 def compare_schemas(documented: Schema, live: Schema) -> list[Difference]:
     """Differences between two schemas read from files (no database to ask)."""
     out: list[Difference] = []
@@ -171,7 +207,11 @@ def compare_schemas(documented: Schema, live: Schema) -> list[Difference]:
         if d is None or lv is None:
             out.append(Difference(name, "", Kind.TABLE, "" if d else None, "" if lv else None))
             continue
-        out += _column_diffs(d, lv)
+        d, lv = (
+            _without_fk_indexes(d, documented.dialect, lv),
+            _without_fk_indexes(lv, live.dialect, d),
+        )
+        out += _column_diffs(d, lv, (documented.dialect, live.dialect))
         ds, ls = _signatures(d), _signatures(lv)
         out += [Difference(name, s, k, ds[(k, s)], None) for k, s in ds.keys() - ls.keys()]
         out += [Difference(name, s, k, None, ls[(k, s)]) for k, s in ls.keys() - ds.keys()]
@@ -191,7 +231,9 @@ def _flatten(diffs: list[Any]) -> Iterator[tuple[Any, ...]]:
             yield d
 
 
-def _alembic_one(d: tuple[Any, ...], documented: Schema) -> Difference | None:
+def _alembic_one(
+    d: tuple[Any, ...], documented: Schema, dialect: str, live: Schema | None = None
+) -> Difference | None:
     op = d[0]
     side = (lambda x: (x, None)) if op.startswith("add_") else (lambda x: (None, x))
     if op in ("add_table", "remove_table"):
@@ -200,13 +242,17 @@ def _alembic_one(d: tuple[Any, ...], documented: Schema) -> Difference | None:
         table, col = d[2], d[3]
         doc = documented.table(table)
         dcol = doc.column(col.name) if doc else None
-        text = dcol.type if dcol is not None and op == "add_column" else type_text(col.type)
+        text = (
+            dcol.type_in(dialect)
+            if dcol is not None and op == "add_column"
+            else type_text(col.type)
+        )
         return Difference(table, f"column {col.name}", Kind.COLUMN, *side(text))
     if op == "modify_type":
         table, column, live_type = d[2], d[3], d[5]
         doc = documented.table(table)
         dcol = doc.column(column) if doc else None
-        doc_text = dcol.type if dcol is not None else type_text(d[6])
+        doc_text = dcol.type_in(dialect) if dcol is not None else type_text(d[6])
         live_text = type_text(live_type)
         if doc_text == live_text:
             return None  # alembic compares enums by name on PostgreSQL; the values agree
@@ -216,12 +262,17 @@ def _alembic_one(d: tuple[Any, ...], documented: Schema) -> Difference | None:
     if op in ("add_index", "remove_index"):
         idx: sa.Index = d[1]
         cols = _cols(str(getattr(e, "name", e)) for e in idx.expressions)
-        kind = Kind.UNIQUE if idx.unique else Kind.INDEX
+        # older alembic gives MySQL's unique indexes without their flag: ask the side's model
+        model = (documented if op == "add_index" else live) or documented
+        owner = model.table(str(idx.table.name)) if idx.table is not None else None
+        same = [i for i in (owner.indexes if owner else ()) if i.name == idx.name]
+        unique = bool(idx.unique) or any(i.unique for i in same)
+        kind = Kind.UNIQUE if unique else Kind.INDEX
         return Difference(
             idx.table.name if idx.table is not None else "",
             f"index {idx.name}",
             kind,
-            *side(("unique " if idx.unique else "") + cols),
+            *side(("unique " if unique else "") + cols),
         )
     if op in ("add_constraint", "remove_constraint") and isinstance(d[1], sa.UniqueConstraint):
         uq: sa.UniqueConstraint = d[1]
@@ -257,9 +308,15 @@ def _merge_changed(diffs: list[Difference]) -> list[Difference]:
     return out
 
 
-def from_alembic(diffs: list[Any], documented: Schema) -> list[Difference]:
+def from_alembic(
+    diffs: list[Any], documented: Schema, dialect: str = "", live: Schema | None = None
+) -> list[Difference]:
     """labbook's differences for what ``alembic.autogenerate.compare_metadata`` found."""
-    out = [x for x in (_alembic_one(d, documented) for d in _flatten(diffs)) if x is not None]
+    out = [
+        x
+        for x in (_alembic_one(d, documented, dialect, live) for d in _flatten(diffs))
+        if x is not None
+    ]
     whole = {d.table for d in out if d.kind == Kind.TABLE}
     # A table missing on one side is one difference, not one per index of it.
     out = [d for d in out if d.kind == Kind.TABLE or d.table not in whole]
@@ -281,6 +338,25 @@ def compare_connection(
         opts["include_name"] = lambda n, kind, parent: kind != "schema" or n == name
     diffs = compare_metadata(MigrationContext.configure(conn, opts=opts), target)
     return sorted(
-        from_alembic(diffs, documented) + primary_key_diffs(documented, live),
+        from_alembic(diffs, documented, conn.dialect.name, live)
+        + primary_key_diffs(documented, live),
         key=Difference.sort_key,
     )
+
+
+def compare_live(
+    documented: Schema, conn: sa.Connection, live: Schema, name: str | None = None
+) -> list[Difference]:
+    """Differences between ``documented`` and a live database.
+
+    SQLite is compared model against model: what SQLAlchemy reflects of it is corrected from
+    its pragmas first (``live``), which alembic's own reflection would not see. So is a
+    database where a foreign key points at a table that is gone, which alembic cannot
+    reflect: the missing table is the drift to report.
+    """
+    if conn.dialect.name == "sqlite":
+        return compare_schemas(documented, live)
+    try:
+        return compare_connection(documented, conn, live, name)
+    except sa.exc.NoSuchTableError:
+        return compare_schemas(documented, live)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from .allow import AllowEntry, apply_allow
-from .diff import Difference, compare_connection, compare_schemas
+from .diff import Difference, compare_live, compare_schemas
 from .mask import expand, mask_url
 from .model import Schema
 from .source import load_schema, parse_source
@@ -74,7 +74,7 @@ def check_drift(
         with connect(src.target, base_dir) as conn:
             label = mask_url(expand(src.target))
             live_schema = reflect_connection(conn, schema_name, label)
-            diffs = compare_connection(doc, conn, live_schema, schema_name)
+            diffs = compare_live(doc, conn, live_schema, schema_name)
     else:
         live_schema = load_schema(live, base_dir, name=name)
         diffs = compare_schemas(doc, live_schema)

@@ -16,6 +16,14 @@ class Column:
     name: str
     type: str
     nullable: bool = True
+    #: (dialect name, type text) where a dialect stores another type (variants, dialect impls)
+    variants: tuple[tuple[str, str], ...] = field(default=(), compare=False)
+    default: str | None = field(default=None, compare=False)
+    comment: str | None = field(default=None, compare=False)
+
+    def type_in(self, dialect: str | None) -> str:
+        """The type text as a database of ``dialect`` stores it."""
+        return dict(self.variants).get(dialect or "", self.type)
 
 
 @dataclass(frozen=True)
@@ -74,6 +82,8 @@ class Table:
     unique_constraints: tuple[UniqueConstraint, ...] = ()
     file: str | None = field(default=None, compare=False)
     line: int | None = field(default=None, compare=False)
+    #: the table's comment, or the model's docstring
+    comment: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         # Sorting here makes every loader produce the same value for the same schema.
@@ -93,6 +103,38 @@ class Table:
     @cached_property
     def fk_columns(self) -> frozenset[str]:
         return frozenset(c for fk in self.foreign_keys for c in fk.columns)
+
+    @cached_property
+    def unique_sets(self) -> frozenset[frozenset[str]]:
+        """Column sets no two rows share: unique constraints, unique indexes, the key."""
+        sets = {frozenset(u.columns) for u in self.unique_constraints}
+        sets |= {frozenset(i.columns) for i in self.indexes if i.unique}
+        if self.primary_key:
+            sets.add(frozenset(self.primary_key))
+        return frozenset(sets)
+
+    @cached_property
+    def unique_columns(self) -> frozenset[str]:
+        """Columns unique on their own, other than a one-column primary key."""
+        single = {next(iter(u)) for u in self.unique_sets if len(u) == 1}
+        return frozenset(single - set(self.primary_key if len(self.primary_key) == 1 else ()))
+
+    def keys_of(self, column: str) -> tuple[str, ...]:
+        """PK, FK and UK: the keys ``column`` is part of (UK: unique on its own)."""
+        keys = []
+        if column in self.primary_key:
+            keys.append("PK")
+        if column in self.fk_columns:
+            keys.append("FK")
+        if column in self.unique_columns:
+            keys.append("UK")
+        return tuple(keys)
+
+    def one_to_one(self, fk: ForeignKey) -> bool:
+        """Whether ``fk`` reaches at most one row of this table per referenced row: its
+        columns (or a part of them) are unique here."""
+        cols = frozenset(fk.columns)
+        return any(u <= cols for u in self.unique_sets)
 
 
 @dataclass(frozen=True)
@@ -116,6 +158,8 @@ class Schema:
     source: str = field(default="", compare=False)
     notes: tuple[Note, ...] = field(default=(), compare=False)
     files: tuple[str, ...] = field(default=(), compare=False)  # files read to build it
+    #: the SQLAlchemy dialect name of the database (or dump) it was read from, if any
+    dialect: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "tables", tuple(sorted(self.tables, key=lambda t: t.name)))

@@ -5,9 +5,11 @@ from __future__ import annotations
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
 import sys
 import traceback
+from dataclasses import replace
 from types import ModuleType
 from typing import Any
 
@@ -79,14 +81,14 @@ def _metadata(obj: Any) -> sa.MetaData | None:
     return md if isinstance(md, sa.MetaData) else None
 
 
-def _find_metadata(module: ModuleType, label: str) -> sa.MetaData:
+def _find_metadata(module: ModuleType, label: str) -> Any:
     found: dict[int, tuple[str, sa.MetaData]] = {}
     for attr in sorted(vars(module)):
         md = _metadata(getattr(module, attr))
         if md is not None:  # a Base and its mapped classes share one MetaData
             found.setdefault(id(md), (attr, md))
     if len(found) == 1:
-        return next(iter(found.values()))[1]
+        return getattr(module, next(iter(found.values()))[0])
     if not found:
         raise SchemaError(
             f"{label} defines no SQLAlchemy MetaData or declarative Base; "
@@ -96,7 +98,7 @@ def _find_metadata(module: ModuleType, label: str) -> sa.MetaData:
     raise SchemaError(f"{label} has several MetaData ({names}); write {label}:NAME")
 
 
-def _resolve(module: ModuleType, attr: str, label: str) -> sa.MetaData:
+def _resolve(module: ModuleType, attr: str, label: str) -> Any:
     obj: Any = module
     for part in attr.split("."):
         if not hasattr(obj, part):
@@ -111,7 +113,7 @@ def _resolve(module: ModuleType, attr: str, label: str) -> sa.MetaData:
             f"{label}:{attr} is a {type(obj).__name__}, not a SQLAlchemy "
             "declarative Base or MetaData"
         )
-    return md
+    return obj
 
 
 def load_models(target: str, attr: str | None, *, is_file: bool, source: str = "") -> Schema:
@@ -123,6 +125,26 @@ def load_models(target: str, attr: str | None, *, is_file: bool, source: str = "
         module, label = import_dotted(target), target
         mfile = getattr(module, "__file__", None)
         files = (os.path.abspath(mfile),) if mfile else ()
-    md = _resolve(module, attr, label) if attr else _find_metadata(module, label)
-    schema = from_metadata(md, name=md.schema, source=source or target)
-    return Schema(schema.tables, name=schema.name, source=schema.source, files=files)
+    obj = _resolve(module, attr, label) if attr else _find_metadata(module, label)
+    md = _metadata(obj)
+    assert md is not None
+    schema = from_metadata(md, name=md.schema, source=source or target, variants=True)
+    docs = _docstrings(obj)
+    tables = tuple(
+        t if t.comment or t.name not in docs else replace(t, comment=docs[t.name])
+        for t in schema.tables
+    )
+    return Schema(tables, name=schema.name, source=schema.source, files=files)
+
+
+def _docstrings(obj: Any) -> dict[str, str]:
+    """Table name -> the docstring of the class mapped to it (declarative Bases only)."""
+    registry = getattr(obj, "registry", None)
+    out: dict[str, str] = {}
+    for mapper in getattr(registry, "mappers", ()):
+        own = mapper.class_.__dict__.get("__doc__")  # not one inherited from a mixin
+        doc = inspect.cleandoc(own) if isinstance(own, str) else ""
+        table = getattr(mapper, "local_table", None)
+        if doc and isinstance(table, sa.Table):
+            out.setdefault(str(table.name), " ".join(doc.split("\n\n")[0].split()))
+    return out

@@ -25,8 +25,19 @@ def _table(t: Table) -> dict[str, Any]:
     return _compact(
         {
             "columns": [
-                {"name": c.name, "type": c.type, "nullable": c.nullable} for c in t.columns
+                _compact(
+                    {
+                        "name": c.name,
+                        "type": c.type,
+                        "nullable": c.nullable,
+                        "variants": dict(c.variants) or None,
+                        "default": c.default,
+                        "comment": c.comment,
+                    }
+                )
+                for c in t.columns
             ],
+            "comment": t.comment,
             "primary_key": list(t.primary_key),
             "foreign_keys": [
                 _compact(
@@ -118,11 +129,15 @@ class _Reader:
             here = (*at, "columns", i)
             if not isinstance(c, dict):
                 raise self.fail(here, "a column must be a mapping {name: ..., type: ...}")
+            variants = self.get(here, c, "variants", dict, {})
             cols.append(
                 Column(
                     str(self.get(here, c, "name", str)),
                     str(self.get(here, c, "type", str)),
                     bool(self.get(here, c, "nullable", bool, True)),
+                    tuple(sorted((str(k), str(v)) for k, v in variants.items())),
+                    self.optional(here, c, "default"),
+                    self.optional(here, c, "comment"),
                 )
             )
         fks = [
@@ -161,7 +176,14 @@ class _Reader:
             tuple(uqs),
             file=self.path,
             line=line,
+            comment=self.optional(at, data, "comment"),
         )
+
+    def optional(self, where: tuple[str | int, ...], data: dict[str, Any], key: str) -> str | None:
+        value = data.get(key)
+        if value is not None and not isinstance(value, str):
+            raise self.fail((*where, key), f"'{key}' must be a str")
+        return value
 
 
 def read_marked(path: str, what: str) -> yamlmarks.Marked:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlalchemy.engine.default import DefaultDialect
 from sqlalchemy.exc import CompileError, UnsupportedCompilationError
-from sqlalchemy.types import TypeEngine, UserDefinedType
+from sqlalchemy.types import TypeDecorator, TypeEngine, UserDefinedType
 
 from .model import Column, ForeignKey, Index, Schema, Table, UniqueConstraint
 
@@ -58,7 +58,9 @@ def _dialect(name: str) -> Dialect:
         return DefaultDialect()
     from sqlalchemy.dialects import registry
 
-    return registry.load(name)()  # type: ignore[no-any-return]
+    loaded = registry.load(name)
+    # mariadb's loader gives an instance already; the others give the dialect class
+    return loaded if isinstance(loaded, Dialect) else loaded()  # type: ignore[no-any-return]
 
 
 @cache
@@ -210,7 +212,78 @@ def _expr_names(exprs: Any) -> tuple[str, ...]:
     return tuple(str(e.name) if isinstance(e, sa.Column) else str(e) for e in exprs)
 
 
-def from_table(table: sa.Table) -> Table:
+#: Dialects whose variants and dialect impls a model's columns are resolved for.
+VARIANT_DIALECTS = ("mariadb", "mysql", "postgresql", "sqlite")
+
+
+def resolve_type(t: TypeEngine[Any], dialect: str) -> TypeEngine[Any]:
+    """The type a database of ``dialect`` stores for ``t``: its variant for that dialect, and
+    a TypeDecorator's ``load_dialect_impl``."""
+    for _ in range(8):  # a decorator may load another decorator; never loop forever
+        mapping = getattr(t, "_variant_mapping", None) or {}
+        if dialect in mapping:
+            t = mapping[dialect]
+        elif isinstance(t, TypeDecorator):
+            t = t.load_dialect_impl(_dialect(dialect))
+        else:
+            break
+    return t
+
+
+def _stored_text(t: TypeEngine[Any], dialect: str) -> str:
+    if isinstance(t, sa.Enum) and (dialect == "sqlite" or not t.native_enum):
+        return f"VARCHAR({t.length})"  # what a database without enums holds the values in
+    return type_text(t)
+
+
+#: Memo of :func:`_variants` for one MetaData: (type class, repr) -> variants. Columns
+#: repeat the same few types; resolving one costs a dialect adaptation per dialect.
+Memo = dict[tuple[type, str], tuple[tuple[str, str], ...]]
+
+
+def _variants(t: TypeEngine[Any], generic: str, memo: Memo) -> tuple[tuple[str, str], ...]:
+    if not (getattr(t, "_variant_mapping", None) or isinstance(t, (TypeDecorator, sa.Enum))):
+        return ()
+    key = (type(t), repr(t))
+    if key not in memo:
+        memo[key] = _resolve_variants(t, generic)
+    return memo[key]
+
+
+def _resolve_variants(t: TypeEngine[Any], generic: str) -> tuple[tuple[str, str], ...]:
+    out = []
+    for name in VARIANT_DIALECTS:
+        text = _stored_text(resolve_type(t, name), name)
+        if text != generic:
+            out.append((name, text))
+    return tuple(out)
+
+
+def _default(c: sa.Column[Any]) -> str | None:
+    """The default the database applies (a server default), as SQL text; a default only the
+    application sets is not the database's."""
+    server = c.server_default
+    if not isinstance(server, sa.DefaultClause):
+        return None
+    arg = server.arg
+    if isinstance(arg, str):  # a literal value, as SQL writes it
+        return "'" + arg.replace("'", "''") + "'"
+    return str(arg.text) if isinstance(arg, sa.TextClause) else str(arg)
+
+
+def _column_of(c: sa.Column[Any], variants: Memo | None) -> Column:
+    text = type_text(c.type)
+    return Column(
+        str(c.name),
+        text,
+        bool(c.nullable),
+        variants=_variants(c.type, text, variants) if variants is not None else (),
+        default=_default(c),
+        comment=c.comment or None,
+    )
+
+
+def from_table(table: sa.Table, *, variants: Memo | None = None) -> Table:
     uniques = [
         UniqueConstraint(_name(c), tuple(str(col.name) for col in c.columns))
         for c in table.constraints
@@ -218,21 +291,34 @@ def from_table(table: sa.Table) -> Table:
     ]
     return Table(
         name=str(table.name),
-        columns=tuple(
-            Column(str(c.name), type_text(c.type), bool(c.nullable)) for c in table.columns
-        ),
+        columns=tuple(_column_of(c, variants) for c in table.columns),
         primary_key=tuple(str(c.name) for c in table.primary_key.columns),
         foreign_keys=tuple(fk_from(c) for c in table.foreign_key_constraints),
         indexes=tuple(
             Index(_name(i), _expr_names(i.expressions), bool(i.unique)) for i in table.indexes
         ),
         unique_constraints=tuple(uniques),
+        comment=table.comment or None,
     )
 
 
-def from_metadata(metadata: sa.MetaData, *, name: str | None = None, source: str = "") -> Schema:
-    """The schema model of every table in ``metadata``."""
-    return Schema(tuple(from_table(t) for t in metadata.tables.values()), name=name, source=source)
+def from_metadata(
+    metadata: sa.MetaData,
+    *,
+    name: str | None = None,
+    source: str = "",
+    variants: bool = False,
+    dialect: str | None = None,
+) -> Schema:
+    """The schema model of every table in ``metadata``; ``variants``: also the type each
+    dialect stores where a column's type has variants or a dialect impl (models)."""
+    memo: Memo | None = {} if variants else None
+    return Schema(
+        tuple(from_table(t, variants=memo) for t in metadata.tables.values()),
+        name=name,
+        source=source,
+        dialect=dialect,
+    )
 
 
 def _compiles_on(t: TypeEngine[Any], dialect: Dialect | None) -> bool:
@@ -252,12 +338,17 @@ def column_type(text: str, dialect: Dialect | None = None) -> TypeEngine[Any]:
 
 
 def to_metadata(schema: Schema, dialect: Dialect | None = None) -> sa.MetaData:
-    """A MetaData with ``schema``'s tables; types ``dialect`` cannot write stay verbatim."""
+    """A MetaData with ``schema``'s tables, with the types ``dialect`` stores; types it cannot
+    write stay verbatim."""
     md = sa.MetaData(schema=schema.name)
+    name = dialect.name if dialect is not None else None
     for t in schema.tables:
         items: list[Any] = [
             sa.Column(
-                c.name, column_type(c.type, dialect), nullable=c.nullable, autoincrement=False
+                c.name,
+                column_type(c.type_in(name), dialect),
+                nullable=c.nullable,
+                autoincrement=False,
             )
             for c in t.columns
         ]

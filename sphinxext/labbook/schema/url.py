@@ -17,6 +17,7 @@ from ..errors import DatabaseUnreachable, SchemaError
 from .mask import expand, mask_text, mask_url
 from .model import Schema
 from .sqla import from_metadata
+from .sqlite import sqlite_as_declared
 
 URL_SCHEME = re.compile(r"^[a-zA-Z][\w+.-]*://")
 #: Seconds to wait for a server before calling it unreachable.
@@ -124,7 +125,8 @@ def connect(source: str, base_dir: str = ".") -> Iterator[Connection]:
 def reflect_connection(conn: Connection, name: str | None, source: str) -> Schema:
     md = sa.MetaData()
     try:
-        md.reflect(conn, schema=name)
+        # resolve_fks=False: a foreign key to a table that is gone is drift, not an error
+        md.reflect(conn, schema=name, resolve_fks=False)
     except SQLAlchemyError as exc:
         raise SchemaError(
             f"cannot read the schema of {source}: "
@@ -133,7 +135,8 @@ def reflect_connection(conn: Connection, name: str | None, source: str) -> Schem
     # Reflection also pulls in tables of other schemas that foreign keys point to.
     for table in [t for t in md.tables.values() if t.schema != name]:
         md.remove(table)
-    return from_metadata(md, name=name, source=source)
+    schema = from_metadata(md, name=name, source=source, dialect=conn.dialect.name)
+    return sqlite_as_declared(conn, schema) if conn.dialect.name == "sqlite" else schema
 
 
 def load_url(source: str, base_dir: str = ".", name: str | None = None) -> Schema:

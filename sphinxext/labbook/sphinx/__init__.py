@@ -17,6 +17,7 @@ FEATURES = (
     "labcheck",
     "topology",
     "schema",
+    "schema_reference",
     "diagrams",
     "report",
 )

@@ -22,15 +22,13 @@ from typing import TYPE_CHECKING, Any
 
 from docutils import nodes
 from sphinx.ext.graphviz import graphviz, html_visit_graphviz
-from sphinx.util import logging
 from sphinxcontrib.mermaid import mermaid
 
 from ..render.mermaid import with_accessibility
+from .warn import Subtype, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
-
-logger = logging.getLogger(__name__)
 
 #: Where mermaid's browser build goes in the site.
 MERMAID_JS = "mermaid.min.js"
@@ -71,11 +69,11 @@ def on_builder_inited(app: Sphinx) -> None:
     if app.builder.format != "html" or app.config.mermaid_output_format != "raw":
         return
     if mermaid_js_source() is None:
-        logger.warning(
+        warn(
             "mermaid diagrams will load mermaid from the network: the mermaidx package, which "
             "ships mermaid with the site, is not installed (pip install mermaidx)",
-            type="labbook",
-            subtype="mermaid",
+            Subtype.MERMAID,
+            None,
         )
         return
     if not _serves_mermaid(app):

@@ -89,6 +89,7 @@ class SchemaDiagramDirective(SphinxDirective):
         "title": directives.unchanged,
         "caption": directives.unchanged,
         "indexes": directives.flag,
+        "hide-columns": directives.unchanged_required,
         "overview": directives.flag,
         "format": _choice(FORMATS),
         "schema": directives.unchanged_required,
@@ -139,6 +140,7 @@ class SchemaDiagramDirective(SphinxDirective):
                 depth=self.options.get("depth", 1),
                 title=self.options.get("title"),
                 indexes="indexes" in self.options,
+                hide_columns=self.options.get("hide-columns"),
                 base_dir=doc_dir,
             )
             self.depend(groups_file)

@@ -30,6 +30,8 @@ class Subtype(enum.StrEnum):
     DIRECTIVE = "directive"  # a directive or its options are wrong
     SPEC = "spec"  # a lab spec has errors
     SCHEMA = "schema"  # a schema could not be loaded, drawn or checked
+    SCHEMA_LINT = "schema-lint"  # a schema breaks a lint rule (schema-reference :lint:)
+    MERMAID = "mermaid"  # mermaid cannot be shipped with the site (it would load from the network)
 
 
 def location_of(node: nodes.Node) -> Location:
