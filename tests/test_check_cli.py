@@ -182,3 +182,37 @@ def test_a_file_that_cannot_be_written_is_said_once(tmp_path, capsys):
     said = [x for x in err.splitlines() if "cannot write /etc" in x]
     assert len(said) == 1, err
     assert said[0].count("cannot write") == 1 and said[0].count("alpha") == 1, said[0]
+
+
+CRAM = Path(__file__).parent / "data" / "cram"
+
+
+def test_check_runs_a_cram_file_on_a_lab_node(tmp_path, capsys):
+    lab = ROOTS / "test-lab-drift" / "pair.yaml"
+    t = tmp_path / "basic.t"
+    shutil.copy(CRAM / "basic.t", t)
+    report = tmp_path / "r.json"
+    rc = main(["check", str(t), "--lab", str(lab), "--node", "beta", "--json", str(report)])
+    out, err = capsys.readouterr()
+    assert rc == 1, out + err
+    wrong = next(i for i, x in enumerate(t.read_text().splitlines(), 1) if "echo wrong" in x)
+    assert f"{t}:{wrong}: output of `echo wrong` on beta differs from the page" in err
+    assert "-right\n+wrong" in err
+    assert "1 lab: 1 passed, 1 drift, 0 errors, 0 skipped" in out
+    steps = json.loads(report.read_text())["steps"]
+    assert [s["line"] for s in steps] == [3, wrong]  # the first command of each session
+    t.write_text(t.read_text().replace("  right\n", "  wrong\n"))
+    assert main(["check", str(t), "--lab", str(lab), "--node", "beta"]) == 0
+
+
+def test_check_of_a_cram_file_says_what_it_needs(tmp_path, capsys):
+    lab = ROOTS / "test-lab-drift" / "pair.yaml"
+    t = CRAM / "basic.t"
+    assert main(["check", str(t)]) == 2
+    assert "add --lab SPEC.yaml --node NODE" in capsys.readouterr().err
+    assert main(["check", str(t), "--lab", str(lab), "--node", "gamma"]) == 2
+    assert "its nodes: alpha, beta" in capsys.readouterr().err
+    bad = tmp_path / "bad.t"
+    bad.write_text("Comment\n\n  output before any command\n")
+    assert main(["check", str(bad), "--lab", str(lab), "--node", "alpha"]) == 2
+    assert f"{bad}:3: a console block must start with a prompt" in capsys.readouterr().err

@@ -246,6 +246,97 @@ def test_a_background_command_that_fails_at_once_is_drift_with_its_output(spec):
     assert "no such option" in r.steps[0].diff
 
 
+def test_exit_status_per_command_with_n_lines(spec):
+    r = run_plan(
+        plan(
+            spec,
+            RunStep(
+                node="alpha",
+                source=Source("doc.rst", 10, "doc"),
+                commands=(
+                    Command("false", (), 11, rc=1),
+                    Command("echo ok", ("ok",), 13),
+                    Command("exit_with() { return $1; }; exit_with 3", (), 15, rc=4),
+                ),
+            ),
+        )
+    )
+    (step,) = r.steps
+    assert step.status is Status.DRIFT
+    assert step.line == 15  # the command whose status differs, not the block
+    assert [c.status for c in step.commands] == [Status.PASSED, Status.PASSED, Status.DRIFT]
+    assert "the page expects 4, the command returned 3" in step.diff
+
+
+def test_exit_status_80_skips_the_step_with_what_it_printed(spec):
+    r = run_plan(
+        plan(
+            spec,
+            run("alpha", ("echo before", ["before"])),
+            run(
+                "alpha",
+                ("echo 'no 8021q module here'; exit_80() { return 80; }; exit_80", ["x"]),
+                ("echo never", ["never"]),
+                line=20,
+            ),
+            run("alpha", ("echo after", ["after"]), line=30),
+        )
+    )
+    assert [s.status for s in r.steps] == [Status.PASSED, Status.SKIPPED, Status.PASSED]
+    skipped = r.steps[1]
+    assert skipped.message == "not run: skipped by the step: no 8021q module here"
+    assert len(skipped.commands) == 1  # the rest of the block did not run
+    assert r.status is Status.PASSED
+
+
+def test_exit_status_80_expected_by_the_page_is_no_skip(spec):
+    r = run_plan(plan(spec, run("alpha", ("(exit 80)", []), rc=80)))
+    assert r.steps[0].status is Status.PASSED
+
+
+def test_a_file_that_applying_twice_changes_is_drift_at_its_line(spec):
+    merged = FileStep("beta", "/etc/app.yaml", ("a: 1",), Source("doc.rst", 50), "yaml", merge=True)
+    # the service rewrites the file in its own layout: the page's merge would undo it
+    service = run("beta", ("printf 'a:    1\\nb: [2]\\n' > etc/app.yaml", []), line=60)
+    r = run_plan(plan(spec, merged, service))
+    assert r.steps[0].status is Status.DRIFT
+    assert r.steps[0].line == 50
+    assert r.steps[0].message.startswith("applying /etc/app.yaml twice changed it")
+    assert "--- applied once" in r.steps[0].diff and "-a:    1" in r.steps[0].diff
+
+
+def test_idempotent_files_pass_and_waivers_are_reported(spec):
+    whole = FileStep("beta", "/etc/app.ini", ("[a]", "x = 1"), Source("doc.rst", 30), "ini")
+    merged = FileStep(
+        "beta", "/etc/app.ini", ("[a]", "x = 2"), Source("doc.rst", 40), "ini", merge=True
+    )
+    r = run_plan(plan(spec, whole, merged))
+    assert [s.status for s in r.steps] == [Status.PASSED, Status.PASSED]
+    waived = FileStep(
+        "beta",
+        "/etc/app.yaml",
+        ("a: 1",),
+        Source("doc.rst", 50),
+        "yaml",
+        merge=True,
+        not_idempotent="the service rewrites it",
+    )
+    service = run("beta", ("printf 'a:    1\\n' > etc/app.yaml", []), line=60)
+    r = run_plan(plan(spec, waived, service))
+    assert r.steps[0].status is Status.PASSED
+    data = to_json([r])
+    assert data["waivers"] == [
+        {
+            "file": "doc.rst",
+            "line": 50,
+            "node": "beta",
+            "document": "doc",
+            "why": "the service rewrites it",
+        }
+    ]
+    assert from_json(data)[0].steps[0].waiver == "the service rewrites it"
+
+
 def test_provider_options_are_key_value_pairs():
     from sphinxext.labbook.providers import parse_options
 

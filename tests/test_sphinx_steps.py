@@ -125,3 +125,48 @@ def test_labcheck_builder_fails_on_bad_directives(app):
     data = json.loads((Path(app.outdir) / "labcheck.json").read_text())
     assert data["summary"]["errors"] >= 6
     assert all({"file", "line", "message"} <= set(p) for p in data["problems"])
+
+
+@pytest.mark.sphinx("labcheck", testroot="lab-verify", freshenv=True)
+def test_cram_constructs_exit_statuses_skips_and_idempotence(app):
+    app.build()
+    src = Path(app.srcdir) / "index.rst"
+    lines = src.read_text().splitlines()
+
+    def line_of(text: str) -> int:
+        return next(i for i, x in enumerate(lines, 1) if text in x)
+
+    data = json.loads((Path(app.outdir) / "labcheck.json").read_text())
+    by_line = {s["line"]: s for s in data["steps"]}
+    # byte-exact, quantified lines and [1] passed
+    assert by_line[line_of("printf 'a\\tb")]["status"] == "passed"
+    assert by_line[line_of("seq 1 4")]["status"] == "passed"
+    # exit 80: not run, with what the step printed
+    skipped = by_line[line_of("exit_with 80")]
+    assert skipped["status"] == "skipped"
+    assert skipped["message"] == "not run: skipped by the step: no such module"
+    # applying the merged file again rewrites the service's layout: drift at the lab-file
+    app_yaml = by_line[line_of("lab-file:: /etc/app.yaml") + 4]
+    assert app_yaml["status"] == "drift"
+    assert "applying /etc/app.yaml twice changed it" in app_yaml["message"]
+    other = by_line[line_of("lab-file:: /etc/other.yaml") + 5]
+    assert other["status"] == "passed"
+    assert data["waivers"] == [
+        {
+            "file": str(src),
+            "line": other["line"],
+            "node": "beta",
+            "document": "index",
+            "why": "the service writes it in its own layout",
+        }
+    ]
+    # [2] after `false` (which returns 1): drift at that command's line
+    status = by_line[line_of("# false")]
+    assert status["status"] == "drift"
+    assert "the page expects 2, the command returned 1" in status["diff"]
+    assert data["summary"] == {"passed": 4, "drift": 2, "errors": 0, "skipped": 1}
+    status_text = re.sub(r"\x1b\[[0-9;]*m", "", app.status.getvalue())
+    assert (
+        f"labbook: {src}:{other['line']}: not checked for idempotence: "
+        "the service writes it in its own layout"
+    ) in status_text

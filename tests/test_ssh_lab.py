@@ -344,3 +344,43 @@ def test_labbook_gc_keeps_a_running_ssh_lab(capsys, up):
         assert state.read(lab.name) is not None and state.masters(lab.name)
     finally:
         lab.down()
+
+
+# -- checking the machines without changing them ------------------------------------------------
+def test_no_apply_compares_files_runs_safe_steps_and_writes_nothing(
+    tmp_path, capsys, nodes, served
+):
+    machine = {
+        ("alpha", "/etc/noapply/motd"): b"Welcome to alpha.\nLast changed by hand.\n",
+        ("beta", "/etc/noapply/app.ini"): b"[server]\nhost = 0.0.0.0\nport = 8080\n",
+        ("beta", "/etc/noapply/db.ini"): b"[db]\nhost = db2\n",
+    }
+    for (node, path), data in machine.items():
+        nodes.put(node, path, data)
+    report = tmp_path / "r.json"
+    root = copy_root(tmp_path, "lab-noapply")
+    argv = ["check", str(root), "--provider", "ssh", "--inventory", served.inventory]
+    rc = main([*argv, "--no-apply", "--json", str(report)])
+    out, err = capsys.readouterr()
+    assert rc == 1, out + err
+    steps = {s["line"]: s for s in json.loads(report.read_text())["steps"]}
+    lines = (root / "index.rst").read_text().splitlines()
+
+    def step(text: str) -> dict:
+        at = next(i for i, x in enumerate(lines, 1) if text in x)
+        return next(s for line, s in sorted(steps.items()) if line > at)
+
+    assert step("lab-file:: /etc/noapply/motd")["status"] == "passed"
+    assert step("lab-file:: /etc/noapply/app.ini")["status"] == "passed"  # only its keys
+    db = step("lab-file:: /etc/noapply/db.ini")
+    assert db["status"] == "drift" and "its keys differ from the page" in db["message"]
+    assert "-host = db1" in db["diff"] and "+host = db2" in db["diff"]
+    safe, unsafe = (s for line, s in sorted(steps.items()) if s["kind"] == "run")
+    assert safe["status"] == "passed"
+    assert unsafe["status"] == "skipped"
+    assert unsafe["message"] == "not run: --no-apply runs only lab-run blocks marked :safe:"
+    for (node, path), data in machine.items():  # nothing written
+        assert nodes.get(node, path) == data
+    assert nodes.exec("alpha", ["test", "-e", "/etc/noapply/written"]).rc == 1
+    assert main([*argv[:2], "--no-apply"]) == 2  # a new lab has nothing to compare
+    assert "use it with --provider ssh" in capsys.readouterr().err

@@ -267,6 +267,46 @@ def test_simple_blocks_round_trip(session):
     assert all(block[c.line] == "$ " + c.text for c in cmds)
 
 
+def test_a_bracketed_number_after_the_output_is_the_exit_status():
+    cmds = parse_console(
+        [
+            "$ grep x /nonexistent",
+            "grep: /nonexistent: No such file",
+            "[2]",
+            "",
+            "$ true",
+            "$ f",
+            "[1] (re)",
+            "[300]",
+        ]
+    )
+    assert [c.rc for c in cmds] == [2, None, None]
+    assert cmds[0].expected == ("grep: /nonexistent: No such file",)
+    assert cmds[2].expected == ("[1] (re)", "[300]")  # not a status: kept as output
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        ("no: the service rewrites it", "the service rewrites it"),
+        ("no, stamped with the date", "stamped with the date"),
+        ("yes", ""),
+    ],
+)
+def test_idempotent_option(value, why):
+    from sphinxext.labbook.sphinx.steps import _idempotent
+
+    assert _idempotent(value) == why
+
+
+@pytest.mark.parametrize("value", ["no", "", "maybe: who knows", "yes: but"])
+def test_idempotent_option_says_what_to_write(value):
+    from sphinxext.labbook.sphinx.steps import _idempotent
+
+    with pytest.raises(ValueError, match="write ':idempotent: no: WHY'"):
+        _idempotent(value)
+
+
 def test_steps_hold_typed_match_modes_and_file_formats():
     where = Source("doc.rst", 3)
     run = RunStep("alpha", (), where, match="exact")

@@ -95,6 +95,16 @@ def step_rows(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
     return rows
 
 
+def waivers(results: Iterable[PlanResult]) -> list[dict[str, Any]]:
+    """The lab-files not checked for idempotence, each with the page's reason."""
+    return [
+        {"file": s.file, "line": s.line, "node": s.node, "document": r.document, "why": s.waiver}
+        for r in results
+        for s in r.steps
+        if s.waiver
+    ]
+
+
 def to_json(
     results: list[PlanResult], problems: list[dict[str, Any]] | None = None
 ) -> dict[str, Any]:
@@ -121,6 +131,7 @@ def to_json(
             for r in results
         ],
         "steps": step_rows(results),
+        "waivers": waivers(results),
         "results": [plan_result_to_dict(r) for r in results],
     }
 

@@ -28,7 +28,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         description="Run every lab of the given documents (a Sphinx source directory with "
         "conf.py, or .rst/.md files) and compare each page with what really "
         "happened. Prints a line per lab and a summary; drift is shown as a "
-        "diff at its file:line.",
+        "diff at its file:line.\n\n"
+        "cram files (FILE.t) run on one node of a lab instead: "
+        "labbook check FILE.t --lab SPEC.yaml --node NODE",
         epilog="exit codes: 0 all passed, 1 drift (or a step failed, or a schema-diagram's "
         "database differs from it, or with --locked: the recorded results are out of date), "
         "2 bad input, 3 a lab could not be brought up or a schema-diagram's database could "
@@ -44,6 +46,22 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="a Sphinx source directory (with conf.py) or document files",
     )
     p.add_argument("--provider", help="run every lab on this provider (netns, ssh, vm)")
+    p.add_argument(
+        "--no-apply",
+        action="store_true",
+        help="compare the machines of an ssh inventory with the pages, changing nothing: "
+        "lab-file blocks are read and compared (merged ones by their keys), lab-run "
+        "blocks marked :safe: run, other steps are listed as not run",
+    )
+    p.add_argument("--lab", metavar="SPEC.yaml", help="cram files: the lab to run them in")
+    p.add_argument("--node", help="cram files: the node of --lab whose shell runs them")
+    p.add_argument(
+        "--match",
+        choices=("bytes", "exact", "normalized"),
+        default="bytes",
+        help="cram files: how output is compared (default bytes, as cram does; "
+        "normalized: as a terminal shows it, volatile values by shape)",
+    )
     p.add_argument("--inventory", help="inventory file for the ssh provider (or vagrant:DIR)")
     p.add_argument("--json", metavar="FILE", help="write the report as JSON")
     p.add_argument("--junit", metavar="FILE", help="write the report as JUnit XML")
@@ -273,6 +291,12 @@ def _alive(pid: int) -> bool:
 
 
 def run(args: argparse.Namespace) -> int:
+    if any(p.endswith(".t") for p in args.paths):
+        from .cramcheck import check_cram
+
+        return check_cram(args, _finish)
+    if args.lab or args.node:
+        raise UsageError("--lab and --node are for cram files (FILE.t); documents name their labs")
     src, conf, docs = _project(args.paths)
     results = _results_dir(conf)
     if args.locked and not results:
@@ -302,6 +326,13 @@ def run(args: argparse.Namespace) -> int:
         overrides["root_doc"] = docs[0]
     if args.provider:
         overrides["labbook_provider_force"] = args.provider
+    if args.no_apply:
+        if args.provider != "ssh" or args.accept:
+            raise UsageError(
+                "--no-apply compares machines that exist: use it with --provider ssh "
+                "--inventory FILE (and without --accept)"
+            )
+        overrides["labbook_no_apply"] = True
     if args.output_dir or not args.build_dir:
         from ..runner.execute import default_output_dir
 
@@ -315,6 +346,7 @@ def run(args: argparse.Namespace) -> int:
             "LABBOOK_PROVIDER",
             "LABBOOK_STOP_ON_FAIL",
             "LABBOOK_RESULTS_LOCKED",
+            "LABBOOK_NO_APPLY",
         )
         if k in os.environ
     }

@@ -21,6 +21,9 @@ from .where import where
 BACKGROUND_GRACE = 0.5
 #: Between two tries of a ``:retry:`` step.
 RETRY_INTERVAL = 0.25
+#: The exit status a command uses to say "skip me" (as cram and Scrut read it): the
+#: step is not run, and says so with what the command printed.
+SKIP_STATUS = 80
 
 
 def default_output_dir() -> str:
@@ -74,8 +77,14 @@ def run_plan(
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
-            results = _run_steps(lab, plan, stop_on_fail)
-            results = _recheck_files(lab, plan, results)
+            if plan.apply:
+                results = _run_steps(lab, plan, stop_on_fail)
+                results = _recheck_files(lab, plan, results)
+                results = _apply_again(lab, plan, results)
+            else:
+                from .compare import compare_steps
+
+                results = compare_steps(lab, plan, _run_commands)
     status = _overall(results)
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
@@ -170,6 +179,17 @@ def _run_commands(lab: Lab, index: int, step: RunStep) -> StepResult:
         done.append(cr)
         if cr.status is Status.ERROR:
             break
+        if cr.status is Status.SKIPPED:  # the rest of the block needs what it lacked
+            return StepResult(
+                index,
+                "run",
+                step.node,
+                Status.SKIPPED,
+                cr.line,
+                diff=_printed(cr.output),
+                message=cr.message,
+                commands=tuple(done),
+            )
     bad = [c for c in done if c.status is not Status.PASSED]
     if not bad:
         return StepResult(
@@ -202,9 +222,10 @@ def _judge(step: RunStep, cmd: Command, output: str, rc: int) -> tuple[bool, str
 
     m = match_output(cmd.expected, output, step.match)
     diff = m.diff
-    ok = m.ok and rc == step.rc
-    if rc != step.rc:
-        diff += f"exit status: the page expects {step.rc}, the command returned {rc}\n"
+    want = step.rc if cmd.rc is None else cmd.rc
+    ok = m.ok and rc == want
+    if rc != want:
+        diff += f"exit status: the page expects {want}, the command returned {rc}\n"
     return ok, diff
 
 
@@ -215,6 +236,8 @@ def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
         res = lab.session(step.node).run(cmd.text, timeout=step.timeout)
         if res.timed_out or res.ended:
             return _shell_lost(step, cmd, res, time.monotonic() - t)
+        if res.rc == SKIP_STATUS and (step.rc if cmd.rc is None else cmd.rc) != SKIP_STATUS:
+            return _skipped_by(step, cmd, res.rc, res.stdout, time.monotonic() - t)
         ok, diff = _judge(step, cmd, res.stdout, res.rc)
         if ok or time.monotonic() >= deadline:
             break
@@ -236,6 +259,16 @@ def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
         diff=diff,
         message=message,
         full_output=res.full_output,
+    )
+
+
+def _skipped_by(
+    step: RunStep, cmd: Command, rc: int, output: str, duration: float
+) -> CommandResult:
+    said = " ".join(x.strip() for x in output.strip().splitlines()[-3:] if x.strip())
+    message = "not run: skipped by the step" + (f": {said}" if said else "")
+    return CommandResult(
+        cmd.text, cmd.line, rc, output, duration, Status.SKIPPED, message=message[:300]
     )
 
 
@@ -453,6 +486,52 @@ def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[S
                 message=f"{path} on {node} was changed by a later step: the page "
                 "shows what was applied, the node now has something else",
             )
+    return out
+
+
+def _apply_again(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
+    """Idempotence: after the lab's steps, every lab-file is applied again, in order; a
+    file the second round leaves different from how the lab left it is drift ("applying
+    PATH twice changed it") at the last step that changed it. Steps that say
+    ``:idempotent: no: WHY`` are applied but not blamed, and listed as waivers."""
+    from ..verdict.configfiles import apply_content
+    from ..verdict.matching import unified
+
+    out = list(results)
+    by_file: dict[tuple[str, str], list[int]] = {}
+    for i, step in enumerate(plan.steps):
+        if isinstance(step, FileStep):
+            by_file.setdefault((step.node, step.path), []).append(i)
+            if step.not_idempotent:
+                out[i] = replace(out[i], waiver=step.not_idempotent)
+    for (node, path), indexes in by_file.items():
+        if any(out[i].status is not Status.PASSED for i in indexes):
+            continue  # already reported; a second round would only repeat it
+        try:
+            before = lab.get(node, path)
+            current, changer = before, None
+            for i in indexes:
+                step = plan.steps[i]
+                assert isinstance(step, FileStep)
+                data = apply_content(step.content, step.format, step.merge, current)
+                lab.put(node, path, data, mode=step.mode, owner=step.owner)
+                after = lab.get(node, path)
+                if after != current and not step.not_idempotent:
+                    changer = i
+                current = after
+        except (OSError, LabbookError):
+            continue  # the file went away or cannot be read: _recheck_files said so
+        if current == before or changer is None:
+            continue
+        diff = unified(_text(before).splitlines(), _text(current).splitlines())
+        out[changer] = replace(
+            out[changer],
+            status=Status.DRIFT,
+            diff=diff.replace("--- expected\n+++ actual", "--- applied once\n+++ applied twice", 1),
+            actual=_text(current),
+            message=f"applying {path} twice changed it (on {node}); make the step "
+            "idempotent, or waive the check with ':idempotent: no: WHY'",
+        )
     return out
 
 

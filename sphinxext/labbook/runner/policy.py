@@ -75,6 +75,9 @@ class Context:
     #: Do not write the recorded results; only say which documents' would change.
     locked: bool = False
     stop_on_fail: bool = False
+    #: Compare machines that exist with the pages without changing them (``--no-apply``,
+    #: the ssh provider only); such a check is never written to the recorded results.
+    no_apply: bool = False
     #: Labs of this process that failed (``stop_on_fail`` stops at the first).
     failures: list[str] = field(default_factory=list)
     #: Called with a plan before its lab is brought up (progress, ``-j`` workers' set-up).
@@ -104,6 +107,8 @@ class _Lab:
     lab_key: str = ""
     step_keys: list[str] = field(default_factory=list)
     record: dict[str, Any] | None = None
+    #: Why the lab is not run at all (before any provider is asked).
+    not_run: str = ""
 
 
 class Policy:
@@ -128,6 +133,14 @@ class Policy:
     def _prepare(self, plan: LabPlan) -> _Lab:
         from ..providers import get_provider
 
+        if self.ctx.no_apply:
+            if plan.provider != "ssh":
+                return _Lab(
+                    plan,
+                    not_run="labbook_no_apply compares machines that exist (the ssh "
+                    f"provider); the {plan.provider} provider makes new ones",
+                )
+            plan = replace(plan, apply=False)
         lab = _Lab(plan)
         try:
             lab.provider = get_provider(plan.provider, **dict(plan.provider_options))
@@ -141,6 +154,8 @@ class Policy:
         return lab
 
     def _result(self, lab: _Lab) -> PlanResult:
+        if lab.not_run:
+            return could_not_run(lab.plan, lab.not_run)
         if lab.error:
             return failed(lab.plan, f"{UP_FAILED}: {lab.error}")
         if not lab.plan.steps:
@@ -192,6 +207,8 @@ class Policy:
     def _record(self, document: str, labs: list[_Lab], results: list[PlanResult]) -> bool:
         """Write the document's recorded results when one of its labs ran; a lab that
         did not run here keeps what was recorded for it. True when the file changed."""
+        if self.ctx.no_apply:
+            return False
         store = self.ctx.records
         if store is None or not any(_ran(r) for r in results):
             return False

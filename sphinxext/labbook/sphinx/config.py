@@ -77,6 +77,14 @@ OPTIONS = (
         env="LABBOOK_STOP_ON_FAIL",
     ),
     Option(
+        "labbook_no_apply",
+        False,
+        (bool,),
+        "compare existing machines (ssh provider) with the pages without changing them: "
+        "files are read, only :safe: lab-run blocks run (like labbook check --no-apply)",
+        env="LABBOOK_NO_APPLY",
+    ),
+    Option(
         "labbook_cache_dir",
         "",
         (str,),

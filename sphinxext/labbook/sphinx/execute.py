@@ -118,6 +118,7 @@ def policy(app: Sphinx) -> Policy:
         records=RecordStore(directory, str(app.confdir)) if directory else None,
         locked=bool(cfg.value(app.config, "labbook_results_locked")),
         stop_on_fail=bool(cfg.value(app.config, "labbook_stop_on_fail")),
+        no_apply=bool(cfg.value(app.config, "labbook_no_apply")),
         failures=_FAILED,
         before_run=before_run,
         output_dir=output_dir(app),

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 from sphinx.builders import Builder
 from sphinx.util import logging
 
-from ..report import summary_line, write_reports
+from ..report import summary_line, waivers, write_reports
 from ..verdict.results import PlanResult, Status
 from .envdata import problems_of, results_of
 
@@ -75,6 +75,10 @@ class LabcheckBuilder(Builder):
         )
         # labbook check passes this line through as its summary
         logger.info(f"labbook: {summary_line(results, problems=problems)}")
+        for w in waivers(results):
+            logger.info(
+                f"labbook: {w['file']}:{w['line']}: not checked for idempotence: {w['why']}"
+            )
         if problems or any(r.status in (Status.DRIFT, Status.ERROR) for r in results):
             # Sphinx 9 deprecates Builder.app in favour of _app (as linkcheck uses)
             app = getattr(self, "_app", None) or self.app

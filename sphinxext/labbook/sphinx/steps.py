@@ -47,6 +47,22 @@ NUMERIC_OPTIONS: dict[str, Any] = {
 }
 
 
+def _idempotent(arg: str | None) -> str:
+    """``:idempotent: no: WHY`` -> WHY (``yes`` -> "", the default: checked)."""
+    text = (arg or "").strip()
+    word, _, why = text.partition(" ")
+    word = word.rstrip(":,").lower()
+    if word == "yes" and not why.strip():
+        return ""
+    why = why.strip().lstrip(":,-— ").strip()
+    if word != "no" or not why:
+        raise ValueError(
+            f"{text!r}: write ':idempotent: no: WHY' (why applying the file twice may "
+            "change it) to waive the check, or leave the option out"
+        )
+    return why
+
+
 def _is_myst(directive: SphinxDirective) -> bool:
     return type(directive.state_machine).__module__.startswith("myst_parser")
 
@@ -267,6 +283,7 @@ class LabRunDirective(_LabDirective):
         "retry": directives.unchanged_required,
         "background": directives.flag,
         "hide": directives.flag,
+        "safe": directives.flag,
         "prompt": directives.unchanged_required,
         "caption": directives.unchanged,
     }
@@ -317,6 +334,7 @@ class LabRunDirective(_LabDirective):
             background="background" in self.options,
             hide="hide" in self.options,
             content=tuple(self.content),
+            safe="safe" in self.options,
         )
         caption = run_caption(self.options.get("caption", ""), node_name, step.background)
         node = lab_step(step=step, kind="run", caption=caption)
@@ -354,6 +372,7 @@ class LabFileDirective(_LabDirective):
         "owner": directives.unchanged_required,
         "hide": directives.flag,
         "caption": directives.unchanged,
+        "idempotent": _idempotent,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -393,6 +412,7 @@ class LabFileDirective(_LabDirective):
             mode=self.options.get("mode"),
             owner=self.options.get("owner"),
             hide="hide" in self.options,
+            not_idempotent=self.options.get("idempotent", ""),
         )
         caption = self.options.get("caption") or f"{path} on {node_name}"
         node = lab_step(step=step, kind="file", caption=caption)

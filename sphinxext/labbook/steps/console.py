@@ -30,6 +30,8 @@ _KEYWORD_STARTS = frozenset({"{", "!", "then", "do", "else", "elif", "if", "whil
 _SEPARATOR_CHARS = frozenset(";&|()\n")
 #: A command ending in one of these goes on in the next line, as bash reads it.
 _TRAILING_OPERATORS = ("|", "&&")
+#: ``[N]`` alone on the last line of a command's output (cram's way to write an exit status).
+_EXIT_STATUS = re.compile(r"\[(\d{1,3})\]")
 #: A '#' glued to a word (``${x#y}``, ``$#``) is not a comment; shlex would think it is.
 _GLUED_HASH = re.compile(r"(?<=[^\s;&|()<>])#")
 
@@ -89,7 +91,14 @@ def _parse(
         expected = lines[out_start:i]
         while expected and not expected[-1].strip():
             expected.pop()
-        commands.append(Command(text, tuple(expected), first_line + start, prompt))
+        rc = None
+        status = _EXIT_STATUS.fullmatch(expected[-1].strip()) if expected else None
+        if status and int(status.group(1)) <= 255:
+            rc = int(status.group(1))
+            expected.pop()
+            while expected and not expected[-1].strip():
+                expected.pop()
+        commands.append(Command(text, tuple(expected), first_line + start, prompt, rc))
     return tuple(commands)
 
 

@@ -15,6 +15,9 @@ class MatchMode(enum.StrEnum):
     EXACT = "exact"  # no shapes; ``...`` and ``(re)`` still work (the author wrote them)
     CONTAINS = "contains"  # the expected lines appear in this order, other lines allowed
     JSON = "json"  # both sides are JSON, compared structurally
+    #: byte for byte: colours, tabs, CR and trailing white space count, and a missing
+    #: final newline must be written ``(no-eol)``; ``(esc)`` lines spell control bytes
+    BYTES = "bytes"
 
 
 class FileFormat(enum.StrEnum):
@@ -50,6 +53,7 @@ class Command:
     #: straight from :func:`~.console.parse_console`, counted from its ``first_line``.
     line: int
     prompt: str = "$ "  # the prompt that introduced it, e.g. "$ " or "# "
+    rc: int | None = None  # ``[N]`` after the output; None: the step's ``:rc:``
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,8 @@ class RunStep:
     hide: bool = False
     content: tuple[str, ...] = ()  # the block as written, for accept mode
     kind: str = "run"
+    #: Read-only commands (``:safe:``): run even when a check must change nothing.
+    safe: bool = False
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "match", MatchMode(self.match))
@@ -86,6 +92,8 @@ class FileStep:
     owner: str | None = None
     hide: bool = False
     kind: str = "file"
+    #: Why applying the file twice may change it (``:idempotent: no: WHY``); "" = checked.
+    not_idempotent: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "format", FileFormat(self.format))
@@ -109,3 +117,6 @@ class LabPlan:
     env: tuple[tuple[str, str], ...] = ()
     #: Files the lab's steps read (``:depends:``): their contents are part of the cache key.
     depends: tuple[str, ...] = ()
+    #: False: compare the machines with the page without changing them (``--no-apply``):
+    #: files are read and compared, only ``:safe:`` steps run, the rest are not run.
+    apply: bool = True

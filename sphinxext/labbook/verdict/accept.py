@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import DirectiveError
 from ..steps.console import command_extent
 from ..steps.model import Command, MatchMode
+from .expect import Expected, parse_expected
 from .matching import (
     NOT_JSON,
     Op,
@@ -22,6 +23,7 @@ from .matching import (
     expected_lines,
     json_pair,
     match_output,
+    shown_line,
     with_gaps,
 )
 from .normalize import ELLIPSIS
@@ -38,6 +40,9 @@ def accept(
     them, so real-looking values on the page are not churned. ``match_output(accept(e, a),
     a, mode).ok`` always holds."""
     mode = MatchMode(mode)
+    if mode is MatchMode.BYTES:  # the output byte for byte, as (esc) and (no-eol) lines
+        act = actual.split("\n")
+        return [shown_line(x + "\n") for x in act[:-1]] + ([shown_line(act[-1])] if act[-1] else [])
     new = _accept(list(expected), actual, mode)
     try:
         ok = match_output(new, actual, mode).ok
@@ -65,9 +70,13 @@ def _accept(expected: list[str], actual: str, mode: MatchMode) -> list[str]:
 def literal(line: str) -> str:
     """An actual line as an expected line that matches exactly itself: a line the
     matcher would read as ``...``, ``(re)`` or ``(glob)`` becomes an escaped regex."""
-    if line.strip() == ELLIPSIS or line.endswith((" (re)", " (glob)")):
+    if line.strip() == ELLIPSIS or (line[-1:] == ")" and _suffixed(parse_expected(line))):
         return re.escape(line) + " (re)"
     return line
+
+
+def _suffixed(e: Expected) -> bool:
+    return e.kind != "text" or e.no_eol
 
 
 def _from_ops(exp: list[str], act: list[str], ops: Sequence[Op]) -> list[str]:

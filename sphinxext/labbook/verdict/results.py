@@ -52,6 +52,7 @@ class StepResult:
     file: str = ""  # the source file the step was written in (``line`` is in it)
     #: Shown from recorded results, but the step (or one before it) changed since then.
     stale: bool = False
+    waiver: str = ""  # a file step not checked for idempotence, and why
 
 
 @dataclass(frozen=True)

@@ -47,14 +47,19 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
             for cmd in step.commands:
                 ran = by_line.get(cmd.line)
                 expected = list(cmd.expected)
+                status = cmd.rc
                 if ran is not None and ran.status is Status.DRIFT:
                     expected = accept(cmd.expected, ran.output, step.match)
-                    if ran.rc != step.rc:
+                    if cmd.rc is not None:
+                        status = ran.rc
+                    elif ran.rc != step.rc:
                         notes.append(
                             f"{step.source.file}:{cmd.line}: exit status {ran.rc} "
                             f"differs from :rc: {step.rc}; change :rc: by hand if "
                             "that is right"
                         )
+                if status is not None:  # the page's ``[N]`` line, with the status it now has
+                    expected.append(f"[{status}]")
                 new_cmds.append(replace(cmd, expected=tuple(expected)))
             new = tuple(rewrite_block(list(step.content), new_cmds, step.source.line))
             if new != step.content:
