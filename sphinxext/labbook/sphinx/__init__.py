@@ -9,10 +9,10 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
 #: Feature modules under this package, each with ``setup(app)``.
-FEATURES = ("config", "steps", "execute", "labcheck", "topology", "schema", "report")
+FEATURES = ("config", "steps", "execute", "labcheck", "topology", "schema", "report", "fidelity")
 
 #: Bump when the data labbook keeps on the Sphinx environment changes shape.
-ENV_VERSION = 2
+ENV_VERSION = 3
 
 
 def setup_all(app: Sphinx) -> dict[str, Any]:

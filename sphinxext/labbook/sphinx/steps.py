@@ -14,6 +14,7 @@ from ..errors import DirectiveError, SpecErrors
 from ..runner.model import CommandSpec, FileStep, RunStep, Source
 from ..spec import load_spec
 from . import config as cfg
+from . import fidelity
 from .topology import _choice
 
 if TYPE_CHECKING:
@@ -226,13 +227,14 @@ class LabRunDirective(_LabDirective):
         "hide": directives.flag,
         "prompt": directives.unchanged_required,
         "caption": directives.unchanged,
+        **fidelity.RUN_OPTIONS,
     }
 
     def run(self) -> list[nodes.Node]:
         from ..steps import parse_console
 
         node_name = self.arguments[0]
-        why = self.check_node(node_name)
+        why = self.check_node(node_name) or fidelity.tag_error(self)
         if why:
             return self.error_node(why)
         if not self.content:
@@ -275,6 +277,7 @@ class LabRunDirective(_LabDirective):
             hide="hide" in self.options,
             content=tuple(self.content),
         )
+        fidelity.note_run(self, len(step.commands))
         node = lab_step(step=step, kind="run", caption=self.options.get("caption", ""))
         self.set_source_info(node)
         if not step.hide:
