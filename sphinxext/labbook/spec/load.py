@@ -314,7 +314,7 @@ class _Validator:
                 )
             val = int(val) if isinstance(val, bool) else val
             sysctls.append((key, str(val)))
-        packages = list(d.get("packages") or [])
+        packages = d.get("packages") if isinstance(d.get("packages"), list) else []
         for i, pkg in enumerate(packages):
             if pkg in packages[:i]:
                 self.error((*p, "packages", i), f"package '{pkg}' is listed twice")

@@ -74,12 +74,9 @@ def ensure(cache_dir: str, names: tuple[str, ...], who: str) -> str:
         os.mkdir(root)
         if wanted:
             download(wanted, debs, who)
-        for deb in sorted(os.listdir(debs)):
-            _run(["dpkg-deb", "-x", os.path.join(debs, deb), root], who, "unpack " + deb)
-        merge_usr(root)
+        unpack(debs, root, who)
         with open(os.path.join(root, ".labbook-packages"), "w") as f:
             f.write("".join(f"{n}={v}\n" for n, v in wanted))
-        os.chmod(root, 0o755)
         shutil.rmtree(debs)
         try:
             os.rename(root, target)
@@ -121,6 +118,14 @@ def download(wanted: list[tuple[str, str]], directory: str, who: str) -> None:
     if os.geteuid() == 0:  # apt's _apt user could not write a private temporary directory
         argv += ["-o", "APT::Sandbox::User=root"]
     _run([*argv, *(f"{n}={v}" for n, v in wanted)], who, "download", cwd=directory)
+
+
+def unpack(debs: str, root: str, who: str) -> None:
+    """Unpack every .deb of ``debs`` into ``root`` (a tree the guest lays over /)."""
+    for deb in sorted(os.listdir(debs)):
+        _run(["dpkg-deb", "-x", os.path.join(debs, deb), root], who, "unpack " + deb)
+    merge_usr(root)
+    os.chmod(root, 0o755)
 
 
 def merge_usr(root: str) -> None:
