@@ -24,6 +24,7 @@ from test_netns_support import (  # noqa: F401  (fixtures)
 )
 
 from sphinxext.labbook.providers import userns
+from sphinxext.labbook.providers.labstate import STATE_DIR_ENV
 from sphinxext.labbook.providers.netns import NetnsProvider, state
 
 pytestmark = [NEEDS_USERNS]
@@ -48,8 +49,17 @@ def _labbook(
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **env},
+        env=_with(env),
     )
+
+
+def _with(env: dict[str, str]) -> dict[str, str]:
+    """The test run's environment with ``env``; one that names XDG_RUNTIME_DIR asks for
+    the default state root under it, so the run's own LABBOOK_STATE_DIR goes."""
+    base = dict(os.environ)
+    if "XDG_RUNTIME_DIR" in env:
+        base.pop(STATE_DIR_ENV, None)
+    return {**base, **env}
 
 
 def test_a_node_runs_in_a_user_namespace_of_its_lab(pair) -> None:
@@ -176,7 +186,7 @@ def test_a_kernel_that_refuses_user_namespaces_is_one_line_and_exit_3(tmp_path) 
         capture_output=True,
         text=True,
         timeout=60,
-        env={**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)},
+        env=_with({"XDG_RUNTIME_DIR": str(tmp_path)}),
     )
     assert r.returncode == 3, r.stderr
     assert r.stdout == "" and "Traceback" not in r.stderr
@@ -228,3 +238,31 @@ def test_a_node_may_run_commands_in_namespaces_of_its_own(pair) -> None:
     script = "ip netns add inner && ip netns exec inner ip -br link && ip netns delete inner"
     rc, out = sh(pair, "alpha", script)
     assert (rc, out.split()[:2]) == (0, ["lo", "DOWN"])
+
+
+def test_a_state_root_of_its_own_is_a_world_of_its_own(tmp_path, lab_name) -> None:  # noqa: F811
+    own = tmp_path / "state"
+    env = {STATE_DIR_ENV: str(own)}
+    up = _labbook("up", "tests/labs/pair.yaml", "--name", lab_name, env=env)
+    try:
+        assert (up.returncode, up.stderr) == (0, ""), up.stderr
+        assert (own / lab_name / "state.json").is_file()
+        assert oct(own.stat().st_mode & 0o777) == "0o700"
+        # the run's own root does not hold it; the lab's root does, and gc there keeps it
+        elsewhere = json.loads(_labbook("ls", "--json", env={}).stdout)
+        assert lab_name not in [lab["name"] for lab in elsewhere]
+        assert _labbook("gc", env=env).returncode == 0
+        ran = _labbook("exec", lab_name, "alpha", "--", "hostname", env=env)
+        assert (ran.returncode, ran.stdout) == (0, "alpha.lab\n")
+    finally:
+        down = _labbook("down", lab_name, env=env)
+    assert down.returncode == 0, down.stderr
+    assert not (own / lab_name).exists()
+
+
+@pytest.mark.parametrize("value", ["relative/dir", "/tmp/with space"])
+def test_a_state_root_that_is_no_absolute_path_is_one_line_and_exit_2(value) -> None:
+    r = _labbook("ls", env={STATE_DIR_ENV: value})
+    assert r.returncode == 2 and r.stdout == ""
+    assert r.stderr.count("\n") == 1 and "write an absolute path" in r.stderr
+    assert "Traceback" not in r.stderr

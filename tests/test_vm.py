@@ -34,6 +34,7 @@ WHY_NOT = get_provider("vm").unavailable()
 pytestmark = [
     NEEDS_USERNS,
     pytest.mark.slow,
+    pytest.mark.vm,
     pytest.mark.skipif(
         bool(WHY_NOT),
         reason=f"the vm provider is not available: {WHY_NOT} (CI installs bindep's vm profile)",

@@ -212,7 +212,9 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def _all_labs() -> list:  # type: ignore[type-arg]
     from ..providers import provider_names
+    from ..providers.labstate import state_root
 
+    state_root()  # a wrong LABBOOK_STATE_DIR is the user's to hear of, not one provider's
     labs = []
     for pname in provider_names():
         try:

@@ -46,14 +46,28 @@ class State:
         return replace(self, **changes)
 
 
+#: Names another state root: labs under it are a world of their own (``labbook labs``,
+#: ``gc`` and ``down`` see only them), so jobs that share a machine and a user keep apart.
+STATE_DIR_ENV = "LABBOOK_STATE_DIR"
+
+
 def state_root() -> str:
-    """Where this user's labs keep their state: /run/labbook for root (with the rights to
-    make namespaces; root of a container without them counts as an ordinary user); for an
-    ordinary user
-    ``$XDG_RUNTIME_DIR/labbook``, or /tmp/labbook-UID where that is unset. Each user
-    sees only their own labs."""
+    """Where this user's labs keep their state: ``$LABBOOK_STATE_DIR`` when set; else
+    /run/labbook for root (with the rights to make namespaces; root of a container without
+    them counts as an ordinary user); for an ordinary user ``$XDG_RUNTIME_DIR/labbook``, or
+    /tmp/labbook-UID where that is unset. Each user sees only their own labs."""
     from .userns import privileged
 
+    chosen = os.environ.get(STATE_DIR_ENV)
+    if chosen:
+        if not os.path.isabs(chosen) or "\n" in chosen or " " in chosen:
+            from ..errors import UsageError
+
+            raise UsageError(
+                f"{STATE_DIR_ENV}={chosen!r}: write an absolute path without spaces, "
+                f"e.g. {STATE_DIR_ENV}=/tmp/labbook-ci-1"
+            )
+        return os.path.normpath(chosen)
     uid = os.geteuid()
     if privileged():
         return ROOT_STATE
@@ -105,7 +119,7 @@ def ensure_root(root: str | None = None) -> str:
     if not _trusted(root):
         raise ProviderError(
             f"{root} is not a directory of this user's; remove it, or set "
-            "XDG_RUNTIME_DIR to a directory of yours"
+            f"{STATE_DIR_ENV} to a directory of yours"
         )
     return root
 

@@ -139,10 +139,14 @@ def hub_addresses(lab: str, bridges: list[str]) -> dict[str, str]:
 
     Every QEMU on a network sends its frames to the group and receives everyone else's:
     a hub on this machine's loopback device (frames never leave it). Group and port come
-    from a hash of the user, the lab and the network, so labs side by side do not meet."""
+    from a hash of the user, the state root, the lab and the network, so labs side by side
+    (also labs of one name under two state roots) do not meet."""
+    from ..labstate import state_root
+
     out = {}
+    root = state_root()
     for name in bridges:
-        h = hashlib.sha256(f"{os.geteuid()}:{lab}:{name}".encode()).digest()
+        h = hashlib.sha256(f"{os.geteuid()}:{root}:{lab}:{name}".encode()).digest()
         out[name] = f"239.255.{h[0]}.{h[1] or 1}:{20000 + int.from_bytes(h[2:4], 'big') % 40000}"
     return out
 
