@@ -314,7 +314,8 @@ class _Validator:
                 )
             val = int(val) if isinstance(val, bool) else val
             sysctls.append((key, str(val)))
-        packages = d.get("packages") if isinstance(d.get("packages"), list) else []
+        raw_packages = d.get("packages")
+        packages: list[str] = raw_packages if isinstance(raw_packages, list) else []
         for i, pkg in enumerate(packages):
             if pkg in packages[:i]:
                 self.error((*p, "packages", i), f"package '{pkg}' is listed twice")
