@@ -53,7 +53,10 @@ def main() -> None:
             shutil.rmtree(out, ignore_errors=True)
             secs, rc = build(tree, jobs, out)
             times[label] = secs
-            print(f"{label:<24} {secs:7.1f} s" + ("" if rc == 0 else f"  (exit status {rc})"))
+            print(
+                f"{label:<24} {secs:7.1f} s" + ("" if rc == 0 else f"  (exit status {rc})"),
+                flush=True,
+            )
         auto = times["this tree, -j auto"]
         if "this tree, -j 1" in times:
             print(f"-j auto / -j 1: {auto / times['this tree, -j 1']:.2f}")
