@@ -21,7 +21,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from sphinxext.labbook.matching import actual_lines, match_output
+from sphinxext.labbook.verdict.matching import actual_lines, match_output
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "netns")
 NAMES = ("ip_addr", "ip_br_link", "ip_link_veth", "ping", "bridge_link")

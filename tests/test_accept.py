@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sphinxext.labbook.accept import accept, literal, rewrite_block
-from sphinxext.labbook.matching import match_output
-from sphinxext.labbook.steps import parse_console
+from sphinxext.labbook.steps.console import parse_console
+from sphinxext.labbook.verdict.accept import accept, literal, rewrite_block
+from sphinxext.labbook.verdict.matching import match_output
 
 DATA = Path(__file__).parent / "data"
 
@@ -235,3 +235,16 @@ def test_rewrite_a_root_block(prompt):
     out = rewrite_block(block, [replace(cmds[0], expected=("# comment", "$ x"))])
     assert parse_console(out)[0].text == "service nova-network restart"
     assert len(parse_console(out)) == 1
+
+
+def test_rewrite_block_takes_commands_with_source_lines():
+    block = ["$ echo one", "uno", "", "$ echo two", "dos"]
+    cmds = parse_console(block, first_line=12)
+    new = [replace(c, expected=(c.text.split()[1],)) for c in cmds]
+    assert rewrite_block(block, new, first_line=12) == [
+        "$ echo one",
+        "one",
+        "",
+        "$ echo two",
+        "two",
+    ]

@@ -134,7 +134,7 @@ def test_a_lab_that_never_ran_because_of_bad_input_is_not_green(tmp_path, capsys
 
 
 def test_shards_find_labs_in_included_files_and_long_myst_fences(tmp_path):
-    from sphinxext.labbook.commands.check import _lab_docs
+    from sphinxext.labbook.cli.check import _lab_docs
 
     (tmp_path / "a.rst").write_text("A\n=\n\n.. include:: parts/lab.inc\n")
     (tmp_path / "parts").mkdir()

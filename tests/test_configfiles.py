@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sphinxext.labbook.configfiles import FileFormat, apply_content, check_content, scan_ini
 from sphinxext.labbook.errors import DirectiveError, LabbookError
+from sphinxext.labbook.steps.model import FileFormat
+from sphinxext.labbook.verdict.configfiles import apply_content, check_content, scan_ini
 
 # /etc/nova/nova-cells.conf as the cells article shows it: a bare key and '...' gaps
 NOVA_CELLS = [

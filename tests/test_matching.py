@@ -10,17 +10,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sphinxext.labbook import matching
 from sphinxext.labbook.errors import DirectiveError
-from sphinxext.labbook.matching import (
-    MatchMode,
+from sphinxext.labbook.steps.model import MatchMode
+from sphinxext.labbook.verdict import matching
+from sphinxext.labbook.verdict.matching import (
     actual_lines,
     align,
     compile_lines,
     match_output,
     validate_expected,
 )
-from sphinxext.labbook.normalize import NORMALIZERS, volatile_tokens
+from sphinxext.labbook.verdict.normalize import NORMALIZERS, volatile_tokens
 
 DATA = Path(__file__).parent / "data"
 
@@ -537,7 +537,7 @@ def test_real_output_shown_as_is_matches_itself(raw):
 
 
 def test_tabs_in_real_output_compare_as_a_terminal_shows_them():
-    from sphinxext.labbook.accept import accept
+    from sphinxext.labbook.verdict.accept import accept
 
     actual = "bridge name\tbridge id\t\tSTP enabled\tinterfaces\ndocker0\t\t8000.0242\tno\n"
     page = accept(["stale"], actual)

@@ -9,16 +9,10 @@ import pytest
 
 from sphinxext.labbook.errors import SpecErrors, UsageError
 from sphinxext.labbook.report import from_json, summary, summary_line, to_json, to_junit
-from sphinxext.labbook.runner import (
-    CommandSpec,
-    FileStep,
-    LabPlan,
-    RunStep,
-    Source,
-    Status,
-    run_plan,
-)
+from sphinxext.labbook.runner.execute import run_plan
 from sphinxext.labbook.runner.shard import assign, parse_shard
+from sphinxext.labbook.steps.model import Command, FileStep, LabPlan, RunStep, Source
+from sphinxext.labbook.verdict.results import Status
 
 SPEC = """name: duo
 nodes:
@@ -38,7 +32,7 @@ def run(node: str, *cmds: tuple[str, list[str]], line: int = 10, **kw) -> RunSte
     return RunStep(
         node=node,
         source=Source("doc.rst", line, "doc"),
-        commands=tuple(CommandSpec(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
+        commands=tuple(Command(c, tuple(e), line + 2 * i) for i, (c, e) in enumerate(cmds)),
         **kw,
     )
 
@@ -250,3 +244,18 @@ def test_a_background_command_that_fails_at_once_is_drift_with_its_output(spec):
     assert r.steps[0].status is Status.DRIFT
     assert "exited with status 3" in r.steps[0].message
     assert "no such option" in r.steps[0].diff
+
+
+def test_provider_options_are_key_value_pairs():
+    from sphinxext.labbook.providers import parse_options
+
+    assert parse_options(["accel=tcg", "memory=768", "x=a=b", "empty="]) == {
+        "accel": "tcg",
+        "memory": "768",
+        "x": "a=b",
+        "empty": "",
+    }
+    for bad in ("accel", "=tcg"):
+        with pytest.raises(ValueError) as info:
+            parse_options(["ok=1", bad])
+        assert info.value.args == (bad,)

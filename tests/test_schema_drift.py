@@ -17,7 +17,7 @@ from sphinxext.labbook.errors import DatabaseUnreachable, SchemaError
 from sphinxext.labbook.schema.allow import load_allow
 from sphinxext.labbook.schema.diff import Kind, same_type
 from sphinxext.labbook.schema.drift import check_drift
-from sphinxext.labbook.schema.models import import_file
+from sphinxext.labbook.schema.orm import import_file
 from sphinxext.labbook.schema.source import load_schema
 
 REPO = Path(__file__).parent.parent

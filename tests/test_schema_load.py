@@ -367,7 +367,7 @@ def test_schema_model_sorts_what_loaders_give_in_any_order():
 
 
 def test_reflection_of_sqlite_matches_the_models(tmp_path):
-    from sphinxext.labbook.schema.models import import_file
+    from sphinxext.labbook.schema.orm import import_file
 
     metadata = import_file(str(SMALL / "models.py")).metadata
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")

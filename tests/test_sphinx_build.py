@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from conftest import NEEDS_USERNS, warnings_of
 
-from sphinxext.labbook.sphinx.execute import results_of
+from sphinxext.labbook.sphinx.envdata import results_of
 
 pytestmark = [NEEDS_USERNS]
 

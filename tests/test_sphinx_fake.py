@@ -50,3 +50,15 @@ def test_labcheck_reports_every_step_in_page_order(app) -> None:
     assert [s["line"] for s in index] == sorted(s["line"] for s in index)
     junit = (Path(app.outdir) / "junit.xml").read_text()
     assert 'failures="1"' in junit and 'tests="5"' in junit
+
+
+@pytest.mark.sphinx("html", testroot="fake-topology", freshenv=True)
+def test_topology_drift_warns_at_the_lab_directive(app) -> None:
+    """The lab's plan knows where its ``lab`` directive was written, so topology drift (the
+    machines differ from the spec) is reported at that file and line."""
+    app.build()
+    text = warnings_of(app)
+    index = Path(app.srcdir) / "index.rst"
+    line = _line(index, ".. lab:: pair.yaml")
+    assert f"{index}:{line}: WARNING: topology drift: alpha-lacks-eth1 [labbook.drift]" in text
+    assert text.count("WARNING:") == 1, text

@@ -14,7 +14,8 @@ import pytest
 from conftest import ROOTS, warnings_of
 
 from sphinxext.labbook.cli import main
-from sphinxext.labbook.sphinx.execute import on_outdated, results_of
+from sphinxext.labbook.sphinx.envdata import results_of
+from sphinxext.labbook.sphinx.execute import on_outdated
 
 #: The project without the page whose lab fails to come up: only the not-run lab is left.
 ONLY_NOT_RUN = {"exclude_patterns": ["broken.rst"]}

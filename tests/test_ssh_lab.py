@@ -237,7 +237,7 @@ def test_topology_drift_is_reported_as_drift(tmp_path, capsys, served):
     warnings = [x for x in captured.err.splitlines() if "topology drift" in x]
     assert len(warnings) == 2, captured.err
     assert re.search(
-        r"index\.rst: WARNING: topology drift: \S+/pair\.yaml:7: node alpha: "
+        r"index\.rst:\d+: WARNING: topology drift: \S+/pair\.yaml:7: node alpha: "
         r"interface eth0 lacks address 10\.10\.0\.9/24 \(it has: 10\.10\.0\.1/24",
         warnings[0],
     ), warnings

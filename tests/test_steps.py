@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sphinxext.labbook.errors import DirectiveError
-from sphinxext.labbook.steps import Command, command_extent, parse_console
+from sphinxext.labbook.steps.console import command_extent, parse_console
+from sphinxext.labbook.steps.model import Command, FileFormat, FileStep, MatchMode, RunStep, Source
 
 
 def test_commands_and_their_output():
@@ -264,3 +265,29 @@ def test_simple_blocks_round_trip(session):
     cmds = parse_console(block)
     assert [(c.text, list(c.expected)) for c in cmds] == [(" ".join(w), out) for w, out in session]
     assert all(block[c.line] == "$ " + c.text for c in cmds)
+
+
+def test_steps_hold_typed_match_modes_and_file_formats():
+    where = Source("doc.rst", 3)
+    run = RunStep("alpha", (), where, match="exact")
+    assert run.match is MatchMode.EXACT
+    assert RunStep("alpha", (), where).match is MatchMode.NORMALIZED
+    file = FileStep("alpha", "/etc/x.ini", ("a = 1",), where, format="ini")
+    assert file.format is FileFormat.INI
+    with pytest.raises(ValueError, match="fuzzy"):
+        RunStep("alpha", (), where, match="fuzzy")
+    with pytest.raises(ValueError, match="toml"):
+        FileStep("alpha", "/etc/x", (), where, format="toml")
+
+
+def test_lines_count_from_first_line_for_commands_and_errors():
+    """A directive passes its content's source line: commands and errors then carry file
+    lines, the same numbers the runner and accept mode use (no offsets to convert)."""
+    cmds = parse_console(["$ true", "$ echo x", "x"], first_line=40)
+    assert [c.line for c in cmds] == [40, 41]
+    with pytest.raises(DirectiveError) as err:
+        parse_console(["", "output first", "$ true"], first_line=40)
+    assert err.value.line == 41
+    with pytest.raises(DirectiveError) as err:
+        parse_console(["$ true", "$ cat <<EOF", "never closed"], first_line=40)
+    assert err.value.line == 41

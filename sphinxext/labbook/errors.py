@@ -93,14 +93,6 @@ class NodeNotFound(LabbookError):
     exit_code = 2
 
 
-class StepTimeout(LabbookError):
-    """A command ran past its timeout; ``output`` holds what it printed until then."""
-
-    def __init__(self, message: str, output: str = "", **kw: object) -> None:
-        super().__init__(message, **kw)  # type: ignore[arg-type]
-        self.output = output
-
-
 class SchemaError(LabbookError):
     """A schema source is bad: unimportable, unparseable, missing (exit code 2)."""
 

@@ -7,33 +7,11 @@ import os
 import tempfile
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable
-from dataclasses import asdict
 from typing import Any
 
-from .runner.model import CommandResult, PlanResult, Status, StepResult
+from .verdict.results import PlanResult, Status, plan_result_from_dict, plan_result_to_dict
 
 REPORT_VERSION = 1
-
-
-def plan_result_to_dict(r: PlanResult) -> dict[str, Any]:
-    return asdict(r)
-
-
-def plan_result_from_dict(d: dict[str, Any]) -> PlanResult:
-    steps = tuple(
-        StepResult(
-            **{
-                **s,
-                "status": Status(s["status"]),
-                "commands": tuple(
-                    CommandResult(**{**c, "status": Status(c["status"])})
-                    for c in s.get("commands", ())
-                ),
-            }
-        )
-        for s in d["steps"]
-    )
-    return PlanResult(**{**d, "status": Status(d["status"]), "steps": steps})
 
 
 def summary(results: Iterable[PlanResult]) -> dict[str, int]:

@@ -3,12 +3,36 @@
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
-from .base import ExecResult, Lab, LabInfo, Provider
 
-__all__ = ["BUILTIN", "ExecResult", "Lab", "LabInfo", "Provider", "get_provider", "provider_names"]
+if TYPE_CHECKING:
+    from .base import ExecResult, Lab, LabInfo, Provider
+
+#: What this package hands on from ``base`` (on first use: ``labbook exec`` needs none).
+_FROM_BASE = ("ExecResult", "Lab", "LabInfo", "Provider")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_BASE:
+        from . import base
+
+        return getattr(base, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "BUILTIN",
+    "ExecResult",
+    "Lab",
+    "LabInfo",
+    "Provider",
+    "get_provider",
+    "parse_options",
+    "provider_names",
+]
 
 #: Providers shipped with labbook (also reachable when the package is not installed).
 BUILTIN = {
@@ -47,3 +71,17 @@ def get_provider(name: str | None = None, **options: Any) -> Provider:
         raise UsageError(f"provider '{name}' is not available: {exc}") from None
     provider: Provider = cls(**options)
     return provider
+
+
+def parse_options(items: Iterable[str]) -> dict[str, str]:
+    """Provider options written ``KEY=VALUE`` (the value may be empty, or hold ``=``).
+
+    Raises ``ValueError`` whose argument is the first item that is not ``KEY=VALUE``; the
+    front end says how to write it in its own terms (``-o`` or ``:options:``)."""
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(item)
+        options[key] = value
+    return options

@@ -8,29 +8,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .result import ExecResult
+
 if TYPE_CHECKING:
     from ..spec import LabSpec
     from .session import PtySession as Session
 
 #: Names of running labs: short, so that prefixed interface names stay under 15 chars.
 LAB_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,23}$")
-
-
-@dataclass(frozen=True)
-class ExecResult:
-    """What one command did: its exit code, its output, how long it took."""
-
-    command: str
-    rc: int
-    stdout: str = ""
-    stderr: str = ""
-    duration: float = 0.0
-    timed_out: bool = False
-
-    @property
-    def output(self) -> str:
-        """Standard output and error together (for a session, already interleaved in stdout)."""
-        return self.stdout + self.stderr
 
 
 @dataclass(frozen=True)
@@ -114,8 +99,6 @@ class Lab(abc.ABC):
     def down(self) -> None:
         """Tear everything down. Idempotent; never raises for what is already gone."""
 
-    #: Whether the lab can outlive the process that brought it up (``labbook up``).
-    detachable: bool = False
     #: How the machines differ from the spec, found at ``up`` (providers of existing
     #: machines fill it; each line is reported as drift).
     topology_drift: list[str] = []

@@ -132,7 +132,9 @@ class FakeLab(Lab):
 class FakeProvider(Provider):
     """Options: ``fail_up`` (any true value) makes ``up`` fail, to test error paths;
     ``unavailable=REASON`` makes the provider say this machine cannot run it, as the vm
-    provider does without QEMU (without needing a machine that lacks QEMU)."""
+    provider does without QEMU (without needing a machine that lacks QEMU);
+    ``topology_drift=TEXT`` makes the lab report that drift, as the ssh provider does when
+    the machines differ from the lab spec."""
 
     name = "fake"
 
@@ -146,6 +148,8 @@ class FakeProvider(Provider):
         for node in spec.nodes:
             os.makedirs(os.path.join(root, node.name, "etc"), exist_ok=True)
         lab = FakeLab(name, spec, root)
+        if self.options.get("topology_drift"):
+            lab.topology_drift = [str(self.options["topology_drift"])]
         _RUNNING[name] = lab
         return lab
 

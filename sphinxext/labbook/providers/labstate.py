@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import stat
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
@@ -192,6 +191,8 @@ def remove(name: str, root: str | None = None) -> bool:
     """Remove the lab's state directory; True if there was one."""
     path = lab_dir(name, root)
     existed = os.path.isdir(path)
+    import shutil
+
     shutil.rmtree(path, ignore_errors=True)
     return existed
 

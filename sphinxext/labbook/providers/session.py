@@ -14,21 +14,9 @@ import termios
 import time
 
 from ..errors import ProviderError
-from .base import ExecResult
+from .environ import SESSION_ENV
 from .procs import kill_tree
-
-#: Environment every session starts with: no colours, no pagers, a stable locale.
-SESSION_ENV = {
-    "TERM": "dumb",
-    "LANG": "C.UTF-8",
-    "LC_ALL": "C.UTF-8",
-    "PAGER": "cat",
-    "SYSTEMD_PAGER": "",
-    "GIT_PAGER": "cat",
-    "PS1": "",
-    "PS2": "",
-    "HISTFILE": "/dev/null",
-}
+from .result import ExecResult
 
 
 class PtySession:

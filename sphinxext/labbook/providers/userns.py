@@ -16,8 +16,6 @@ from __future__ import annotations
 import errno
 import os
 import pwd
-import shutil
-import subprocess
 from dataclasses import dataclass
 
 CLONE_NEWUSER = 0x10000000
@@ -77,11 +75,8 @@ def privileged() -> bool:
 def _own_map(name: str) -> tuple[tuple[int, int, int], ...]:
     try:
         with open(f"/proc/self/{name}") as f:
-            return tuple(
-                tuple(int(x) for x in line.split())
-                for line in f  # type: ignore[misc]
-                if line.strip()
-            )
+            rows = [[int(x) for x in line.split()] for line in f if line.strip()]
+            return tuple((inside, outside, count) for inside, outside, count in rows)
     except OSError:
         return ((0, 0, ALL_IDS),)
 
@@ -117,6 +112,8 @@ def plan() -> IdMap:
     user = _name(uid)
     # newgidmap looks the range up in /etc/subgid by the user's name, as newuidmap does
     subu, subg = subordinate(SUBUID, user, uid), subordinate(SUBGID, user, uid)
+    import shutil
+
     helpers = shutil.which("newuidmap") and shutil.which("newgidmap")
     if subu and subg and helpers:
         return IdMap(
@@ -137,6 +134,8 @@ def limits() -> str:
     m = plan()
     if m.privileged or m.helpers:
         return ""
+    import shutil
+
     if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
         return (
             "nodes have only root (uid 0): newuidmap/newgidmap are missing (Debian "
@@ -154,6 +153,8 @@ def map_ids(pid: int, m: IdMap) -> None:
     if m.helpers:
         for tool, lines in (("newuidmap", m.uid_map), ("newgidmap", m.gid_map)):
             argv = [tool, str(pid), *(str(x) for line in lines for x in line)]
+            import subprocess
+
             proc = subprocess.run(argv, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 why = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]

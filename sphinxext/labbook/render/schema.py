@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import fnmatch
 import functools
-import html
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -12,6 +11,8 @@ from dataclasses import dataclass, field, replace
 
 from ..errors import SchemaError
 from ..schema.model import Column, ForeignKey, Schema, Table
+from .dot import html_text
+from .dot import quote as _q
 
 COLUMN_MODES = ("all", "keys", "none")
 DIRECTIONS = ("LR", "TB", "RL", "BT")
@@ -43,6 +44,11 @@ class RenderOptions:
     indexes: bool = False
     #: draw tables that foreign keys reach outside the selection as small grey boxes
     stubs: bool = False
+
+    @property
+    def clustered(self) -> bool:
+        """Do the options say how to cluster the tables (for a split drawing)?"""
+        return bool(self.groups or self.group_by_prefix)
 
     def __post_init__(self) -> None:
         if self.columns not in COLUMN_MODES:
@@ -185,6 +191,16 @@ def clusters(schema: Schema, opts: RenderOptions) -> dict[str, tuple[str, ...]]:
     return {c: tuple(sorted(out[c])) for c in sorted(out)}
 
 
+def split_drawing(
+    schema: Schema, opts: RenderOptions
+) -> list[tuple[str | None, Schema, RenderOptions]]:
+    """What a split drawing shows, in order: the overview of the clusters (``None``), then
+    each cluster's own diagram, with stubs for the tables its foreign keys reach elsewhere.
+    The options must be :attr:`RenderOptions.clustered`."""
+    parts = [(cluster, part, with_stubs(opts)) for cluster, part in split(schema, opts)]
+    return [(None, schema, opts), *parts]
+
+
 def split(schema: Schema, opts: RenderOptions) -> list[tuple[str, Schema]]:
     """One schema per cluster (ungrouped tables as :data:`OTHER`), for one diagram each."""
     selected = select(schema, opts)
@@ -266,15 +282,10 @@ def _stubs(schema: Schema, opts: RenderOptions) -> tuple[str, ...]:
 # -- DOT -----------------------------------------------------------------------------------
 
 
-def _q(text: str) -> str:
-    """A DOT quoted id."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
-
-
 @functools.lru_cache(maxsize=4096)
 def _e(text: str) -> str:
     # names and types repeat across tables; escaping each once is a third of the work
-    return html.escape(text, quote=True)
+    return html_text(text)
 
 
 def _small(text: str) -> str:

@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from ..spec.model import Interface, LabSpec, Network, Node
+from .dot import html_text
+from .dot import quote as _q
 
 #: Layout directions both DOT (``rankdir``) and mermaid (``flowchart DIR``) understand.
 DIRECTIONS = ("LR", "TB", "RL", "BT")
@@ -193,12 +195,6 @@ class _Html(str):
     """A DOT HTML-like label: written between ``<`` and ``>``, not quoted."""
 
 
-def _q(text: str) -> str:
-    """A DOT quoted ID: backslashes, quotes and line breaks escaped."""
-    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
-    return '"' + escaped.replace("\r", "").replace("\n", "\\n") + '"'
-
-
 def _attrs(attrs: dict[str, str]) -> str:
     parts = [f"{k}=<{v}>" if isinstance(v, _Html) else f"{k}={_q(v)}" for k, v in attrs.items()]
     return "[" + ", ".join(parts) + "]"
@@ -247,7 +243,7 @@ def to_dot(spec: LabSpec, rankdir: str = "LR", title: str | None = None) -> str:
     graph = {"rankdir": rankdir, "fontname": FONT, "nodesep": "0.3", "ranksep": "0.8"}
     if title:
         graph |= {
-            "label": _Html("<BR/>".join(html.escape(x) for x in title.splitlines())),
+            "label": _Html(html_text(title)),
             "labelloc": "t",
         }
     out = [

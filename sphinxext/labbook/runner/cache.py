@@ -10,13 +10,14 @@ import tempfile
 from dataclasses import asdict
 from typing import Any
 
-from .model import LabPlan, PlanResult
+from ..steps.model import LabPlan
+from ..verdict.results import PlanResult, plan_result_from_dict, plan_result_to_dict
 
 
 def plan_key(plan: LabPlan, provider_settings: dict[str, Any]) -> str:
     """sha256 of the labbook version, the lab spec's bytes, the files the steps read
     (``:depends:``), every step and the provider."""
-    from .. import __version__
+    from ..version import __version__
 
     try:
         with open(plan.spec_path, "rb") as f:
@@ -52,8 +53,6 @@ class ResultCache:
         return os.path.join(self.directory, key[:2], f"{key}.json")
 
     def get(self, key: str) -> PlanResult | None:
-        from ..report import plan_result_from_dict
-
         try:
             with open(self._path(key), encoding="utf-8") as f:
                 return plan_result_from_dict(json.load(f))
@@ -61,8 +60,6 @@ class ResultCache:
             return None
 
     def put(self, key: str, result: PlanResult) -> None:
-        from ..report import plan_result_to_dict
-
         path = self._path(key)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), suffix=".tmp")

@@ -5,28 +5,14 @@ from __future__ import annotations
 import secrets
 import shlex
 import time
-from collections.abc import Callable
 from dataclasses import replace
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
 from ..spec import LabSpec, load_spec
-from .model import (
-    UP_FAILED,
-    CommandResult,
-    CommandSpec,
-    FileStep,
-    LabPlan,
-    PlanResult,
-    RunStep,
-    Status,
-    Step,
-    StepResult,
-)
+from ..steps.model import Command, FileStep, LabPlan, MatchMode, RunStep, Step
+from ..verdict.results import UP_FAILED, CommandResult, PlanResult, Status, StepResult
 from .signals import sigterm_raises
-
-#: ``progress(event, **data)``: "up", "step", "down" events for front ends to show.
-Progress = Callable[..., None]
 
 #: How long a background command must stay alive to count as started.
 BACKGROUND_GRACE = 0.5
@@ -39,15 +25,12 @@ def lab_name_for(spec: LabSpec) -> str:
     return f"{spec.name[:15].rstrip('-')}-{secrets.token_hex(4)}"
 
 
-def run_plan(
-    plan: LabPlan, *, stop_on_fail: bool = False, progress: Progress | None = None
-) -> PlanResult:
+def run_plan(plan: LabPlan, *, stop_on_fail: bool = False) -> PlanResult:
     """Run every step of ``plan`` in a fresh lab; the lab is always torn down.
 
     Spec errors raise (bad input); a lab that cannot come up gives a result whose
     steps are all ``error``; drift never raises.
     """
-    say = progress or (lambda event, **data: None)
     started = time.time()
     t0 = time.monotonic()
     spec = load_spec(plan.spec_path)
@@ -55,7 +38,6 @@ def run_plan(
     provider = get_provider(plan.provider, **dict(plan.provider_options))
     results: list[StepResult] = []
     with sigterm_raises():
-        say("up", lab=name, spec=plan.spec_path, provider=plan.provider)
         try:
             lab = provider.up(spec, name)
         except ProviderError as exc:
@@ -76,9 +58,8 @@ def run_plan(
         with lab:
             # Providers that cannot build the topology (ssh) check it at up and list drift.
             topology = [str(x) for x in lab.topology_drift]
-            results = _run_steps(lab, plan, stop_on_fail, say)
+            results = _run_steps(lab, plan, stop_on_fail)
             results = _recheck_files(lab, plan, results)
-        say("down", lab=name)
     status = _overall(results)
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
@@ -126,7 +107,7 @@ def _not_run(index: int, step: Step, status: Status, message: str) -> StepResult
     )
 
 
-def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> list[StepResult]:
+def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool) -> list[StepResult]:
     results: list[StepResult] = []
     failed = False
     for i, step in enumerate(plan.steps):
@@ -156,7 +137,6 @@ def _run_steps(lab: Lab, plan: LabPlan, stop_on_fail: bool, say: Progress) -> li
         result = replace(result, duration=time.monotonic() - t, file=step.source.file)
         results.append(result)
         failed = failed or result.status in (Status.DRIFT, Status.ERROR)
-        say("step", lab=lab.name, index=i, step=step, result=result)
     return results
 
 
@@ -198,9 +178,9 @@ def _headed(c: CommandResult, many: bool) -> str:
     return f"line {c.line}: $ {_short(c.text)}\n{c.diff}"
 
 
-def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool, str]:
+def _judge(step: RunStep, cmd: Command, output: str, rc: int) -> tuple[bool, str]:
     """Does ``output``/``rc`` agree with the page? Returns (ok, diff)."""
-    from ..matching import match_output
+    from ..verdict.matching import match_output
 
     m = match_output(cmd.expected, output, step.match)
     diff = m.diff
@@ -210,7 +190,7 @@ def _judge(step: RunStep, cmd: CommandSpec, output: str, rc: int) -> tuple[bool,
     return ok, diff
 
 
-def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
+def _run_one(lab: Lab, step: RunStep, cmd: Command) -> CommandResult:
     deadline = time.monotonic() + step.retry
     t = time.monotonic()
     while True:
@@ -247,7 +227,7 @@ def _run_one(lab: Lab, step: RunStep, cmd: CommandSpec) -> CommandResult:
     )
 
 
-def _run_background(lab: Lab, step: RunStep, cmd: CommandSpec, n: int) -> CommandResult:
+def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandResult:
     """Start ``cmd`` detached from the session, so it keeps running until teardown even if
     a later command of the node times out (which ends the session and its processes).
 
@@ -318,7 +298,8 @@ def _printed(output: str) -> str:
 
 
 def _contains(step: RunStep) -> RunStep:
-    return replace(step, match="contains" if step.match == "normalized" else step.match)
+    contains = step.match is MatchMode.NORMALIZED
+    return replace(step, match=MatchMode.CONTAINS if contains else step.match)
 
 
 def _partial(output: str) -> str:
@@ -333,7 +314,7 @@ def _short(text: str, width: int = 60) -> str:
 
 # -- lab-file -----------------------------------------------------------------------------
 def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
-    from ..configfiles import apply_content, check_content
+    from ..verdict.configfiles import apply_content, check_content
 
     existing: bytes | None = None
     if step.merge:
@@ -383,7 +364,7 @@ def _apply_file(lab: Lab, index: int, step: FileStep) -> StepResult:
 
 def _recheck_files(lab: Lab, plan: LabPlan, results: list[StepResult]) -> list[StepResult]:
     """At the end of the lab, read every applied file back: a later change is drift too."""
-    from ..configfiles import check_content
+    from ..verdict.configfiles import check_content
 
     last: dict[tuple[str, str], int] = {}
     for i, step in enumerate(plan.steps):

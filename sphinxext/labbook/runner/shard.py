@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ..errors import UsageError
 
@@ -36,10 +37,10 @@ def assign(docs: list[str], n: int, durations: dict[str, float] | None = None) -
     return [sorted(s) for s in shards]
 
 
-def durations_from_report(data: dict[str, object]) -> dict[str, float]:
+def durations_from_report(data: dict[str, Any]) -> dict[str, float]:
     """Seconds per document from a labcheck.json report."""
     out: dict[str, float] = {}
-    for lab in data.get("labs", []) or []:  # type: ignore[union-attr]
+    for lab in data.get("labs", []) or []:
         doc = str(lab.get("document", ""))
         out[doc] = out.get(doc, 0.0) + float(lab.get("duration", 0.0))
     return out

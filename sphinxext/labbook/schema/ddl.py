@@ -45,7 +45,7 @@ _DATA = (
 )
 #: ALTER statements: exp.Alter (its kind says what is altered) in newer sqlglot, exp.AlterTable
 #: in 25.0, the oldest we support.
-_ALTER = getattr(exp, "Alter", None) or exp.AlterTable
+_ALTER: type[exp.Expression] = getattr(exp, "Alter", None) or vars(exp)["AlterTable"]
 _SESSION_COMMANDS = ("LOCK", "UNLOCK", "BEGIN", "START", "SET", "USE", "SELECT PG_CATALOG")
 
 
@@ -288,7 +288,7 @@ def _load_sqlglot(path: str, text: str, dialect: str, source: str) -> Schema:
             except sqlglot.errors.ParseError as exc:
                 raise _parse_error(exc, path, chunk[0].line) from None
             for stmt in statements:
-                if stmt is not None:
+                if isinstance(stmt, exp.Expression):
                     reader.statement(stmt, chunk[0].line)
     finally:
         quiet.level = level

@@ -218,7 +218,7 @@ def _alembic_one(d: tuple[Any, ...], documented: Schema) -> Difference | None:
         cols = _cols(str(getattr(e, "name", e)) for e in idx.expressions)
         kind = Kind.UNIQUE if idx.unique else Kind.INDEX
         return Difference(
-            idx.table.name,
+            idx.table.name if idx.table is not None else "",
             f"index {idx.name}",
             kind,
             *side(("unique " if idx.unique else "") + cols),

@@ -6,6 +6,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 
+from ..location import Location
+
 
 @dataclass(frozen=True)
 class Column:
@@ -102,8 +104,7 @@ class Note:
     line: int | None = None
 
     def __str__(self) -> str:
-        loc = ":".join(str(p) for p in (self.file, self.line) if p is not None)
-        return f"{loc}: {self.message}" if loc else self.message
+        return f"{Location(self.file, self.line)}: {self.message}" if self.file else self.message
 
 
 @dataclass(frozen=True)

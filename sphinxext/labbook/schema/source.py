@@ -10,7 +10,7 @@ from ..errors import SchemaError
 from .ddl import DIALECTS, load_ddl
 from .mask import expand, mask_url
 from .model import Schema
-from .models import load_models
+from .orm import load_models
 from .snapshot import SUFFIXES, load_snapshot
 from .url import is_url, load_url
 
@@ -22,7 +22,7 @@ _DOTTED = re.compile(r"^[A-Za-z_][\w]*(\.[A-Za-z_]\w*)*$")
 
 
 @dataclass(frozen=True)
-class Source:
+class SchemaSource:
     """A parsed source string: ``kind`` is url, snapshot, ddl, file or module."""
 
     kind: str
@@ -37,7 +37,7 @@ class Source:
         )
 
 
-def parse_source(source: str) -> Source:
+def parse_source(source: str) -> SchemaSource:
     s = source.strip()
     if not s:
         raise SchemaError(f"no schema source given; write one of {FORMS}")
@@ -45,19 +45,21 @@ def parse_source(source: str) -> Source:
         s = expand(s)  # the whole URL from the environment: ${NOVA_API_DB}
     if is_url(s):
         url, _, name = s.partition("#")
-        return Source("url", url, name or None)
+        return SchemaSource("url", url, name or None)
     if s.lower().endswith(SUFFIXES):
-        return Source("snapshot", s)
+        return SchemaSource("snapshot", s)
     head, sep, tail = s.rpartition(":")
     if s.lower().endswith(".sql") or (sep and head.lower().endswith(".sql")):
         return (
-            Source("ddl", head, tail) if sep and head.lower().endswith(".sql") else Source("ddl", s)
+            SchemaSource("ddl", head, tail)
+            if sep and head.lower().endswith(".sql")
+            else SchemaSource("ddl", s)
         )
     path, attr = (head, tail) if sep else (s, None)
     if path.endswith(".py") or "/" in path or os.sep in path:
-        return Source("file", path, attr or None)
+        return SchemaSource("file", path, attr or None)
     if _DOTTED.match(path) and (attr is None or _DOTTED.match(attr)):
-        return Source("module", path, attr or None)
+        return SchemaSource("module", path, attr or None)
     raise SchemaError(f"{mask_url(s)!r} is not a schema source; write one of {FORMS}")
 
 
@@ -93,7 +95,7 @@ def load_schema(source: str, base_dir: str = ".", *, name: str | None = None) ->
     return _cache[key]
 
 
-def _load(src: Source, source: str, base_dir: str) -> Schema:
+def _load(src: SchemaSource, source: str, base_dir: str) -> Schema:
     if src.kind == "snapshot":
         return load_snapshot(src.path(base_dir), source)
     if src.kind == "ddl":

@@ -79,7 +79,8 @@ def _kind(cls: type) -> str:
 
 def type_text(t: TypeEngine[Any]) -> str:
     """Normalized SQL text of a type: the same type from any loader gives the same text."""
-    kind = _kind(type(t))
+    cls: type = type(t)
+    kind = _kind(cls)
     if kind == "verbatim":
         return t.text  # type: ignore[attr-defined, no-any-return]
     if kind == "enum":

@@ -177,7 +177,7 @@ class _Validator:
             self.error(
                 path,
                 f"{where} must be "
-                + " or ".join(words.get(w, w) for w in want)
+                + " or ".join(words.get(str(w), str(w)) for w in want)
                 + f", not {type(err.instance).__name__}",
             )
         elif err.validator in ("minimum", "maximum", "minItems", "maxItems"):

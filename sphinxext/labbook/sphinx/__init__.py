@@ -9,14 +9,24 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
 #: Feature modules under this package, each with ``setup(app)``.
-FEATURES = ("config", "steps", "execute", "labcheck", "topology", "schema", "report", "fidelity")
+FEATURES = (
+    "config",
+    "envdata",
+    "steps",
+    "execute",
+    "labcheck",
+    "topology",
+    "schema",
+    "report",
+    "fidelity",
+)
 
 #: Bump when the data labbook keeps on the Sphinx environment changes shape.
 ENV_VERSION = 3
 
 
 def setup_all(app: Sphinx) -> dict[str, Any]:
-    from .. import __version__
+    from ..version import __version__
 
     for name in FEATURES:
         importlib.import_module(f".{name}", __package__).setup(app)

@@ -10,49 +10,20 @@ from docutils import nodes
 from sphinx.util import logging
 
 from ..errors import LabbookError
+from ..location import Location
 from ..report import counted
-from ..runner.model import UP_FAILED, LabPlan, PlanResult, Status, StepResult
+from ..steps.model import LabPlan, Source
+from ..verdict.results import UP_FAILED, PlanResult, Status, StepResult
 from . import config as cfg
+from .envdata import plans_of, results_of
 from .steps import lab_marker, lab_step
+from .warn import Subtype, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
     from sphinx.environment import BuildEnvironment
 
 logger = logging.getLogger(__name__)
-
-RESULTS_KEY = "labbook_results"
-PLANS_KEY = "labbook_plans"
-PROBLEMS_KEY = "labbook_problems"
-
-
-def _per_doc(env: BuildEnvironment, key: str) -> dict[str, Any]:
-    """The docname-keyed dict kept on env under ``key`` (made on first use)."""
-    if not hasattr(env, key):
-        setattr(env, key, {})
-    return getattr(env, key)  # type: ignore[no-any-return]
-
-
-def results_of(env: BuildEnvironment) -> dict[str, list[PlanResult]]:
-    """docname -> results of the labs of that document (plain, picklable data)."""
-    return _per_doc(env, RESULTS_KEY)
-
-
-def problems_of(env: BuildEnvironment) -> dict[str, list[dict[str, Any]]]:
-    """docname -> bad directives and lab specs found while reading it (each a plain dict
-    with ``file``, ``line``, ``message``): labs that never ran because of bad input."""
-    return _per_doc(env, PROBLEMS_KEY)
-
-
-def note_problem(env: BuildEnvironment, file: str, line: int, message: str) -> None:
-    problems_of(env).setdefault(env.docname, []).append(
-        {"file": file, "line": line, "message": message}
-    )
-
-
-def plans_of(env: BuildEnvironment) -> dict[str, list[LabPlan]]:
-    """docname -> the plans its labs ran (for accept mode, which rewrites their sources)."""
-    return _per_doc(env, PLANS_KEY)
 
 
 def collect_plans(
@@ -80,6 +51,7 @@ def collect_plans(
             provider_options=tuple(sorted((k, str(v)) for k, v in options.items())),
             env=tuple(sorted((env or {}).items())),
             depends=tuple(data.get("depends", ())),
+            source=Source(marker.source or "", marker.line or data["line"], docname),
         )
         out.append((plan, marker, steps))
     return out
@@ -201,41 +173,30 @@ def _shown(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def warn_result(r: PlanResult, lab: nodes.Element) -> None:
+def warn_result(r: PlanResult, plan: LabPlan) -> None:
     """A lab that did not run, or did not come up: one warning at its ``lab`` directive
     (``labbook.not-run``, or ``labbook.error`` when this machine should have run it).
     Otherwise one warning per step that did not pass, at the line of the failing command."""
+    lab = plan.source.location if plan.source else None
     if r.not_run:
-        logger.warning(
-            f"lab {_shown(r.spec_path)} was not run: {r.not_run}",
-            location=lab,
-            type="labbook",
-            subtype="not-run",
-        )
+        warn(f"lab {_shown(r.spec_path)} was not run: {r.not_run}", Subtype.NOT_RUN, lab)
         return
     if r.up_failed:
         why = r.message.removeprefix(f"{UP_FAILED}: ")
-        logger.warning(
-            f"lab {_shown(r.spec_path)} could not be brought up: {why}",
-            location=lab,
-            type="labbook",
-            subtype="error",
-        )
+        warn(f"lab {_shown(r.spec_path)} could not be brought up: {why}", Subtype.ERROR, lab)
         return
     for line in r.extra.get("topology_drift", ()):  # the machines differ from the lab spec
-        logger.warning(
-            f"topology drift: {line}", location=r.document, type="labbook", subtype="drift"
-        )
+        warn(f"topology drift: {line}", Subtype.DRIFT, lab)
     by_index = {s.index: s for s in r.steps}
     for s in sorted(by_index.values(), key=lambda s: s.index):
         if s.status not in (Status.DRIFT, Status.ERROR):
             continue
-        file = s.file or r.document
-        subtype = "drift" if s.status is Status.DRIFT else "error"
         text = s.message or s.status.value
         if s.diff:
             text += "\n" + s.diff.rstrip("\n")
-        logger.warning(text, location=f"{file}:{s.line}", type="labbook", subtype=subtype)
+        file = s.file or (plan.source.file if plan.source else r.document)
+        subtype = Subtype.DRIFT if s.status is Status.DRIFT else Subtype.ERROR
+        warn(text, subtype, Location(file, s.line))
 
 
 def _said_once(r: PlanResult) -> bool:
@@ -346,7 +307,7 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
             from ..report import status_line
 
             logger.info(f"labbook: {status_line(result)}")
-        warn_result(result, marker)
+        warn_result(result, plan)
         brief = _said_once(result)
         for i, n in enumerate(step_nodes):
             n.replace_self(_decorate(doctree, n, result, result.steps[i], show, brief))
@@ -362,22 +323,6 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     else:
         results_of(env).pop(docname, None)
         plans_of(env).pop(docname, None)
-
-
-def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    results_of(env).pop(docname, None)
-    plans_of(env).pop(docname, None)
-    problems_of(env).pop(docname, None)
-
-
-def on_merge(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    for get in (results_of, plans_of, problems_of):
-        mine, theirs = get(env), get(other)
-        for docname in docnames:
-            if docname in theirs:
-                mine[docname] = theirs[docname]  # type: ignore[assignment]
 
 
 def on_outdated(
@@ -412,7 +357,5 @@ def setup(app: Sphinx) -> None:
     _BUILD_PID = os.getpid()
     _FAILED.clear()
     app.connect("doctree-read", on_doctree_read)
-    app.connect("env-purge-doc", on_purge)
-    app.connect("env-merge-info", on_merge)
     app.connect("env-get-outdated", on_outdated)
     app.connect("builder-inited", _add_static)

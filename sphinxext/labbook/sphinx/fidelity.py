@@ -19,6 +19,7 @@ from docutils.parsers.rst import directives
 from sphinx.util.docutils import SphinxDirective
 
 from . import config as cfg
+from . import envdata
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -48,15 +49,11 @@ class labbook_fidelity(nodes.General, nodes.Element):
 
 
 def _entries(env: BuildEnvironment) -> dict[str, list[Entry]]:
-    if not hasattr(env, "labbook_fidelity"):
-        env.labbook_fidelity = {}  # type: ignore[attr-defined]
-    return env.labbook_fidelity  # type: ignore[attr-defined,no-any-return]
+    return envdata.fidelity_of(env)
 
 
 def _pages(env: BuildEnvironment) -> set[str]:
-    if not hasattr(env, "labbook_fidelity_pages"):
-        env.labbook_fidelity_pages = set()  # type: ignore[attr-defined]
-    return env.labbook_fidelity_pages  # type: ignore[attr-defined,no-any-return]
+    return envdata.fidelity_pages(env)
 
 
 def article_of(directive: SphinxDirective) -> str | None:
@@ -158,12 +155,12 @@ class LabNotRunDirective(SphinxDirective):
         if problem is not None:
             from sphinx.util import logging
 
-            from .execute import note_problem
-
             logging.getLogger(__name__).warning(
                 problem, location=where, type="labbook", subtype="directive"
             )
-            note_problem(self.env, str(self.env.doc2path(self.env.docname)), self.lineno, problem)
+            envdata.note_problem(
+                self.env, str(self.env.doc2path(self.env.docname)), self.lineno, problem
+            )
             return []
         note(self, "not-run", commands, reason)
         text = "\n".join(self.content)
@@ -261,20 +258,6 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
         node.replace_self(_render(app, docname))
 
 
-def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _entries(env).pop(docname, None)
-    _pages(env).discard(docname)
-
-
-def on_merge(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    for doc in docnames:
-        if doc in _entries(other):
-            _entries(env)[doc] = _entries(other)[doc]
-    _pages(env).update(_pages(other) & docnames)
-
-
 def on_updated(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """The table depends on every page: write its pages again on every build."""
     return sorted(_pages(env))
@@ -286,6 +269,4 @@ def setup(app: Sphinx) -> None:
     app.add_directive("lab-not-run", LabNotRunDirective)
     app.add_directive("labbook-fidelity", LabbookFidelityDirective)
     app.connect("doctree-resolved", on_doctree_resolved)
-    app.connect("env-purge-doc", on_purge)
-    app.connect("env-merge-info", on_merge)
     app.connect("env-get-updated", on_updated)

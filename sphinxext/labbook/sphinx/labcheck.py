@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Set as AbstractSet
 from typing import TYPE_CHECKING
 
 from sphinx.builders import Builder
 from sphinx.util import logging
 
 from ..report import summary_line, write_reports
-from ..runner.model import PlanResult, Status
-from .execute import problems_of, results_of
+from ..verdict.results import PlanResult, Status
+from .envdata import problems_of, results_of
 
 if TYPE_CHECKING:
     from docutils import nodes
@@ -44,7 +45,7 @@ class LabcheckBuilder(Builder):
     def get_target_uri(self, docname: str, typ: str | None = None) -> str:
         return ""
 
-    def prepare_writing(self, docnames: set[str]) -> None:
+    def prepare_writing(self, docnames: AbstractSet[str]) -> None:
         pass  # Sphinx 7.3's Builder raises NotImplementedError here
 
     def write_doc(self, docname: str, doctree: nodes.document) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, ClassVar
 from docutils import nodes
 from sphinx.util.docutils import SphinxDirective
 
-from .execute import results_of
+from .envdata import report_docs, results_of
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -24,7 +24,7 @@ class LabbookReportDirective(SphinxDirective):
     option_spec: ClassVar[dict[str, object]] = {}
 
     def run(self) -> list[nodes.Node]:
-        _report_docs(self.env).add(self.env.docname)
+        report_docs(self.env).add(self.env.docname)
         node = labbook_report()
         self.set_source_info(node)
         return [node]
@@ -93,31 +93,13 @@ def on_doctree_resolved(app: Sphinx, doctree: nodes.document, docname: str) -> N
             node.replace_self(_table(app, docname))
 
 
-def _report_docs(env: BuildEnvironment) -> set[str]:
-    if not hasattr(env, "labbook_report_docs"):
-        env.labbook_report_docs = set()  # type: ignore[attr-defined]
-    return env.labbook_report_docs  # type: ignore[attr-defined,no-any-return]
-
-
-def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _report_docs(env).discard(docname)
-
-
-def on_merge(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    _report_docs(env).update(_report_docs(other) & docnames)
-
-
 def on_updated(app: Sphinx, env: BuildEnvironment) -> list[str]:
     """Report pages depend on every page's results: write them again on every build."""
-    return sorted(_report_docs(env))
+    return sorted(report_docs(env))
 
 
 def setup(app: Sphinx) -> None:
     app.add_node(labbook_report)
     app.add_directive("labbook-report", LabbookReportDirective)
     app.connect("doctree-resolved", on_doctree_resolved)
-    app.connect("env-purge-doc", on_purge)
-    app.connect("env-merge-info", on_merge)
     app.connect("env-get-updated", on_updated)

@@ -14,6 +14,7 @@ from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid
 
 from ..errors import LabbookError
+from ..location import Location
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -21,16 +22,17 @@ from ..render.schema import (
     RenderOptions,
     overview_dot,
     overview_mermaid,
-    split,
+    split_drawing,
     to_dot,
     to_mermaid,
-    with_stubs,
 )
 from ..schema.mask import VARIABLE, mask_url, password
 from ..schema.model import Schema
 from .config import add_config_value
+from .envdata import schema_checks
 from .paths import _confdir
-from .topology import FORMATS, _choice
+from .topology import FORMATS, _choice, figure
+from .warn import Subtype, directive_location, location_of, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -41,13 +43,6 @@ logger = logging.getLogger(__name__)
 
 class schema_check(nodes.General, nodes.Element):
     """Where a schema is checked against a live database (removed once checked)."""
-
-
-def _where(file: str | None, line: int | None) -> str | None:
-    """A ``file:line`` location string (Sphinx reads a tuple as a document name)."""
-    if not file:
-        return None
-    return f"{file}:{line}" if line else f"{file}:"
 
 
 def _schema_dir(env: BuildEnvironment) -> str:
@@ -96,10 +91,8 @@ class SchemaDiagramDirective(SphinxDirective):
         "alt": directives.unchanged,
     }
 
-    def warn(self, message: str, subtype: str = "schema") -> list[nodes.Node]:
-        logger.warning(
-            message, location=(self.env.docname, self.lineno), type="labbook", subtype=subtype
-        )
+    def warn(self, message: str, subtype: Subtype = Subtype.SCHEMA) -> list[nodes.Node]:
+        warn(message, subtype, directive_location(self))
         return []
 
     def warn_literal_password(self, url: str) -> None:
@@ -119,7 +112,7 @@ class SchemaDiagramDirective(SphinxDirective):
         self.env.note_dependency(os.path.relpath(path, srcdir) if inside else path)
 
     def run(self) -> list[nodes.Node]:
-        from ..schema.options import render_options
+        from ..render.schema_options import render_options
         from ..schema.source import load_schema
 
         source = self.arguments[0]
@@ -147,12 +140,8 @@ class SchemaDiagramDirective(SphinxDirective):
         except LabbookError as exc:
             return self.warn(f"schema-diagram {mask_url(source)}: {exc}")
         for note in schema.notes:
-            logger.warning(
-                note.message,
-                location=_where(note.file, note.line),
-                type="labbook",
-                subtype="schema",
-            )
+            where = Location(note.file, note.line) if note.file else None
+            warn(note.message, Subtype.SCHEMA, where)
         check = self.check_node(source, base)
         for node in result:
             for child in node.findall(nodes.Element):
@@ -165,20 +154,25 @@ class SchemaDiagramDirective(SphinxDirective):
         fmt = self.options.get("format") or self.config.labbook_schema_format
         if "overview" not in self.options:
             return [self.figure(self.diagram(schema, opts, fmt), self.options.get("caption"))]
-        if not (opts.groups or opts.group_by_prefix):
+        if not opts.clustered:
             raise LabbookError(
                 ":overview: draws one diagram per cluster; say how to "
                 "cluster with :group: prefix or :group: NAME = GLOB; ..."
             )
-        over = (
-            mermaid(code=overview_mermaid(schema, opts), options={})
-            if fmt == "mermaid"
-            else graphviz(code=overview_dot(schema, opts), options={"docname": self.env.docname})
-        )
-        over["alt"] = f"Overview of the clusters of {label}"
-        out = [self.figure(over, self.options.get("caption") or f"Overview of {label}")]
-        for cluster, part in split(schema, opts):
-            out.append(self.figure(self.diagram(part, with_stubs(opts), fmt), cluster))
+        out = []
+        for cluster, part, part_opts in split_drawing(schema, opts):
+            if cluster is not None:
+                out.append(self.figure(self.diagram(part, part_opts, fmt), cluster))
+                continue
+            over = (
+                mermaid(code=overview_mermaid(part, part_opts), options={})
+                if fmt == "mermaid"
+                else graphviz(
+                    code=overview_dot(part, part_opts), options={"docname": self.env.docname}
+                )
+            )
+            over["alt"] = f"Overview of the clusters of {label}"
+            out.append(self.figure(over, self.options.get("caption") or f"Overview of {label}"))
         return out
 
     def diagram(self, schema: Schema, opts: RenderOptions, fmt: str) -> nodes.Element:
@@ -201,13 +195,7 @@ class SchemaDiagramDirective(SphinxDirective):
         return node
 
     def figure(self, node: nodes.Element, caption: str | None) -> nodes.Element:
-        if not caption:
-            return node
-        figure = nodes.figure("", node, classes=["labbook-schema-figure"])
-        if "align" in node:
-            figure["align"] = node.attributes.pop("align")
-        figure += nodes.caption(caption, caption)
-        return figure
+        return figure(node, caption, "labbook-schema-figure")
 
     def check_node(self, source: str, base: str) -> list[nodes.Node]:
         """A placeholder for the drift check, if this diagram has a database to check."""
@@ -229,15 +217,8 @@ class SchemaDiagramDirective(SphinxDirective):
             schema=self.options.get("schema") or "",
         )
         self.set_source_info(node)
-        _checked(self.env).add(self.env.docname)
+        schema_checks(self.env).add(self.env.docname)
         return [node]
-
-
-def _checked(env: BuildEnvironment) -> set[str]:
-    """Documents with a live check (a set of names: picklable, purged and merged)."""
-    if not hasattr(env, "labbook_schema_checks"):
-        env.labbook_schema_checks = set()  # type: ignore[attr-defined]
-    return env.labbook_schema_checks  # type: ignore[attr-defined, no-any-return]
 
 
 def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
@@ -254,20 +235,16 @@ def check_schemas(app: Sphinx, doctree: nodes.document) -> None:
                 documented, node["url"], node["url_base"], name=node["schema"] or None, allow=allow
             )
         except LabbookError as exc:
-            logger.warning(
+            warn(
                 f"schema check of {mask_url(node['documented'])} against "
                 f"{mask_url(node['url'])}: {exc}",
-                location=node,
-                type="labbook",
-                subtype="schema",
+                Subtype.SCHEMA,
+                location_of(node),
             )
         else:
             for line in report.lines():
-                logger.warning(
-                    f"schema drift against {report.live}: {line}",
-                    location=node,
-                    type="labbook",
-                    subtype="drift",
+                warn(
+                    f"schema drift against {report.live}: {line}", Subtype.DRIFT, location_of(node)
                 )
         node.parent.remove(node)
 
@@ -277,17 +254,7 @@ def always_recheck(
 ) -> list[str]:
     """Documents checked against a database are read on every build: the database may
     have changed while the documents did not."""
-    return sorted(_checked(env) - removed)
-
-
-def purge_checks(app: Sphinx, env: BuildEnvironment, docname: str) -> None:
-    _checked(env).discard(docname)
-
-
-def merge_checks(
-    app: Sphinx, env: BuildEnvironment, docnames: set[str], other: BuildEnvironment
-) -> None:
-    _checked(env).update(_checked(other) & docnames)
+    return sorted(schema_checks(env) - removed)
 
 
 def setup(app: Sphinx) -> None:
@@ -318,5 +285,3 @@ def setup(app: Sphinx) -> None:
     app.add_directive("schema-diagram", SchemaDiagramDirective)
     app.connect("doctree-read", check_schemas)
     app.connect("env-get-outdated", always_recheck)
-    app.connect("env-purge-doc", purge_checks)
-    app.connect("env-merge-info", merge_checks)

@@ -11,19 +11,17 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 from ..errors import DirectiveError, SpecErrors
-from ..runner.model import CommandSpec, FileStep, RunStep, Source
 from ..spec import load_spec
+from ..steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
 from . import fidelity
 from .topology import _choice
+from .warn import Subtype, directive_location, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
 
 logger = logging.getLogger(__name__)
-
-MATCH_MODES = ("normalized", "exact", "contains", "json")
-FILE_FORMATS = ("text", "ini", "yaml", "json")
 
 
 class lab_marker(nodes.General, nodes.Element):
@@ -69,15 +67,15 @@ def _is_myst(directive: SphinxDirective) -> bool:
 
 class _LabDirective(SphinxDirective):
     def error_node(
-        self, message: str, subtype: str = "directive", line: int | None = None
+        self, message: str, subtype: Subtype = Subtype.DIRECTIVE, line: int | None = None
     ) -> list[nodes.Node]:
         """Warn at the directive (or ``line``) and put nothing on the page; the problem is
         kept on env so reports and ``labbook check`` count it as bad input."""
-        from .execute import note_problem
+        from .envdata import note_problem
 
-        where = line or self.lineno
-        logger.warning(message, location=(self.env.docname, where), type="labbook", subtype=subtype)
-        note_problem(self.env, str(self.env.doc2path(self.env.docname)), where, message)
+        where = directive_location(self, line)
+        warn(message, subtype, where)
+        note_problem(self.env, where.file, where.line or self.lineno, message)
         return []
 
     def content_line(self, offset: int) -> int:
@@ -153,14 +151,14 @@ class LabDirective(_LabDirective):
 
             warn_spec_errors(exc)
             return self.error_node(
-                f"lab spec {self.arguments[0]} has errors (see above)", subtype="spec"
+                f"lab spec {self.arguments[0]} has errors (see above)", subtype=Subtype.SPEC
             )
         provider = (
             cfg.value(self.config, "labbook_provider_force")
             or self.options.get("provider")
             or cfg.value(self.config, "labbook_provider")
         )
-        from ..providers import provider_names
+        from ..providers import parse_options, provider_names
 
         if provider not in provider_names():
             return self.error_node(
@@ -176,15 +174,13 @@ class LabDirective(_LabDirective):
                 )
             self.env.note_dependency(rel_dep)
             depends.append(os.fspath(abs_dep))
-        options = {}
-        for item in self.options.get("options", "").replace(",", " ").split():
-            key, sep, value = item.partition("=")
-            if not sep or not key:
-                return self.error_node(
-                    f":options: {item!r}: write KEY=VALUE pairs, like "
-                    ":options: accel=tcg, memory=768"
-                )
-            options[key] = value
+        try:
+            options = parse_options(self.options.get("options", "").replace(",", " ").split())
+        except ValueError as exc:
+            return self.error_node(
+                f":options: {exc.args[0]!r}: write KEY=VALUE pairs, like "
+                ":options: accel=tcg, memory=768"
+            )
         data = {
             "name": spec.name,
             "spec_path": path,
@@ -221,7 +217,7 @@ class LabRunDirective(_LabDirective):
     option_spec: ClassVar[dict[str, Any]] = {
         "timeout": _positive,
         "rc": _exit_status,
-        "match": _choice(MATCH_MODES),
+        "match": _choice(tuple(MatchMode)),
         "retry": _positive,
         "background": directives.flag,
         "hide": directives.flag,
@@ -231,7 +227,7 @@ class LabRunDirective(_LabDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        from ..steps import parse_console
+        from ..steps.console import parse_console
 
         node_name = self.arguments[0]
         why = self.check_node(node_name) or fidelity.tag_error(self)
@@ -246,14 +242,14 @@ class LabRunDirective(_LabDirective):
             if "prompt" in self.options
             else list(cfg.value(self.config, "labbook_prompts"))
         )
-        from ..matching import validate_expected
-        from ..steps import command_extent
+        from ..steps.console import command_extent
+        from ..verdict.matching import validate_expected
 
-        mode = self.options.get("match", "normalized")
+        mode = MatchMode(self.options.get("match", MatchMode.NORMALIZED))
         try:
-            parsed = parse_console(list(self.content), prompts)
+            parsed = parse_console(list(self.content), prompts, self.content_line(0))
         except DirectiveError as exc:
-            return self.error_node(exc.message, line=self.content_line(exc.line or 0))
+            return self.error_node(exc.message, line=exc.line)
         for c in parsed:  # a bad (re) line or non-JSON is reported where it was written
             if self.options.get("background") and not c.expected:
                 continue
@@ -261,13 +257,10 @@ class LabRunDirective(_LabDirective):
                 validate_expected(c.expected, mode)
             except DirectiveError as exc:
                 first = c.line + command_extent(c) + (exc.line or 0)
-                return self.error_node(exc.message, line=self.content_line(first))
+                return self.error_node(exc.message, line=first)
         step = RunStep(
             node=node_name,
-            commands=tuple(
-                CommandSpec(c.text, tuple(c.expected), self.content_line(c.line), c.prompt)
-                for c in parsed
-            ),
+            commands=parsed,
             source=self.source(),
             timeout=self.options.get("timeout", float(cfg.value(self.config, "labbook_timeout"))),
             rc=self.options.get("rc", 0),
@@ -296,7 +289,7 @@ class LabFileDirective(_LabDirective):
     has_content = True
     option_spec: ClassVar[dict[str, Any]] = {
         "node": directives.unchanged_required,
-        "format": _choice(FILE_FORMATS),
+        "format": _choice(tuple(FileFormat)),
         "merge": directives.flag,
         "mode": _octal,
         "owner": directives.unchanged_required,
@@ -305,7 +298,7 @@ class LabFileDirective(_LabDirective):
     }
 
     def run(self) -> list[nodes.Node]:
-        from ..configfiles import apply_content
+        from ..verdict.configfiles import apply_content
 
         path = self.arguments[0]
         if not path.startswith("/"):
@@ -319,7 +312,7 @@ class LabFileDirective(_LabDirective):
         if why:
             return self.error_node(why)
         merge = "merge" in self.options
-        fmt = self.options.get("format") or guess_format(path, merge)
+        fmt = FileFormat(self.options.get("format") or guess_format(path, merge))
         if merge and fmt == "text":
             return self.error_node(
                 ":merge: needs a structured file; add ':format: ini' (or yaml, json)"
@@ -356,15 +349,15 @@ class LabFileDirective(_LabDirective):
         return [node]
 
 
-def guess_format(path: str, merge: bool) -> str:
+def guess_format(path: str, merge: bool) -> FileFormat:
     ext = os.path.splitext(path)[1].lower()
     if ext in (".yaml", ".yml"):
-        return "yaml"
+        return FileFormat.YAML
     if ext == ".json":
-        return "json"
+        return FileFormat.JSON
     if merge and ext in (".conf", ".ini", ".cfg"):
-        return "ini"
-    return "text"
+        return FileFormat.INI
+    return FileFormat.TEXT
 
 
 def setup(app: Sphinx) -> None:

@@ -13,10 +13,12 @@ from sphinx.util.docutils import SphinxDirective
 from sphinxcontrib.mermaid import mermaid
 
 from ..errors import DirectiveError, SpecErrors
+from ..location import Location
 from ..render.topology import DIRECTIONS, to_dot, to_mermaid
 from ..spec import LabSpec, load_spec
 from .config import add_config_value
 from .paths import resolve_lab_path
+from .warn import Subtype, directive_location, warn
 
 if TYPE_CHECKING:
     from sphinx.application import Sphinx
@@ -77,27 +79,25 @@ def topology_node(
     node["classes"].append("labbook-topology")
     if align:
         node["align"] = align
+    return figure(node, caption, "labbook-topology-figure")
+
+
+def figure(node: nodes.Element, caption: str | None, cls: str) -> nodes.Element:
+    """``node`` in a figure with ``caption`` (which takes over its alignment), or ``node``
+    itself when there is no caption."""
     if not caption:
         return node
-    figure = nodes.figure("", node, classes=["labbook-topology-figure"])
+    fig = nodes.figure("", node, classes=[cls])
     if "align" in node:
-        figure["align"] = node.attributes.pop("align")
-    figure += nodes.caption(caption, caption)
-    return figure
+        fig["align"] = node.attributes.pop("align")
+    fig += nodes.caption(caption, caption)
+    return fig
 
 
 def warn_spec_errors(exc: SpecErrors) -> None:
     """One warning per spec error, located at the spec's file:line:column."""
     for err in exc.errors:
-        # a "file:line" string, not a (docname, line) tuple: Sphinx would take the spec's
-        # path for a document name and append a source suffix to it
-        where = ":".join(str(p) for p in (err.file, err.line, err.column) if p is not None)
-        logger.warning(
-            err.message,
-            location=where if err.line else f"{err.file}:",
-            type="labbook",
-            subtype="spec",
-        )
+        warn(err.message, Subtype.SPEC, Location(err.file or "", err.line, err.column))
 
 
 class TopologyDirective(SphinxDirective):
@@ -114,10 +114,8 @@ class TopologyDirective(SphinxDirective):
         "alt": directives.unchanged,
     }
 
-    def warn(self, message: str, subtype: str) -> list[nodes.Node]:
-        logger.warning(
-            message, location=(self.env.docname, self.lineno), type="labbook", subtype=subtype
-        )
+    def warn(self, message: str, subtype: Subtype) -> list[nodes.Node]:
+        warn(message, subtype, directive_location(self))
         return []
 
     def run(self) -> list[nodes.Node]:
@@ -128,14 +126,14 @@ class TopologyDirective(SphinxDirective):
             # a missing dependency keeps the document outdated, so the warning comes back
             # on every build until the spec exists
             self.env.note_dependency(self.env.relfn2path(argument)[0])
-            return self.warn(exc.message, "directive")
+            return self.warn(exc.message, Subtype.DIRECTIVE)
         self.env.note_dependency(dependency)
         try:
             spec = load_spec(path)
         except SpecErrors as exc:
             warn_spec_errors(exc)
             return self.warn(
-                f"lab spec {argument} has errors (see above); no topology drawn", "spec"
+                f"lab spec {argument} has errors (see above); no topology drawn", Subtype.SPEC
             )
         node = topology_node(
             spec,

@@ -149,7 +149,7 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
                 raise
             theirs.send(b"U")
             if theirs.recv(1) == b"G":
-                fds = []
+                fds: list[int] = []
                 for _ in range(len(nodes) + 1):
                     nsutil.unshare(CLONE_NEWNET)
                     fds.append(os.open("/proc/self/ns/net", os.O_RDONLY))
@@ -167,7 +167,7 @@ def _nested(ids: userns.IdMap, nodes: list[str]) -> _Nested:
             raise ProviderError(why or "could not make the nodes' user namespace")
         userns.map_ids(pid, ids)  # the holder is in the host's namespace: the same ids
         ours.send(b"G")
-        fds: list[int] = []
+        fds = []
         while len(fds) < len(nodes) + 2:
             _, got, _, _ = socket.recv_fds(ours, 1, _FDS_PER_MESSAGE)
             if not got:

@@ -35,7 +35,6 @@ class SshLab(Lab):
     """A running ssh lab: its nodes' master connections, usable from any process."""
 
     provider_name = "ssh"
-    detachable = True
 
     def __init__(self, st: SshState, spec: LabSpec) -> None:
         super().__init__(st.name, spec)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import shlex
 
-from ..session import SESSION_ENV
+from ..environ import SESSION_ENV
 
 #: Written before anything else by a command: the process group the command runs in
 #: (sshd makes each channel's shell a session leader), so a timeout can kill it remotely.

@@ -60,7 +60,6 @@ class VmLab(Lab):
     """A running VM lab: a handle on its state, usable from any process."""
 
     provider_name = "vm"
-    detachable = True
 
     def __init__(self, spec: LabSpec, st: VmState, *, child: bool = False) -> None:
         super().__init__(st.name, spec)

@@ -23,8 +23,7 @@ from typing import Any
 
 from ...errors import ProviderError
 from ..base import ExecResult
-from ..netns import node_env
-from ..session import SESSION_ENV
+from ..environ import SESSION_ENV, node_env
 
 #: Time a request may take beyond the timeout of the command it carries (the agent
 #: enforces that timeout itself and answers; this only catches a guest that hangs).

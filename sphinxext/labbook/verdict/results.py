@@ -1,9 +1,9 @@
-"""What the runner runs (plans of steps) and what it returns (typed results)."""
+"""The verdict: how each step and each lab ended, as typed records that round-trip JSON."""
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 #: How the message of a lab that could not be brought up begins (``labbook check`` exit 3).
@@ -17,78 +17,6 @@ class Status(enum.StrEnum):
     DRIFT = "drift"
     ERROR = "error"
     SKIPPED = "skipped"
-
-
-@dataclass(frozen=True)
-class Source:
-    """Where a step was written: the document file and the 1-based line of its content."""
-
-    file: str
-    line: int
-    document: str = ""
-
-
-@dataclass(frozen=True)
-class CommandSpec:
-    """One command of a console block, as the page shows it."""
-
-    text: str
-    expected: tuple[str, ...]
-    line: int  # 1-based line in the source file
-    prompt: str = "$ "
-
-
-@dataclass(frozen=True)
-class RunStep:
-    """``lab-run``: commands typed in a node's shell, each with its expected output."""
-
-    node: str
-    commands: tuple[CommandSpec, ...]
-    source: Source
-    timeout: float = 60.0
-    rc: int = 0
-    match: str = "normalized"
-    retry: float = 0.0
-    background: bool = False
-    hide: bool = False
-    content: tuple[str, ...] = ()  # the block as written, for accept mode
-    kind: str = "run"
-
-
-@dataclass(frozen=True)
-class FileStep:
-    """``lab-file``: content applied to a file of a node, read back at the end of the lab."""
-
-    node: str
-    path: str
-    content: tuple[str, ...]
-    source: Source
-    format: str = "text"
-    merge: bool = False
-    mode: int | None = None
-    owner: str | None = None
-    hide: bool = False
-    kind: str = "file"
-
-
-Step = RunStep | FileStep
-
-
-@dataclass(frozen=True)
-class LabPlan:
-    """One lab of one document and the steps bound to it, in order."""
-
-    spec_path: str
-    steps: tuple[Step, ...]
-    document: str = ""
-    source: Source | None = None
-    provider: str = "netns"
-    provider_options: tuple[tuple[str, str], ...] = ()
-    name: str | None = None
-    #: Environment variables every session shell of the lab starts with.
-    env: tuple[tuple[str, str], ...] = ()
-    #: Files the lab's steps read (``:depends:``): their contents are part of the cache key.
-    depends: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -151,3 +79,24 @@ class PlanResult:
         for r in self.steps:
             out[r.status.value] += 1
         return out
+
+
+def plan_result_to_dict(r: PlanResult) -> dict[str, Any]:
+    return asdict(r)
+
+
+def plan_result_from_dict(d: dict[str, Any]) -> PlanResult:
+    steps = tuple(
+        StepResult(
+            **{
+                **s,
+                "status": Status(s["status"]),
+                "commands": tuple(
+                    CommandResult(**{**c, "status": Status(c["status"])})
+                    for c in s.get("commands", ())
+                ),
+            }
+        )
+        for s in d["steps"]
+    )
+    return PlanResult(**{**d, "status": Status(d["status"]), "steps": steps})

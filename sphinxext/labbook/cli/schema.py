@@ -16,10 +16,9 @@ from ..render.schema import (
     RenderOptions,
     overview_dot,
     overview_mermaid,
-    split,
+    split_drawing,
     to_dot,
     to_mermaid,
-    with_stubs,
 )
 from ..report import write_atomic
 from ..schema.model import Schema
@@ -153,7 +152,7 @@ def add_render_options(p: argparse.ArgumentParser) -> None:
 
 def options_from_args(args: argparse.Namespace) -> RenderOptions:
     """The render options the command line asks for."""
-    from ..schema.options import render_options
+    from ..render.schema_options import render_options
 
     opts, _ = render_options(
         include=args.include,
@@ -206,16 +205,16 @@ def _write(path: str | None, data: bytes) -> None:
 def _write_split(schema: Schema, opts: RenderOptions, fmt: str, directory: str | None) -> None:
     if not directory or directory == "-":
         raise UsageError("--split writes several files: name a directory with -o DIR")
-    if not (opts.groups or opts.group_by_prefix):
+    if not opts.clustered:
         raise UsageError(
             "--split draws one diagram per cluster: say how to cluster with "
             "--group prefix or --group 'NAME = GLOB; ...'"
         )
     # Render everything first, so a failure leaves no half-written set behind.
-    files = {f"overview.{SUFFIX[fmt]}": render(schema, opts, fmt, overview=True)}
-    for cluster, part in split(schema, opts):
-        name = re.sub(r"[^\w.-]", "_", cluster)
-        files[f"{name}.{SUFFIX[fmt]}"] = render(part, with_stubs(opts), fmt)
+    files = {}
+    for cluster, part, part_opts in split_drawing(schema, opts):
+        name = "overview" if cluster is None else re.sub(r"[^\w.-]", "_", cluster)
+        files[f"{name}.{SUFFIX[fmt]}"] = render(part, part_opts, fmt, overview=cluster is None)
     for name, data in sorted(files.items()):
         _write(os.path.join(directory, name), data)
 

@@ -11,7 +11,7 @@ import re
 import shutil
 import sys
 import tempfile
-from typing import Any
+from typing import IO, Any, cast
 
 from ..errors import LabbookError, UsageError
 
@@ -234,7 +234,7 @@ def _build(
     from sphinx.errors import SphinxError
     from sphinx.util.docutils import docutils_namespace, patch_docutils
 
-    from ..sphinx.execute import plans_of, problems_of, results_of
+    from ..sphinx.envdata import plans_of, problems_of, results_of
 
     warnings = _WarningStream(sys.stderr)
     if not sys.stderr.isatty():  # as sphinx-build: no colour codes into pipes and logs
@@ -251,8 +251,8 @@ def _build(
                 os.path.join(build, "doctrees"),
                 "labcheck",
                 confoverrides=overrides,
-                status=_ProgressStream(sys.stdout),
-                warning=warnings,
+                status=cast("IO[str]", _ProgressStream(sys.stdout)),
+                warning=cast("IO[str]", warnings),
                 freshenv=True,
                 parallel=max(1, args.jobs),
             )
@@ -275,11 +275,11 @@ def _finish(
     problems: list[dict[str, Any]] | None = None,
 ) -> int:
     from ..report import write_reports
-    from ..runner.model import Status
+    from ..verdict.results import Status
 
     write_reports(results, args.json, args.junit, problems)
     if args.accept and any(r.status is not Status.PASSED for r in results):
-        from ..rewrite import apply_edits, plan_edits
+        from ..verdict.rewrite import apply_edits, plan_edits
 
         edits, notes = plan_edits(plans, results)
         for line in apply_edits(edits):

@@ -29,7 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def merge(args: argparse.Namespace) -> int:
     from ..report import counted, from_json, summary_line, write_reports
-    from ..runner.model import Status
+    from ..verdict.results import Status
 
     results = []
     for path in args.reports:

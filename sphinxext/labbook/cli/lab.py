@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 
@@ -127,12 +126,12 @@ def _provider(name: str | None, **options: str):  # type: ignore[no-untyped-def]
 
 
 def _options(args: argparse.Namespace) -> dict[str, str]:
-    options = {}
-    for item in args.option:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise UsageError(f"-o {item!r}: write KEY=VALUE, like -o insecure=true")
-        options[key] = value
+    from ..providers import parse_options
+
+    try:
+        options = parse_options(args.option)
+    except ValueError as exc:
+        raise UsageError(f"-o {exc.args[0]!r}: write KEY=VALUE, like -o insecure=true") from None
     if args.inventory:
         options["inventory"] = args.inventory
     return options
@@ -170,24 +169,16 @@ def cmd_exec(args: argparse.Namespace) -> int:
         command = command[1:]
     if not command:
         raise UsageError("no command given; write: labbook exec NAME NODE -- COMMAND [ARG...]")
+    from ..providers.environ import exec_env
     from ..providers.netns import enter, state
 
     if state.read(args.name) is not None:  # the lean path: a netns lab
-        return enter.run(args.name, args.node, command, _exec_env())
+        return enter.run(args.name, args.node, command, exec_env())
     lab = _attach(args.name)
     result = lab.exec(args.node, command)
     sys.stdout.write(result.stdout)
     sys.stderr.write(result.stderr)
     return result.rc
-
-
-def _exec_env() -> dict[str, str]:
-    from ..providers.netns import node_env
-
-    env = node_env()
-    if sys.stdin.isatty() and os.environ.get("TERM"):
-        env["TERM"] = os.environ["TERM"]  # an interactive command wants the real terminal
-    return env
 
 
 def _attach(name: str):  # type: ignore[no-untyped-def]
@@ -229,6 +220,8 @@ def cmd_ls(args: argparse.Namespace) -> int:
 
     labs = _all_labs()
     if args.json:
+        import json
+
         print(
             json.dumps(
                 [

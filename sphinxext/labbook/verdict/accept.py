@@ -1,4 +1,4 @@
-"""Accept mode: new expected output for a drifted step, keeping what the page still gets right."""
+"""New expected output for a drifted command, keeping what the page still gets right."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import difflib
 import json
 import re
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
+from ..steps.console import command_extent
+from ..steps.model import Command, MatchMode
 from .matching import (
     NOT_JSON,
-    MatchMode,
     Op,
     actual_lines,
     align,
@@ -23,7 +25,6 @@ from .matching import (
     with_gaps,
 )
 from .normalize import ELLIPSIS
-from .steps import Command, command_extent
 
 #: How alike an actual line must be to take the place of a lost line in ``contains`` mode.
 _SIMILAR = 0.6
@@ -124,14 +125,17 @@ def _indent_of(lines: Sequence[str]) -> int:
     return min(widths) if widths else 2
 
 
-def rewrite_block(content: Sequence[str], commands: Sequence[Command]) -> list[str]:
+def rewrite_block(
+    content: Sequence[str], commands: Sequence[Command], first_line: int = 0
+) -> list[str]:
     """The console block ``content`` with each command's output replaced by its new
     ``expected`` lines; prompts, commands and blank separator lines stay as they are.
 
-    ``commands`` are the block's commands (``line`` = offset in ``content``), in any order.
+    ``commands`` are the block's commands, in any order, their lines counted from
+    ``first_line`` for the block's first line (as :func:`parse_console` counts them).
     """
     lines = list(content)
-    ordered = sorted(commands, key=lambda c: c.line)
+    ordered = [replace(c, line=c.line - first_line) for c in sorted(commands, key=lambda c: c.line)]
     out = lines[: ordered[0].line] if ordered else list(lines)
     for k, cmd in enumerate(ordered):
         end = ordered[k + 1].line if k + 1 < len(ordered) else len(lines)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import io
 import json
 import re
@@ -10,20 +9,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from .errors import DirectiveError, LabbookError
+from ..errors import DirectiveError, LabbookError
+from ..steps.model import FileFormat
 from .matching import Match, locate_key, match_tests, unified
 from .normalize import ELLIPSIS
 
 DEFAULT_SECTION = "DEFAULT"
-
-
-class FileFormat(enum.StrEnum):
-    """How a file's content is understood (``text`` is taken line by line)."""
-
-    TEXT = "text"
-    INI = "ini"
-    YAML = "yaml"
-    JSON = "json"
 
 
 # -- entry points -----------------------------------------------------------------------

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import difflib
-import enum
 import fnmatch
 import json
 import re
@@ -11,22 +10,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
+from ..steps.model import MatchMode
 from .normalize import ELLIPSIS, VOLATILE_JSON_NUMBERS, line_regex, shape_key
 
 #: ANSI colour and cursor sequences: a page cannot show them, so they never count.
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _RE_SUFFIX = " (re)"
 _GLOB_SUFFIX = " (glob)"
-
-
-class MatchMode(enum.StrEnum):
-    """How a step's expected output is compared with what the command printed."""
-
-    NORMALIZED = "normalized"  # volatile tokens by shape; JSON structurally when both are
-    EXACT = "exact"  # no shapes; ``...`` and ``(re)`` still work (the author wrote them)
-    CONTAINS = "contains"  # the expected lines appear in this order, other lines allowed
-    JSON = "json"  # both sides are JSON, compared structurally
 
 
 @dataclass(frozen=True)

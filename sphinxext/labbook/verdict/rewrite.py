@@ -1,12 +1,13 @@
-"""Accept mode: write what the lab really printed back into the documents' sources."""
+"""Writing accepted output back into the documents' sources: edits planned, then applied."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from .errors import LabbookError
-from .runner.model import LabPlan, PlanResult, RunStep, Status
+from ..errors import LabbookError
+from ..steps.model import LabPlan, RunStep
+from .results import PlanResult, Status
 
 
 @dataclass(frozen=True)
@@ -24,7 +25,6 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
     """The edits that make drifted console blocks say what really happened, and notes on
     what cannot be accepted (exit codes, files, timeouts)."""
     from .accept import accept, rewrite_block
-    from .steps import Command
 
     edits: list[Edit] = []
     notes: list[str] = []
@@ -44,7 +44,7 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
                 continue
             by_line = {c.line: c for c in sres.commands}
             new_cmds = []
-            for i, cmd in enumerate(step.commands):
+            for cmd in step.commands:
                 ran = by_line.get(cmd.line)
                 expected = list(cmd.expected)
                 if ran is not None and ran.status is Status.DRIFT:
@@ -55,15 +55,11 @@ def plan_edits(plans: list[LabPlan], results: list[PlanResult]) -> tuple[list[Ed
                             f"differs from :rc: {step.rc}; change :rc: by hand if "
                             "that is right"
                         )
-                new_cmds.append(Command(cmd.text, tuple(expected), _offset(step, i), cmd.prompt))
-            new = tuple(rewrite_block(list(step.content), new_cmds))
+                new_cmds.append(replace(cmd, expected=tuple(expected)))
+            new = tuple(rewrite_block(list(step.content), new_cmds, step.source.line))
             if new != step.content:
                 edits.append(Edit(step.source.file, step.source.line, step.content, new, step.node))
     return edits, notes
-
-
-def _offset(step: RunStep, i: int) -> int:
-    return step.commands[i].line - step.source.line
 
 
 def apply_edits(edits: list[Edit]) -> list[str]:
@@ -89,7 +85,7 @@ def apply_edits(edits: list[Edit]) -> list[str]:
                 f"{file}:{e.line}: accepted the output of node {e.node} "
                 f"({len(e.old)} -> {len(e.new)} lines)"
             )
-        from .report import write_atomic
+        from ..report import write_atomic
 
         write_atomic(file, "\n".join(lines).encode("utf-8"))
     return sorted(done)

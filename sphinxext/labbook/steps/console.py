@@ -7,7 +7,8 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .errors import DirectiveError
+from ..errors import DirectiveError
+from .model import Command
 
 #: The secondary prompt (PS2) a console shows on continuation lines.
 PS2 = "> "
@@ -34,16 +35,6 @@ _GLUED_HASH = re.compile(r"(?<=[^\s;&|()<>])#")
 
 
 @dataclass(frozen=True)
-class Command:
-    """One command of a console block and the output the page expects from it."""
-
-    text: str  # shell input without the prompt; continuation lines joined with "\n"
-    expected: tuple[str, ...]  # expected output lines ('...' and '(re)' lines included)
-    line: int  # 0-based offset of the command's first line within the block content
-    prompt: str  # the prompt that introduced it, e.g. "$ " or "# "
-
-
-@dataclass(frozen=True)
 class _Shape:
     """What the shell still waits for after reading some lines of a command."""
 
@@ -54,15 +45,27 @@ class _Shape:
 
 
 def parse_console(
-    content: Sequence[str] | str, prompts: Sequence[str] = ("$ ", "# ")
+    content: Sequence[str] | str, prompts: Sequence[str] = ("$ ", "# "), first_line: int = 0
 ) -> tuple[Command, ...]:
     """Split a console block into commands, each with the output lines that follow it.
 
     The block's prompt is the one its first non-blank line starts with, so in a ``$``
     block a ``# comment`` line is output, and in a ``#`` block a ``$ x`` line is output.
-    Raises :class:`DirectiveError` (``line`` = 0-based offset) for text before the first
-    prompt and for a command the shell would never see the end of.
+    Lines are counted from ``first_line`` for the block's first line (the default 0 gives
+    offsets in the block; a directive passes the source line of its content). Raises
+    :class:`DirectiveError`, with ``line`` counted the same way, for text before the
+    first prompt and for a command the shell would never see the end of.
     """
+    try:
+        return _parse(content, prompts, first_line)
+    except DirectiveError as exc:
+        exc.line = (exc.line or 0) + first_line
+        raise
+
+
+def _parse(
+    content: Sequence[str] | str, prompts: Sequence[str], first_line: int
+) -> tuple[Command, ...]:
     lines = content.splitlines() if isinstance(content, str) else list(content)
     first = next((i for i, x in enumerate(lines) if x.strip()), None)
     if first is None:
@@ -86,7 +89,7 @@ def parse_console(
         expected = lines[out_start:i]
         while expected and not expected[-1].strip():
             expected.pop()
-        commands.append(Command(text, tuple(expected), start, prompt))
+        commands.append(Command(text, tuple(expected), first_line + start, prompt))
     return tuple(commands)
 
 

@@ -7,13 +7,15 @@ import os
 import yaml
 
 from ..errors import SchemaError
-from ..render.schema import RenderOptions, groups_from_mapping, parse_groups, parse_list
+from .schema import RenderOptions, groups_from_mapping, parse_groups, parse_list
+
+Groups = tuple[tuple[str, tuple[str, ...]], ...]
 
 
-def _groups(spec: str | None, base_dir: str) -> tuple[dict[str, object], str | None]:
-    """Keyword arguments for the clustering ``spec`` asks for, and the file it read."""
+def _groups(spec: str | None, base_dir: str) -> tuple[Groups, bool, str | None]:
+    """The clusters ``spec`` asks for (explicit groups, or by prefix), and the file it read."""
     if not spec:
-        return {}, None
+        return (), False, None
     if spec.strip().endswith((".yaml", ".yml")):
         path = os.path.join(base_dir, spec.strip())
         try:
@@ -25,9 +27,9 @@ def _groups(spec: str | None, base_dir: str) -> tuple[dict[str, object], str | N
             raise SchemaError(f"{path}: not valid YAML ({exc})") from None
         if not isinstance(data, dict):
             raise SchemaError(f"{path}: write a mapping of cluster name to table globs")
-        return {"groups": groups_from_mapping(data)}, path
+        return groups_from_mapping(data), False, path
     groups = parse_groups(spec)
-    return ({"group_by_prefix": True} if groups is None else {"groups": groups}), None
+    return (groups or (), groups is None, None)
 
 
 def render_options(
@@ -49,7 +51,7 @@ def render_options(
         items = [value] if isinstance(value, str) else (value or [])
         return tuple(g for item in items for g in parse_list(item))
 
-    grouping, path = _groups(group, base_dir)
+    groups, by_prefix, path = _groups(group, base_dir)
     opts = RenderOptions(
         include=globs(include),
         exclude=globs(exclude),
@@ -59,6 +61,7 @@ def render_options(
         depth=depth,
         title=title or None,
         indexes=indexes,
-        **grouping,
-    )  # type: ignore[arg-type]
+        groups=groups,
+        group_by_prefix=by_prefix,
+    )
     return opts, path

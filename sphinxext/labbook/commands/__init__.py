@@ -1,1 +1,0 @@
-"""Subcommands of ``labbook``; each module has ``register(subparsers)``."""

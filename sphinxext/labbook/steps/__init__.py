@@ -1,0 +1,1 @@
+"""Steps: what a page asks of a lab (the model) and console text read into commands."""

@@ -1,0 +1,1 @@
+"""The verdict: matching what ran against the page, the typed results, and accept mode."""
