@@ -351,3 +351,42 @@ def test_a_long_output_is_bounded_an_exit_ends_the_shell_notices_stay_out(
     res = s.run("exit 4")
     assert res.ended and res.rc == 4
     assert pair.session("alpha").run("echo fresh").stdout == "fresh\n"
+
+
+def test_a_nodes_packages_are_in_its_guest_only_over_the_hosts_root(tmp_path) -> None:
+    """A prepared package tree (as packages.ensure leaves it in the cache) lies over the
+    host's root in the guest: its programs run there, /bin is still the host's link, and
+    neither the host nor the other node sees them."""
+    from test_vm_packages import build_deb
+
+    from sphinxext.labbook.providers.vm import packages
+
+    cache = tmp_path / "cache"
+    names = ("labdemo",)
+    build_deb(tmp_path, "labdemo")
+    root = cache / "packages" / packages.key(names)
+    root.mkdir(parents=True)
+    packages.unpack(str(tmp_path / "debs"), str(root), "node 'alpha'")
+    spec = parse_spec(
+        textwrap.dedent(
+            """\
+            name: vmpkgs
+            nodes:
+              alpha:
+                packages: [labdemo]
+              beta: {}
+            """
+        ),
+        "lab.yaml",
+    )
+    from sphinxext.labbook.providers.vm import images
+
+    kver = get_provider("vm").available()  # the boot images of the usual cache, not rebuilt
+    os.symlink(os.path.join(images.default_cache_dir(), kver), cache / kver)
+    provider = get_provider("vm", cache_dir=str(cache), scratch="0")
+    with provider.up(spec, f"vmp-{RUN}") as lab:
+        rc, out = sh(lab, "alpha", "labdemod; cat /etc/labdemo/conf; readlink /bin; ls /DEBIAN")
+        assert (rc, out.splitlines()[:3]) == (2, ["daemon", "on", "usr/bin"]), out
+        assert sh(lab, "beta", "test -e /usr/sbin/labdemod")[0] == 1
+    assert shutil.which("labdemod") is None
+    nothing_left(f"vmp-{RUN}")

@@ -254,3 +254,27 @@ def test_an_ordinary_users_vm_networks_meet_on_hubs_that_have_no_address() -> No
     for group_port in hubs.values():
         group, port = group_port.split(":")
         assert group.startswith("239.255.") and 20000 <= int(port) < 60000
+
+
+def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:
+    plan = plan_of(
+        """\
+        name: undeclared
+        nodes:
+          compute: {}
+          guest:
+            interfaces:
+              eth0: {address: 10.0.1.3/24}
+        links:
+          - endpoints: ["compute:vnet0", "guest:eth0"]
+          - endpoints: ["compute:vnet1", "guest:eth1"]
+        """
+    )
+    assert {(n.node, n.iface, n.bridge) for n in plan.nics} == {
+        ("compute", "vnet0", "link0"),
+        ("compute", "vnet1", "link1"),
+        ("guest", "eth0", "link0"),
+        ("guest", "eth1", "link1"),
+    }
+    assert len({n.mac for n in plan.nics}) == 4
+    assert sorted(dict(plan.guest("compute").nics).values()) == ["vnet0", "vnet1"]

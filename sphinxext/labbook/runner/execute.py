@@ -19,6 +19,10 @@ from .where import where
 
 #: How long a background command must stay alive to count as started.
 BACKGROUND_GRACE = 0.5
+#: How long the small commands that start and watch a background command may take: a
+#: node's shell answers them at once, but a VM under TCG on a busy machine can take
+#: seconds, and a timeout ends the node's session.
+BACKGROUND_HELPER_TIMEOUT = 60.0
 #: Between two tries of a ``:retry:`` step.
 RETRY_INTERVAL = 0.25
 #: The exit status a command uses to say "skip me" (as cram and Scrut read it): the
@@ -316,7 +320,7 @@ def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandRes
     t = time.monotonic()
     started = sess.run(
         f"( setsid bash -c {wrapped} >{log} 2>&1 </dev/null & echo $! >{pidfile} )\ncat {pidfile}",
-        timeout=10,
+        timeout=BACKGROUND_HELPER_TIMEOUT,
     )
     pid = started.stdout.strip().splitlines()[-1] if started.stdout.strip() else ""
     if not pid.isdigit():
@@ -334,12 +338,17 @@ def _run_background(lab: Lab, step: RunStep, cmd: Command, n: int) -> CommandRes
         # not `kill -0`: where nothing reaps orphans, a finished daemon lingers as a zombie
         alive = (
             sess.run(
-                f's=$(ps -o stat= -p {pid}); [ -n "$s" ] && [ "${{s#Z}}" = "$s" ]', timeout=5
+                f's=$(ps -o stat= -p {pid}); [ -n "$s" ] && [ "${{s#Z}}" = "$s" ]',
+                timeout=BACKGROUND_HELPER_TIMEOUT,
             ).rc
             == 0
         )
-        output = sess.run(f"cat {log}", timeout=5).stdout
-        rc_text = "" if alive else sess.run(f"cat {rcfile} 2>/dev/null", timeout=5).stdout
+        output = sess.run(f"cat {log}", timeout=BACKGROUND_HELPER_TIMEOUT).stdout
+        rc_text = (
+            ""
+            if alive
+            else sess.run(f"cat {rcfile} 2>/dev/null", timeout=BACKGROUND_HELPER_TIMEOUT).stdout
+        )
         rc = 0 if alive else int(rc_text.strip()) if rc_text.strip().isdigit() else 255
         ok, diff = _judge(_contains(step), cmd, output, rc)
         if (

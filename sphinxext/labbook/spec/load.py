@@ -338,6 +338,11 @@ class _Validator:
                 )
             val = int(val) if isinstance(val, bool) else val
             sysctls.append((key, str(val)))
+        raw_packages = d.get("packages")
+        packages: list[str] = raw_packages if isinstance(raw_packages, list) else []
+        for i, pkg in enumerate(packages):
+            if pkg in packages[:i]:
+                self.error((*p, "packages", i), f"package '{pkg}' is listed twice")
         hostname = d.get("hostname", name)
         if len(hostname) > 63:
             self.error((*p, "hostname"), "hostname is longer than 63 characters")
@@ -348,6 +353,7 @@ class _Validator:
             interfaces=tuple(ifaces),
             routes=tuple(routes),
             sysctls=tuple(sysctls),
+            packages=tuple(packages),
             loc=self.loc(p, key=True),
         )
 

@@ -82,6 +82,7 @@ class Node:
     interfaces: tuple[Interface, ...] = ()
     routes: tuple[Route, ...] = ()
     sysctls: tuple[tuple[str, str], ...] = ()
+    packages: tuple[str, ...] = ()
     loc: Loc | None = field(default=None, compare=False)
 
     @property

@@ -20,10 +20,11 @@ FEATURES = (
     "schema_reference",
     "diagrams",
     "report",
+    "fidelity",
 )
 
 #: Bump when the data labbook keeps on the Sphinx environment changes shape.
-ENV_VERSION = 3
+ENV_VERSION = 4
 
 
 def setup_all(app: Sphinx) -> dict[str, Any]:

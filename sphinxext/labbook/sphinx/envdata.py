@@ -24,9 +24,11 @@ BLOCK_IDS_KEY = "labbook_block_ids"
 CHANGED_KEY = "labbook_records_changed"
 REPORT_DOCS_KEY = "labbook_report_docs"
 SCHEMA_CHECKS_KEY = "labbook_schema_checks"
+FIDELITY_KEY = "labbook_fidelity"
+FIDELITY_PAGES_KEY = "labbook_fidelity_pages"
 
-PER_DOC_KEYS = (RESULTS_KEY, PLANS_KEY, PROBLEMS_KEY, BLOCK_IDS_KEY, CHANGED_KEY)
-DOC_SET_KEYS = (REPORT_DOCS_KEY, SCHEMA_CHECKS_KEY)
+PER_DOC_KEYS = (RESULTS_KEY, PLANS_KEY, PROBLEMS_KEY, BLOCK_IDS_KEY, CHANGED_KEY, FIDELITY_KEY)
+DOC_SET_KEYS = (REPORT_DOCS_KEY, SCHEMA_CHECKS_KEY, FIDELITY_PAGES_KEY)
 
 
 def _kept(env: BuildEnvironment, key: str, make: type) -> Any:
@@ -89,6 +91,16 @@ def report_docs(env: BuildEnvironment) -> set[str]:
 def schema_checks(env: BuildEnvironment) -> set[str]:
     """Documents with a live schema check (read again on every build)."""
     return _doc_set(env, SCHEMA_CHECKS_KEY)
+
+
+def fidelity_of(env: BuildEnvironment) -> dict[str, list[Any]]:
+    """docname -> how its blocks follow their articles (``fidelity.Entry`` each)."""
+    return _per_doc(env, FIDELITY_KEY)
+
+
+def fidelity_pages(env: BuildEnvironment) -> set[str]:
+    """Documents with a ``labbook-fidelity`` table (written again on every build)."""
+    return _doc_set(env, FIDELITY_PAGES_KEY)
 
 
 def on_purge(app: Sphinx, env: BuildEnvironment, docname: str) -> None:

@@ -16,6 +16,7 @@ from ..errors import DirectiveError, SpecErrors
 from ..spec import load_spec
 from ..steps.model import FileFormat, FileStep, MatchMode, RunStep, Source
 from . import config as cfg
+from . import fidelity
 from .topology import _choice
 from .warn import Subtype, directive_location, warn
 
@@ -286,6 +287,7 @@ class LabRunDirective(_LabDirective):
         "safe": directives.flag,
         "prompt": directives.unchanged_required,
         "caption": directives.unchanged,
+        **fidelity.RUN_OPTIONS,
     }
 
     def run(self) -> list[nodes.Node]:
@@ -295,7 +297,7 @@ class LabRunDirective(_LabDirective):
         if bad is not None:
             return bad
         node_name = self.arguments[0]
-        why = self.check_node(node_name)
+        why = self.check_node(node_name) or fidelity.tag_error(self)
         if why:
             return self.error_node(why)
         if not self.content:
@@ -336,6 +338,7 @@ class LabRunDirective(_LabDirective):
             content=tuple(self.content),
             safe="safe" in self.options,
         )
+        fidelity.note_run(self, len(step.commands))
         caption = run_caption(self.options.get("caption", ""), node_name, step.background)
         node = lab_step(step=step, kind="run", caption=caption)
         self.set_source_info(node)

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ...errors import ProviderError, UsageError
-from .. import labstate, procs, userns
+from .. import hostpkgs, labstate, procs, userns
 from ..base import LAB_NAME_RE, ExecResult, Lab, LabInfo
 from ..environ import node_env
 from ..holder import stop
@@ -235,6 +235,7 @@ class NetnsProvider(StatefulProvider[LabState]):
         from ..holder import wait_report
 
         plan = make_plan(spec)  # plan errors come before anything is created
+        hostpkgs.check(spec, self.name)
         nodes = [holder.NodeSpec(n.name, n.hostname, n.shares_root) for n in spec.nodes]
         ids = userns.plan()
         claimed = False

@@ -17,7 +17,7 @@ from ..holder import stop
 from ..hostpath import program
 from ..procs import is_running, start_time
 from ..stateful import StatefulProvider
-from . import images, state
+from . import images, packages, state
 from .channel import Channel, VmSession, console_tail, run_exec
 from .state import VmNode, VmState
 
@@ -280,6 +280,11 @@ class VmProvider(StatefulProvider[VmState]):
             imgs = images.ensure(opts.cache_dir, kver)
             if not userns.privileged():
                 imgs = images.with_closed(imgs, opts.cache_dir)
+            pkgs = {
+                n.name: packages.ensure(opts.cache_dir, n.packages, f"node '{n.name}'")
+                for n in spec.nodes
+                if n.packages
+            }
         except OSError as exc:
             raise ProviderError(
                 f"cannot build the VMs' boot images in {opts.cache_dir}: {exc}"
@@ -288,7 +293,7 @@ class VmProvider(StatefulProvider[VmState]):
 
         accel = choose_accel(opts.accel, opts.cache_dir, imgs)
         st = self._claim(name, spec, kver, accel)
-        return _bring_up(spec, st, plan, imgs, opts)
+        return _bring_up(spec, st, plan, imgs, opts, pkgs)
 
     def _claim(self, name: str, spec: LabSpec, kver: str, accel: str) -> VmState:
         return self.claim(name, spec, VmState, kernel=kver, accel=accel)
@@ -330,7 +335,12 @@ class VmProvider(StatefulProvider[VmState]):
 
 
 def _bring_up(
-    spec: LabSpec, st: VmState, plan: VmPlan, imgs: images.Images, opts: Options
+    spec: LabSpec,
+    st: VmState,
+    plan: VmPlan,
+    imgs: images.Images,
+    opts: Options,
+    pkgs: dict[str, str],
 ) -> VmLab:
     """Start the holder and its VMs, wait for every agent; on any failure (also Ctrl-C and
     SIGTERM) remove everything made so far and raise."""
@@ -358,6 +368,7 @@ def _bring_up(
             scratch=opts.scratch > 0,
             python=python,
             hubs=hubs,
+            packages=pkgs.get(n.name),
         )
         for i, n in enumerate(spec.nodes)
     ]

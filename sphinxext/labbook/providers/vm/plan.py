@@ -145,6 +145,16 @@ def _nics(spec: LabSpec, link_bridge: dict[tuple[str, str], str]) -> list[Nic]:
             nics.append(
                 Nic(node.name, iface.name, f"tap{len(nics)}", mac, bridge, mtu, iface.access_vlan)
             )
+        # An interface a link declares (not listed under the node): a NIC on the link.
+        declared = {i.name for i in node.interfaces}
+        for link in spec.links:
+            for ep in (link.a, link.b):
+                if ep.node == node.name and ep.iface not in declared:
+                    declared.add(ep.iface)
+                    mac = _mac(spec.name, node.name, ep.iface, macs)
+                    macs.add(mac)
+                    bridge = link_bridge[(ep.node, ep.iface)]
+                    nics.append(Nic(node.name, ep.iface, f"tap{len(nics)}", mac, bridge, link.mtu))
     return nics
 
 

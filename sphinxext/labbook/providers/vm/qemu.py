@@ -54,10 +54,12 @@ def machine(
     scratch: bool,
     python: str,
     hubs: dict[str, str] | None = None,
+    packages: str | None = None,
 ) -> Machine:
     """The QEMU command line of ``node``; its control socket is ``<index>.ctl`` (short:
     a unix socket path has at most 107 bytes). With ``hubs`` (network -> multicast group
-    and port), NICs join those instead of taps (see :func:`hub_addresses`)."""
+    and port), NICs join those instead of taps (see :func:`hub_addresses`). ``packages``:
+    a directory of unpacked Debian packages the guest lays over the host's root."""
     ctl = os.path.join(directory, f"{index}.ctl")
     console = os.path.join(directory, f"{node}.console")
     disk = os.path.join(directory, f"{node}.scratch") if scratch else None
@@ -85,7 +87,9 @@ def machine(
         "-initrd",
         images.initrd,
         "-append",
-        f"{APPEND} lb_python={python}" + (" lb_scratch=vda" if scratch else ""),
+        f"{APPEND} lb_python={python}"
+        + (" lb_scratch=vda" if scratch else "")
+        + (" lb_pkgs=1" if packages else ""),
         "-chardev",
         f"file,id=con,path={console}",
         "-serial",
@@ -94,6 +98,16 @@ def machine(
         "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
         "-device",
         "virtio-9p-pci,fsdev=root,mount_tag=root",
+        *(
+            [
+                "-fsdev",
+                f"local,id=pkgs,path={packages},security_model=none,readonly=on",
+                "-device",
+                "virtio-9p-pci,fsdev=pkgs,mount_tag=pkgs",
+            ]
+            if packages
+            else []
+        ),
         "-chardev",
         f"socket,id=ctl,path={ctl},server=on,wait=off",
         "-device",

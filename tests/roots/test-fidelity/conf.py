@@ -1,0 +1,4 @@
+extensions = ["sphinxext.labbook"]
+labbook_execute = "force"
+labbook_provider = "fake"
+show_warning_types = True
