@@ -122,6 +122,26 @@ def test_the_strategies_share_one_policy(tmp_path):
     assert [s.stale for s in shown.steps] == [True]
 
 
+def test_auto_mode_shows_the_record_of_a_lab_this_machine_cannot_run(tmp_path):
+    from sphinxext.labbook.runner.policy import Context, create_policy
+    from sphinxext.labbook.runner.records import RecordStore
+
+    store = RecordStore(str(tmp_path / "records"), str(tmp_path / "p"))
+    ctx = Context(records=store)
+    elsewhere = _fake_plan(tmp_path, unavailable="it needs root here")
+    (r,) = create_policy("auto", ctx).run_document("one", [elsewhere]).results
+    assert r.not_run and "it needs root here" in r.not_run  # nothing recorded: not run
+    # recorded where the lab runs; shown here, where it cannot, as recorded
+    assert create_policy("force", ctx).run_document("one", [_fake_plan(tmp_path)]).records_changed
+    (r,) = create_policy("auto", ctx).run_document("one", [elsewhere]).results
+    assert r.recorded and r.status.value == "passed" and r.where["provider"] == "fake"
+    # a step changed since: the record is stale, so the lab is not run, not shown as verified
+    edited = _plan(tmp_path / "p", ["echo y"], "/usr/bin/python3", 5)
+    edited = replace(edited, provider="fake", provider_options=(("unavailable", "no"),))
+    (r,) = create_policy("auto", ctx).run_document("one", [edited]).results
+    assert not r.recorded and r.not_run
+
+
 def test_a_lab_that_cannot_come_up_says_so_in_a_typed_field(tmp_path):
     from sphinxext.labbook.runner.policy import Context, create_policy
 

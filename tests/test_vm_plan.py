@@ -278,3 +278,23 @@ def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:
     }
     assert len({n.mac for n in plan.nics}) == 4
     assert sorted(dict(plan.guest("compute").nics).values()) == ["vnet0", "vnet1"]
+
+
+def test_a_lab_that_needs_real_bridges_runs_only_where_they_are_real() -> None:
+    from sphinxext.labbook.errors import UsageError
+    from sphinxext.labbook.providers import get_provider
+    from sphinxext.labbook.providers.userns import privileged
+    from sphinxext.labbook.providers.vm import HUB_REASON
+
+    plain = get_provider("vm").unavailable()
+    real = get_provider("vm", bridges="real").unavailable()
+    if plain:  # no QEMU here: that reason comes first
+        assert real == plain
+    elif privileged():
+        assert real is None  # root's VMs are on real bridges
+    else:
+        assert real == HUB_REASON and "run it as root" in real
+    # the option does not change results, so it is not part of the keys
+    assert get_provider("vm", bridges="real").settings() == get_provider("vm").settings()
+    with pytest.raises(UsageError, match="bridges='yes': write real"):
+        get_provider("vm", bridges="yes").settings()

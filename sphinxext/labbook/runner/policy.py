@@ -251,12 +251,21 @@ class Force(Policy):
 
 class Auto(Policy):
     """Reuses what this machine ran before (the build directory's cache), not recorded
-    results: a build that can run labs verifies its pages itself."""
+    results: a build that can run labs verifies its pages itself. A lab this machine
+    cannot run (its provider says why) shows its recorded result instead, when one is
+    recorded for these very steps; else it is not run."""
 
     mode = "auto"
 
     def decide(self, lab: _Lab) -> PlanResult:
-        return self._cached(lab, passed_only=True) or self._run(lab)
+        cached = self._cached(lab, passed_only=True)
+        if cached is not None:
+            return cached
+        if lab.provider.unavailable():
+            shown = self._recorded(lab)
+            if shown is not None and not shown.stale:
+                return shown
+        return self._run(lab)
 
 
 class Cache(Policy):

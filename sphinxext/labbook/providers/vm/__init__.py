@@ -37,7 +37,16 @@ DEFAULTS = {
     "scratch": "1024",
     "boot_timeout": "120",
     "cache_dir": "",
+    "bridges": "any",
 }
+#: Why a lab that asks for real bridges (``bridges=real``) does not run as an ordinary
+#: user: the VMs of an ordinary user's lab meet on a multicast hub on the loopback
+#: device, and on a hub a VM also hears its own frames (a macvlan's parent then reaches
+#: its children, and tagged frames come back to their sender).
+HUB_REASON = (
+    "this lab needs real bridges (bridges=real): an ordinary user's VMs meet on a "
+    "multicast hub, where a VM hears its own frames; run it as root"
+)
 #: The ranges of the numeric options (ranges.whole): MiB, CPUs, MiB, seconds.
 NUMBER_RANGES = {
     "memory": (64, 1 << 20),
@@ -62,6 +71,7 @@ class Options:
     scratch: int  # MiB; 0 for none
     boot_timeout: float
     cache_dir: str
+    bridges: str = "any"  # any | real (see HUB_REASON)
 
 
 class VmLab(Lab):
@@ -204,7 +214,8 @@ class VmProvider(StatefulProvider[VmState]):
     """Options (all strings, as in ``labbook_provider_options``): ``kernel`` (a version in
     /boot; default the newest), ``memory`` (MiB per VM, 512), ``cpus`` (1), ``accel``
     (auto, kvm or tcg), ``scratch`` (MiB of the scratch disk at /scratch, 1024; 0 for
-    none), ``boot_timeout`` (seconds, 120), ``cache_dir`` (boot images)."""
+    none), ``boot_timeout`` (seconds, 120), ``cache_dir`` (boot images), ``bridges``
+    (``real``: the lab needs real bridges, so it runs only as root; see HUB_REASON)."""
 
     name = "vm"
 
@@ -226,6 +237,10 @@ class VmProvider(StatefulProvider[VmState]):
                 raise UsageError(f"{exc}{unit}") from None
         if raw["accel"] not in ("auto", "kvm", "tcg"):
             raise UsageError(f"accel={raw['accel']!r}: write auto, kvm or tcg")
+        if raw["bridges"] not in ("any", "real"):
+            raise UsageError(
+                f"bridges={raw['bridges']!r}: write real (the lab needs real bridges) or any"
+            )
         return Options(
             raw["kernel"],
             number["memory"],
@@ -234,6 +249,7 @@ class VmProvider(StatefulProvider[VmState]):
             number["scratch"],
             float(number["boot_timeout"]),
             raw["cache_dir"] or images.default_cache_dir(),
+            raw["bridges"],
         )
 
     def available(self) -> str:
@@ -248,6 +264,8 @@ class VmProvider(StatefulProvider[VmState]):
             self.available()
         except ProviderError as exc:
             return exc.message
+        if self._options().bridges == "real" and not userns.privileged():
+            return HUB_REASON
         return None
 
     def settings(self) -> dict[str, Any]:
@@ -273,6 +291,8 @@ class VmProvider(StatefulProvider[VmState]):
             )
         opts = self._options()
         kver = self.available()
+        if opts.bridges == "real" and not userns.privileged():
+            raise ProviderError(HUB_REASON)
         plan = make_plan(spec)  # what a VM cannot do is said before anything is made
         if not userns.privileged():
             check_hubs(plan)
