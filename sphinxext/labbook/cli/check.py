@@ -223,13 +223,12 @@ def _results_dir(conf: str | None) -> str:
     """``labbook_results`` of conf.py, as a path ("" when not set)."""
     if conf is None:
         return ""
-    from pathlib import Path
-
     from sphinx.config import eval_config_file
     from sphinx.util.tags import Tags
 
     try:
-        namespace = eval_config_file(Path(conf, "conf.py"), Tags())  # type: ignore[arg-type]
+        # a str: Sphinx before 7.4 cannot take a Path here
+        namespace = eval_config_file(os.path.join(conf, "conf.py"), Tags())  # type: ignore[arg-type]
     except Exception:  # conf.py's own errors are reported by the build itself
         return ""
     value = namespace.get("labbook_results") or ""

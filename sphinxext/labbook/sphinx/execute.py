@@ -85,7 +85,10 @@ def _own_line(app: Sphinx) -> str:
     """A newline where Sphinx keeps its "reading sources... [ 50%] doc" line open on a
     terminal (ended by a carriage return, not a newline), so a progress line is not
     written into it."""
-    from sphinx.util.console import terminal_supports_colour
+    try:
+        from sphinx.util.console import terminal_supports_colour
+    except ImportError:  # Sphinx before 8.0 names it color_terminal
+        from sphinx.util.console import color_terminal as terminal_supports_colour
 
     return "\n" if app.verbosity < 1 and terminal_supports_colour() else ""
 
