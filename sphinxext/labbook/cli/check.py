@@ -223,13 +223,20 @@ def _results_dir(conf: str | None) -> str:
     """``labbook_results`` of conf.py, as a path ("" when not set)."""
     if conf is None:
         return ""
+    from pathlib import Path
+
     from sphinx.config import eval_config_file
     from sphinx.util.tags import Tags
 
-    try:
-        # a str: Sphinx before 7.4 cannot take a Path here
-        namespace = eval_config_file(os.path.join(conf, "conf.py"), Tags())  # type: ignore[arg-type]
-    except Exception:  # conf.py's own errors are reported by the build itself
+    path = os.path.join(conf, "conf.py")
+    namespace: dict[str, object] | None = None
+    for arg in (Path(path), path):  # Sphinx 7.4 and later take a Path, 7.3 a str
+        try:
+            namespace = eval_config_file(arg, Tags())  # type: ignore[arg-type]
+            break
+        except Exception:  # conf.py's own errors are reported by the build itself
+            continue
+    if namespace is None:
         return ""
     value = namespace.get("labbook_results") or ""
     return os.path.join(conf, value) if isinstance(value, str) and value else ""
