@@ -7,6 +7,7 @@ import secrets
 import shlex
 import time
 from dataclasses import replace
+from typing import Any
 
 from ..errors import LabbookError, ProviderError
 from ..providers import Lab, get_provider
@@ -90,21 +91,13 @@ def run_plan(
 
                 results = compare_steps(lab, plan, _run_commands)
     status = _overall(results)
+    drift: dict[str, Any] = {}
     if topology:
         status = Status.ERROR if status is Status.ERROR else Status.DRIFT
-        return PlanResult(
-            plan.spec_path,
-            name,
-            plan.document,
-            plan.provider,
-            status,
-            tuple(results),
-            time.monotonic() - t0,
-            started,
-            message="topology drift: " + "; ".join(topology),
-            extra={"topology_drift": topology},
-            where=where(plan.provider, started, time.monotonic() - t0, kernel),
-        )
+        drift = {
+            "message": "topology drift: " + "; ".join(topology),
+            "extra": {"topology_drift": topology},
+        }
     return PlanResult(
         plan.spec_path,
         name,
@@ -115,6 +108,7 @@ def run_plan(
         time.monotonic() - t0,
         started,
         where=where(plan.provider, started, time.monotonic() - t0, kernel),
+        **drift,
     )
 
 
