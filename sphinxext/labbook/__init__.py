@@ -5,12 +5,13 @@ As a Sphinx extension: ``extensions = ["sphinxext.labbook"]``.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from sphinx.application import Sphinx
-
 from .version import __version__
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (labbook exec)
+if TYPE_CHECKING:
+    from typing import Any
+
+    from sphinx.application import Sphinx
 
 __all__ = ["__version__", "setup"]
 

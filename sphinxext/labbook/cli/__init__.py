@@ -36,9 +36,9 @@ def _exec_netns(argv: list[str]) -> int | None:
     if not command:
         return None
     from ..providers.environ import exec_env
-    from ..providers.netns import enter, state
+    from ..providers.netns import enter
 
-    if state.read(name) is None:
+    if enter.netns_lab(name) is None:
         return None
     return enter.run(name, node, command, exec_env())
 

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import shutil
-import subprocess
 
-from ..errors import LabbookError, UsageError
 from ..outfile import write_named
+from ..render.dot import run_dot
 from ..render.topology import DIRECTIONS, to_dot, to_mermaid
 from ..spec import load_spec
 
@@ -44,21 +42,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="title drawn above the diagram (default: the lab's name; --title '' for none)",
     )
     p.set_defaults(func=run)
-
-
-def run_dot(dot: str, fmt: str) -> bytes:
-    """Lay out ``dot`` with Graphviz and return the ``fmt`` (svg, png) bytes."""
-    exe = shutil.which("dot")
-    if exe is None:
-        raise UsageError(
-            f"-f {fmt} needs Graphviz's 'dot' program, which is not installed; "
-            "install the Debian package graphviz (apt-get install graphviz), "
-            "or use -f dot or -f mermaid"
-        )
-    proc = subprocess.run([exe, f"-T{fmt}"], input=dot.encode(), capture_output=True, check=False)
-    if proc.returncode != 0:
-        raise LabbookError(f"dot -T{fmt} failed: {proc.stderr.decode(errors='replace').strip()}")
-    return proc.stdout
 
 
 def render(args: argparse.Namespace) -> bytes:

@@ -171,9 +171,9 @@ def cmd_exec(args: argparse.Namespace) -> int:
     if not command:
         raise UsageError("no command given; write: labbook exec NAME NODE -- COMMAND [ARG...]")
     from ..providers.environ import exec_env
-    from ..providers.netns import enter, state
+    from ..providers.netns import enter
 
-    if state.read(args.name) is not None:  # the lean path: a netns lab
+    if enter.netns_lab(args.name) is not None:  # the lean path: a netns lab
         return enter.run(args.name, args.node, command, exec_env())
     lab = _attach(args.name)
     result = lab.exec(args.node, command)

@@ -11,6 +11,7 @@ import sys
 from .. import ranges
 from ..errors import SchemaError, UsageError
 from ..outfile import write_named
+from ..render.dot import run_dot
 from ..render.schema import (
     COLUMN_MODES,
     DIRECTIONS,
@@ -24,7 +25,6 @@ from ..render.schema import (
 )
 from ..schema.lint import RULES
 from ..schema.model import Schema
-from .graph import run_dot
 
 FORMATS = ("dot", "svg", "png", "mermaid")
 SUFFIX = {"dot": "dot", "svg": "svg", "png": "png", "mermaid": "mmd"}

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (labbook exec)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .base import ExecResult, Lab, LabInfo, Provider
 
 #: What this package hands on from ``base`` (on first use: ``labbook exec`` needs none).

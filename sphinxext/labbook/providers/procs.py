@@ -12,16 +12,8 @@ import select
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 Proc = tuple[int, int]  # (pid, start time)
-
-
-@dataclass(frozen=True)
-class ProcInfo:
-    pid: int
-    ppid: int
-    state: str  # R, S, Z, ...
 
 
 def _stat_fields(pid: int | str) -> list[str]:
@@ -98,23 +90,22 @@ def owner(pid: int) -> int | None:
     return None
 
 
-def table() -> dict[int, ProcInfo]:
-    """Every process, one read of /proc."""
+def parents() -> dict[int, int]:
+    """Every process and its parent, one read of /proc."""
     out = {}
     for pid in pids():
         try:
-            fields = _stat_fields(pid)
+            out[pid] = int(_stat_fields(pid)[2])
         except (OSError, ValueError, IndexError):
             continue
-        out[pid] = ProcInfo(pid, int(fields[2]), fields[1])
     return out
 
 
 def descendants(pid: int) -> list[int]:
     """Every process below ``pid`` (children first found, grandchildren after)."""
     children: dict[int, list[int]] = {}
-    for info in table().values():
-        children.setdefault(info.ppid, []).append(info.pid)
+    for child, ppid in parents().items():
+        children.setdefault(ppid, []).append(child)
     out: list[int] = []
     todo = [pid]
     while todo:

@@ -18,6 +18,8 @@ import os
 import pwd
 from dataclasses import dataclass
 
+from .stateroot import privileged
+
 CLONE_NEWUSER = 0x10000000
 #: Every id there is: a namespace that maps this many maps them all to themselves.
 ALL_IDS = 4294967295
@@ -52,24 +54,6 @@ def _contiguous(lines: tuple[tuple[int, int, int], ...]) -> int:
             break
         end += count
     return end
-
-
-_CAP_NET_ADMIN = 12
-_CAP_SYS_ADMIN = 21
-
-
-def privileged() -> bool:
-    """True when this process is root with the rights to make namespaces itself (not root
-    of a container that took them away)."""
-    if os.geteuid() != 0:
-        return False
-    try:
-        with open("/proc/self/status") as f:
-            caps = next(int(line.split()[1], 16) for line in f if line.startswith("CapEff:"))
-    except (OSError, StopIteration, ValueError):
-        return True
-    need = (1 << _CAP_SYS_ADMIN) | (1 << _CAP_NET_ADMIN)
-    return caps & need == need
 
 
 def _own_map(name: str) -> tuple[tuple[int, int, int], ...]:

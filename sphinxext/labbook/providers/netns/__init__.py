@@ -1,14 +1,15 @@
 """The netns provider: every node is a set of Linux namespaces on this kernel, no VM, no daemon.
 
 The provider itself is in ``provider``; this package's top level imports nothing, so
-``labbook exec`` (``enter``, ``state``, ``nsutil``) starts without the rest of it.
+``labbook exec`` (``enter``, ``nsutil``) starts without the rest of it.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (labbook exec)
 if TYPE_CHECKING:
+    from typing import Any
+
     from .provider import NetnsLab, NetnsProvider, node_env
 
 __all__ = ["NetnsLab", "NetnsProvider", "node_env"]

@@ -16,7 +16,12 @@ import sys
 
 from ...errors import LabNotFound, NodeNotFound, ProviderError
 from ..procs import is_running
-from . import nsutil, state
+from ..stateroot import lab_names, raw_state
+from . import nsutil
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 #: Signals the caller receives and hands on to the command.
 FORWARDED = (
@@ -31,26 +36,33 @@ FORWARDED = (
 CLONE_NEWUSER = 0x10000000
 
 
+def netns_lab(name: str) -> dict[str, Any] | None:
+    """The state of the netns lab ``name``, as plain JSON (reading it through the state
+    dataclasses would cost ``labbook exec`` more than entering the node does); None when
+    there is no such lab or it is another provider's."""
+    raw = raw_state(name)
+    return raw if raw is not None and raw.get("provider") == "netns" else None
+
+
 def node_pid(lab: str, node: str) -> int:
     """The host pid of ``node``'s init; LabNotFound/NodeNotFound (exit 2) when there is none."""
-    st = state.read(lab)
-    if st is None or st.status != "up":
-        running = (
-            ", ".join(n for n in state.names() if (s := state.read(n)) and s.status == "up")
-            or "none"
-        )
-        raise LabNotFound(f"no running lab named '{lab}' (running: {running})")
-    info = st.nodes.get(node)
-    if info is None:
+    st = netns_lab(lab)
+    if st is None or st.get("status") != "up":
+        up = [n for n in lab_names() if (s := netns_lab(n)) and s.get("status") == "up"]
+        raise LabNotFound(f"no running lab named '{lab}' (running: {', '.join(up) or 'none'})")
+    nodes = st.get("nodes") or {}
+    info = nodes.get(node)
+    if not isinstance(info, dict):
         raise NodeNotFound(
-            f"lab '{lab}' has no node '{node}'; its nodes: {', '.join(st.nodes) or '(none)'}"
+            f"lab '{lab}' has no node '{node}'; its nodes: {', '.join(nodes) or '(none)'}"
         )
-    if not is_running(info.pid, info.start):
+    pid, start = info.get("pid"), info.get("start")
+    if not isinstance(pid, int) or not isinstance(start, int) or not is_running(pid, start):
         raise ProviderError(
             f"node '{node}' of lab '{lab}' is not running; "
             f"run 'labbook down {lab}' and bring it up again"
         )
-    return info.pid
+    return pid
 
 
 def run(lab: str, node: str, argv: list[str], env: dict[str, str]) -> int:
