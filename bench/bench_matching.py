@@ -24,9 +24,10 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+from timing import median_time
 
 from sphinxext.labbook.verdict.matching import actual_lines, match_output
 
@@ -37,15 +38,6 @@ NAMES = ("ip_addr", "ip_br_link", "ip_link_veth", "ping", "bridge_link")
 def _read(name: str) -> str:
     with open(os.path.join(DATA, name)) as f:
         return f.read()
-
-
-def _time(fn, reps: int = 5) -> float:
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
 
 
 def bench_real(blocks: int) -> None:
@@ -60,7 +52,7 @@ def bench_real(blocks: int) -> None:
         for exp, act in work:
             assert match_output(exp, act).ok
 
-    base, mine = _time(equality), _time(ours)
+    base, mine = median_time(equality), median_time(ours)
     print(
         f"(a) {blocks} real blocks: equality {base * 1e3:.1f} ms, "
         f"match_output {mine * 1e3:.1f} ms, ratio {mine / base:.1f}x"
@@ -78,8 +70,8 @@ def bench_ellipses(max_k: int) -> None:
     for k in range(2, max_k + 1, 2):
         expected = ["...", "x"] * k + ["never there"]
         pattern = _naive_regex(expected)
-        naive = _time(lambda p=pattern: p.fullmatch(actual), reps=1)
-        mine = _time(lambda e=expected: match_output(e, actual), reps=3)
+        naive = median_time(lambda p=pattern: p.fullmatch(actual), reps=1)
+        mine = median_time(lambda e=expected: match_output(e, actual), reps=3)
         print(f"    {k:2d}   {naive * 1e3:9.2f} ms   {mine * 1e3:9.2f} ms   {naive / mine:8.1f}x")
         if naive > 5:
             break
@@ -134,8 +126,8 @@ def bench_long(n: int) -> None:
         assert before(page, actual).ok and match_output(page, actual).ok
         old, new = [], []
         for _ in range(5):  # alternating, so both see the same machine load
-            old.append(_time(lambda: before(page, actual), reps=1))
-            new.append(_time(lambda: match_output(page, actual), reps=1))
+            old.append(median_time(lambda: before(page, actual), reps=1))
+            new.append(median_time(lambda: match_output(page, actual), reps=1))
     t_old, t_new = statistics.median(old), statistics.median(new)
     print(
         f"(c) {n} output lines, {len(page)} expected: {BASELINE} "

@@ -38,6 +38,7 @@ sys.path.insert(0, ROOT)
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.dialects import mysql, postgresql  # noqa: E402
+from timing import median_time  # noqa: E402
 
 from sphinxext.labbook.render.schema import to_dot  # noqa: E402
 from sphinxext.labbook.schema.sqla import from_metadata  # noqa: E402
@@ -145,12 +146,10 @@ def layout_seconds(dot: str, reps: int) -> float:
     exe = shutil.which("dot")
     if exe is None:
         raise SystemExit("needs Graphviz's dot (Debian package graphviz)")
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        subprocess.run([exe, "-Tsvg"], input=dot.encode(), capture_output=True, check=True)
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
+    return median_time(
+        lambda: subprocess.run([exe, "-Tsvg"], input=dot.encode(), capture_output=True, check=True),
+        reps,
+    )
 
 
 RENDER = """

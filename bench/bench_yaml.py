@@ -22,6 +22,8 @@ from unittest import mock
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
+from timing import median_time
+
 from sphinxext.labbook.errors import SpecError
 from sphinxext.labbook.spec import yamlmarks
 
@@ -42,15 +44,6 @@ def laughs(levels: int) -> str:
     return "\n".join(out) + "\n"
 
 
-def _time(fn, reps: int) -> float:
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times)
-
-
 def refuse(text: str) -> float:
     t = time.perf_counter()
     try:
@@ -69,9 +62,9 @@ def main() -> None:
         text = spec(args.nodes, anchored)
         checked, unchecked = [], []
         for _ in range(args.reps):  # alternating, so load on the machine hits both alike
-            checked.append(_time(lambda t=text: yamlmarks.load(t, "big.yaml"), 1))
+            checked.append(median_time(lambda t=text: yamlmarks.load(t, "big.yaml"), 1))
             with mock.patch.object(yamlmarks, "check_aliases", lambda node, filename: None):
-                unchecked.append(_time(lambda t=text: yamlmarks.load(t, "big.yaml"), 1))
+                unchecked.append(median_time(lambda t=text: yamlmarks.load(t, "big.yaml"), 1))
         with_check, without = statistics.median(checked), statistics.median(unchecked)
         kind = "one shared anchor" if anchored else "written out"
         print(
@@ -82,7 +75,7 @@ def main() -> None:
 
     for levels in (5, 9, 12):
         text = laughs(levels)
-        plain = _time(lambda t=text: yaml.safe_load(t), 1)
+        plain = median_time(lambda t=text: yaml.safe_load(t), 1)
         print(
             f"(b) laughs, 10^{levels} values: refused in {refuse(text) * 1e3:.2f} ms "
             f"(yaml.safe_load alone {plain * 1e3:.2f} ms)"
