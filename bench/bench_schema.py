@@ -35,6 +35,7 @@ from collections.abc import Callable
 
 ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # also when imported as bench.*
 
 import sqlalchemy as sa  # noqa: E402
 from sqlalchemy.dialects import mysql, postgresql  # noqa: E402
