@@ -350,3 +350,30 @@ def test_parallel_build_records_every_document(tmp_path, make_app):
     for doc in ("one", "sub/two"):
         data = json.loads((src / "_results" / f"{doc}.json").read_text())
         assert data["document"] == doc and data["labs"][0]["status"] == "passed"
+
+
+def test_a_parallel_read_spreads_the_longest_labs_over_the_first_chunks(tmp_path, make_app):
+    from sphinxext.labbook.sphinx.schedule import on_before_read
+
+    src = copy_root(tmp_path / "src", "fake")
+    make_app("html", srcdir=src, freshenv=True).build()  # records for one and sub/two
+    for doc, seconds in (("one", 100.0), ("sub/two", 90.0)):
+        path = src / "_results" / f"{doc}.json"
+        data = json.loads(path.read_text())
+        data["labs"][0]["where"]["duration"] = seconds
+        path.write_text(json.dumps(data))
+    (src / "a.rst").write_text("A\n=\n\nNo lab here.\n")
+    (src / "b.rst").write_text("B\n=\n\nNo lab here.\n")
+    (src / "new.rst").write_text((src / "one.rst").read_text())  # a lab, not recorded yet
+    docs = ["a", "b", "index", "new", "one", "sub/two"]  # Sphinx's order: chunks of 3
+    app = make_app("html", srcdir=src, freshenv=True, parallel=2)
+    order = list(docs)
+    on_before_read(app, app.env, order)
+    assert sorted(order) == docs
+    # the longest (one, 100 s) starts beside the unrecorded lab, which counts as the
+    # mean of the recorded ones (95 s); sub/two (90 s) follows the shorter of the two
+    assert order == ["a", "b", "one", "index", "new", "sub/two"]
+    serial = make_app("html", srcdir=src, freshenv=True)
+    order = list(docs)
+    on_before_read(serial, serial.env, order)
+    assert order == docs  # a serial read keeps Sphinx's order

@@ -10,7 +10,7 @@ import pytest
 from sphinxext.labbook.errors import SpecErrors, UsageError
 from sphinxext.labbook.report import from_json, summary, summary_line, to_json, to_junit
 from sphinxext.labbook.runner.execute import run_plan
-from sphinxext.labbook.runner.shard import assign, parse_shard
+from sphinxext.labbook.runner.shard import assign, parse_shard, read_order
 from sphinxext.labbook.steps.model import Command, FileStep, LabPlan, RunStep, Source
 from sphinxext.labbook.verdict.results import Status
 
@@ -199,6 +199,26 @@ def test_shards_are_balanced_and_deterministic():
     for bad in ("0/2", "3/2", "x"):
         with pytest.raises(UsageError):
             parse_shard(bad)
+
+
+def test_the_longest_documents_are_read_side_by_side_in_the_first_chunks():
+    # The handbook's shape: 22 documents, the ones with VM labs next to each other by
+    # name; sphinx-build -j 2 cuts the sorted list into chunks of 10, 10 and 2, two at a
+    # time, so in Sphinx's order the first chunk would hold 198 s of the 300 s of labs.
+    docs = [f"doc{i:02}" for i in range(22)]
+    weight = {"doc05": 11.0, "doc06": 16.0, "doc07": 30.0, "doc08": 60.0, "doc09": 81.0}
+    weight |= {"doc10": 58.0, "doc12": 41.0, "doc13": 1.0, "doc17": 3.0}
+    assert sum(weight.get(d, 0.0) for d in docs[:10]) == 198.0
+    sizes = [10, 10, 2]
+    order = read_order(docs, sizes, 2, weight)
+    assert sorted(order) == docs
+    chunks = [order[:10], order[10:20], order[20:]]
+    loads = [sum(weight.get(d, 0.0) for d in c) for c in chunks]
+    assert loads[2] == 0.0  # the chunk that waits for a free process has no lab
+    assert abs(loads[0] - loads[1]) <= 11.0  # 300 s split about evenly
+    assert read_order(list(reversed(docs)), sizes, 2, weight) == order
+    assert all(c == sorted(c) for c in chunks)
+    assert read_order(docs[:3], [1, 1, 1], 2, {}) == docs[:3]
 
 
 def test_plan_environment_reaches_every_session(spec):

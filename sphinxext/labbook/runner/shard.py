@@ -46,3 +46,27 @@ def durations_from_report(data: dict[str, Any]) -> dict[str, float]:
         doc = str(lab.get("document", ""))
         out[doc] = out.get(doc, 0.0) + float(lab.get("duration", 0.0))
     return out
+
+
+def read_order(
+    docs: list[str], sizes: list[int], workers: int, weight: dict[str, float]
+) -> list[str]:
+    """``docs`` reordered for a reader that cuts the list into consecutive chunks of
+    ``sizes`` and runs ``workers`` chunks at a time, in order (sphinx-build -j N): the
+    documents whose labs take longest are spread over the chunks that start first, each
+    to the least loaded of them, so the VMs of two long labs boot side by side instead
+    of one after the other in one chunk. Chunks of a later round get documents only when
+    the first round is full. Deterministic: ties break by name; a chunk keeps its
+    documents sorted."""
+    chunks: list[list[str]] = [[] for _ in sizes]
+    loads = [0.0] * len(sizes)
+    for doc in sorted(docs, key=lambda d: (-weight.get(d, 0.0), d)):
+        open_ = [i for i, size in enumerate(sizes) if len(chunks[i]) < size]
+        if not open_:  # sizes that do not add up: the rest keeps its place at the end
+            chunks.append([doc])
+            continue
+        first_round = min(i // workers for i in open_)
+        i = min((j for j in open_ if j // workers == first_round), key=lambda j: (loads[j], j))
+        chunks[i].append(doc)
+        loads[i] += weight.get(doc, 0.0)
+    return [d for chunk in chunks for d in sorted(chunk)]

@@ -14,6 +14,7 @@ FEATURES = (
     "envdata",
     "steps",
     "execute",
+    "schedule",
     "labcheck",
     "topology",
     "schema",
