@@ -35,6 +35,18 @@ def test_check_passes_with_progress_and_reports(tmp_path, capsys):
     assert (tmp_path / "r.xml").read_text().startswith("<?xml")
 
 
+def test_checking_one_file_says_nothing_of_links_to_the_files_left_out(tmp_path, capsys):
+    root = copy_root(tmp_path, "lab-pass")
+    (root / "two.rst").write_text("Two\n===\n\nNo lab.\n")
+    with open(root / "index.rst", "a") as f:
+        f.write("\nSee :doc:`two`, and :doc:`nowhere`.\n")
+    assert main(["check", str(root / "index.rst")]) == 0
+    assert "unknown document" not in capsys.readouterr().err
+    assert main(["check", str(root)]) == 0  # the whole tree: a broken link is still said
+    err = capsys.readouterr().err
+    assert "unknown document: 'nowhere'" in err and "'two'" not in err
+
+
 def test_check_drift_exit_1_and_diff_on_stderr(tmp_path, capsys):
     root = copy_root(tmp_path, "lab-drift")
     assert main(["check", str(root / "index.rst")]) == 1

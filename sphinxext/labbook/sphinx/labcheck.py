@@ -36,8 +36,16 @@ class LabcheckBuilder(Builder):
     )
     allow_parallel = True
 
+    #: What a check of some documents only (``labbook check FILE``) says of links to the
+    #: documents left out: nothing; those warnings are about the subset, not the pages.
+    SUBSET_WARNINGS = ("ref.doc", "ref.ref", "ref.any", "toc.excluded", "toc.not_included")
+
     def init(self) -> None:
-        pass
+        if list(self.config.include_patterns) != ["**"]:
+            self.config.suppress_warnings = [
+                *self.config.suppress_warnings,
+                *self.SUBSET_WARNINGS,
+            ]
 
     def get_outdated_docs(self) -> set[str]:
         return set(self.env.found_docs)
