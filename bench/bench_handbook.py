@@ -4,7 +4,8 @@ commit's handbook (default: main) built with -j auto, one after the other in one
     python bench/bench_handbook.py [--baseline main] [--skip-serial]
 
 Each build is `sphinx-build -W -b html` into a fresh output directory with
-LABBOOK_EXECUTE=force (no cached result is reused). Prints each time and the ratios
+LABBOOK_EXECUTE=force (no cached result is reused) and LABBOOK_RESULTS_LOCKED=1 (the
+recorded results are not rewritten). Prints each time and the ratios
 (-j auto / -j 1, and this tree / baseline). A failing build is reported with its exit
 status, and its time is still printed.
 """
@@ -23,7 +24,10 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 
 
 def build(tree: str, jobs: str, out: str) -> tuple[float, int]:
-    env = {**os.environ, "LABBOOK_EXECUTE": "force", "PYTHONPATH": tree}
+    # Locked: the recorded results are read (they order the documents for -j) but never
+    # written, so a benchmark leaves the tree as it found it.
+    env = {**os.environ, "LABBOOK_EXECUTE": "force", "LABBOOK_RESULTS_LOCKED": "1"}
+    env["PYTHONPATH"] = tree
     argv = [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html"]
     argv += ["-j", jobs, os.path.join(tree, "doc", "source"), out]
     t = time.monotonic()
