@@ -384,9 +384,22 @@ def test_a_nodes_packages_are_in_its_guest_only_over_the_hosts_root(tmp_path) ->
     kver = get_provider("vm").available()  # the boot images of the usual cache, not rebuilt
     os.symlink(os.path.join(images.default_cache_dir(), kver), cache / kver)
     provider = get_provider("vm", cache_dir=str(cache), scratch="0")
-    with provider.up(spec, f"vmp-{RUN}") as lab:
-        rc, out = sh(lab, "alpha", "labdemod; cat /etc/labdemo/conf; readlink /bin; ls /DEBIAN")
-        assert (rc, out.splitlines()[:3]) == (2, ["daemon", "on", "usr/bin"]), out
-        assert sh(lab, "beta", "test -e /usr/sbin/labdemod")[0] == 1
+    # As root, the host gets a copy of its own in /usr/local/sbin (earlier on PATH): the
+    # packaged program must still win in alpha, and beta must still see the host's copy.
+    host_copy = "/usr/local/sbin/labdemod" if os.geteuid() == 0 else None
+    try:
+        if host_copy:
+            with open(host_copy, "x") as f:
+                f.write("#!/bin/sh\necho host copy\n")
+            os.chmod(host_copy, 0o755)
+        with provider.up(spec, f"vmp-{RUN}") as lab:
+            rc, out = sh(lab, "alpha", "labdemod; cat /etc/labdemo/conf; readlink /bin; ls /DEBIAN")
+            assert (rc, out.splitlines()[:3]) == (2, ["daemon", "on", "usr/bin"]), out
+            assert sh(lab, "beta", "test -e /usr/sbin/labdemod")[0] == 1
+            if host_copy:
+                assert sh(lab, "beta", "labdemod") == (0, "host copy\n")
+    finally:
+        if host_copy:
+            os.unlink(host_copy)
     assert shutil.which("labdemod") is None
     nothing_left(f"vmp-{RUN}")
