@@ -148,3 +148,40 @@ def test_gc_leaves_other_providers_labs_alone(lab_name) -> None:  # noqa: F811
             NetnsProvider().up(spec("pair"), lab_name)
     finally:
         state.remove(lab_name)
+
+
+def test_gc_removes_temporary_trees_of_killed_processes_only(tmp_path) -> None:
+    """A process killed while it unpacks a VM node's packages leaves its half-made tree
+    in the cache; gc removes it, and keeps the one of a process still running."""
+    from sphinxext.labbook.providers.procs import temp_prefix
+
+    cache = tmp_path / "vm-cache"
+    (cache / "packages").mkdir(parents=True)
+    code = (
+        "import sys, tempfile, time\n"
+        "from sphinxext.labbook.providers.procs import temp_prefix\n"
+        "d = tempfile.mkdtemp(dir=sys.argv[1], prefix=temp_prefix('packages', hidden=True))\n"
+        "open(d + '/half.deb', 'w').close()\n"
+        "print(d, flush=True)\n"
+        "time.sleep(600)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", code, str(cache / "packages")],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    killed = proc.stdout.readline().strip()
+    proc.kill()
+    proc.wait()
+    ours = cache / "packages" / f"{temp_prefix('packages', hidden=True)}keep"
+    ours.mkdir()
+    finished = cache / "packages" / "0123456789abcdef"  # a tree that was made whole
+    finished.mkdir()
+    r = labbook("gc", env={**os.environ, "LABBOOK_VM_CACHE": str(cache)})
+    assert r.returncode == 0, r.stderr
+    assert not os.path.exists(killed)
+    assert f"packages: removed {killed} (left by unpacking a VM node's packages, " in r.stdout
+    assert f"process {proc.pid}, which is gone)" in r.stdout
+    assert ours.is_dir() and finished.is_dir()

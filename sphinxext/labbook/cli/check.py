@@ -15,6 +15,7 @@ from typing import IO, Any, cast
 
 from .. import ranges
 from ..errors import LabbookError, UsageError
+from ..providers.procs import temp_prefix
 
 LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|`{3,}\s*\{lab\}|:{3,}\s*\{lab\})", re.M)
 INCLUDE = re.compile(r"^\s*(?:\.\. (?:include|literalinclude)::|`{3,}\s*\{include\})\s*(\S+)", re.M)
@@ -258,44 +259,6 @@ def _select_shard(args: argparse.Namespace, src: str, docs: list[str], results: 
     return assign(candidates, n, durations)[k - 1]
 
 
-#: Temporary build directories of ``labbook check``: labbook-check-PID-XXXXXXXX.
-BUILD_PREFIX = "labbook-check-"
-
-
-def stale_build_dirs() -> list[tuple[str, int]]:
-    """(path, pid) of this user's temporary build directories whose ``labbook check`` is
-    gone (killed before it could remove them)."""
-    out = []
-    tmp = tempfile.gettempdir()
-    try:
-        names = os.listdir(tmp)
-    except OSError:
-        return []
-    for name in names:
-        m = re.fullmatch(re.escape(BUILD_PREFIX) + r"(\d+)-\w+", name)
-        path = os.path.join(tmp, name)
-        try:
-            st = os.lstat(path)
-        except OSError:
-            continue
-        if m is None or st.st_uid != os.getuid() or not os.path.isdir(path):
-            continue
-        pid = int(m.group(1))
-        if not _alive(pid):
-            out.append((path, pid))
-    return sorted(out)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def run(args: argparse.Namespace) -> int:
     if any(p.endswith(".t") for p in args.paths):
         from .cramcheck import check_cram
@@ -356,7 +319,7 @@ def run(args: argparse.Namespace) -> int:
         )
         if k in os.environ
     }
-    build = args.build_dir or tempfile.mkdtemp(prefix=f"{BUILD_PREFIX}{os.getpid()}-")
+    build = args.build_dir or tempfile.mkdtemp(prefix=temp_prefix("check"))
     try:
         return _build(args, src, conf, overrides, build, results if whole else "")
     finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 
@@ -268,11 +269,36 @@ def cmd_gc(args: argparse.Namespace) -> int:
         for line in lines:
             print(f"{pname}: {line}")
     if not args.names:
-        import shutil
-
-        from .check import stale_build_dirs
-
-        for path, pid in stale_build_dirs():
-            shutil.rmtree(path, ignore_errors=True)
-            print(f"check: removed {path} (its labbook check, process {pid}, is gone)")
+        _gc_temporary()
     return 0
+
+
+#: What each kind of temporary file or directory belongs to, for gc's lines.
+_TEMPORARY = {
+    "check": "labbook check",
+    "packages": "unpacking a VM node's packages",
+    "initrd": "building a VM boot image",
+    "closed": "building a VM boot image",
+    "probe": "probing QEMU's accelerator",
+}
+
+
+def _gc_temporary() -> None:
+    """Remove the temporary files and directories of labbook processes that are gone
+    (killed before they could remove them): in the temporary directory, and the VM
+    provider's half-unpacked package trees."""
+    import shutil
+    import tempfile
+
+    from ..providers.procs import left_behind
+    from ..providers.vm.images import default_cache_dir
+
+    for directory in (tempfile.gettempdir(), os.path.join(default_cache_dir(), "packages")):
+        for path, kind, pid in left_behind(directory):
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(path)
+            what = _TEMPORARY.get(kind, kind)
+            print(f"{kind}: removed {path} (left by {what}, process {pid}, which is gone)")

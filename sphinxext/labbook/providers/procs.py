@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import select
 import signal
 import time
@@ -186,3 +187,48 @@ def wait_gone(pids: list[int], deadline: float) -> list[int]:
         finally:
             os.close(fd)
     return left
+
+
+#: Temporary files and directories of labbook's processes: ``labbook-KIND-PID-XXXX`` (a
+#: leading dot where they sit in a cache); ``labbook gc`` removes those whose process is
+#: gone (killed before it could remove them).
+_LEFT = re.compile(r"^\.?labbook-([a-z]+)-(\d+)-\w+$")
+
+
+def temp_prefix(kind: str, hidden: bool = False) -> str:
+    """The prefix of a temporary file or directory of this process (``tempfile``'s
+    ``prefix=``), which :func:`left_behind` recognises once the process is gone."""
+    return f"{'.' if hidden else ''}labbook-{kind}-{os.getpid()}-"
+
+
+def left_behind(directory: str) -> list[tuple[str, str, int]]:
+    """(path, kind, pid) of this user's temporary files and directories in ``directory``
+    whose process is gone."""
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    out = []
+    for name in names:
+        m = _LEFT.match(name)
+        if m is None:
+            continue
+        path = os.path.join(directory, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        pid = int(m.group(2))
+        if st.st_uid == os.getuid() and not _exists(pid):
+            out.append((path, m.group(1), pid))
+    return sorted(out)
+
+
+def _exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -20,6 +20,7 @@ from pathlib import Path
 from ...errors import ProviderError
 from ...outfile import replacing
 from ..hostpath import program, which
+from ..procs import temp_prefix
 
 GUEST = Path(__file__).with_name("guest")
 #: The files of GUEST that go into the initramfs.
@@ -217,7 +218,7 @@ def with_closed(imgs: Images, cache_dir: str) -> Images:
     if not os.path.exists(initrd):
 
         def build(tmp: str) -> None:
-            with tempfile.TemporaryDirectory(prefix="labbook-closed-") as root:
+            with tempfile.TemporaryDirectory(prefix=temp_prefix("closed")) as root:
                 Path(root, "closed").write_text(listing)
                 with open(tmp, "wb") as f:
                     f.write(Path(imgs.initrd).read_bytes())
@@ -290,7 +291,7 @@ def _extract_vmlinux(vmlinuz: str, out: str) -> None:
 
 
 def _build_initrd(mods: list[str], out: str) -> None:
-    with tempfile.TemporaryDirectory(prefix="labbook-initrd-") as root:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("initrd")) as root:
         for sub in ("bin", "mods"):
             os.mkdir(os.path.join(root, sub))
         shutil.copy(BUSYBOX, os.path.join(root, "bin", "busybox"))

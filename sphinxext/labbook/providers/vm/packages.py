@@ -21,6 +21,7 @@ import tempfile
 
 from ...errors import ProviderError
 from ..hostpath import which
+from ..procs import temp_prefix
 
 #: Files whose change means the packages may resolve differently.
 STATE_FILES = ("/var/lib/dpkg/status", "/var/lib/apt/lists")
@@ -65,7 +66,8 @@ def ensure(cache_dir: str, names: tuple[str, ...], who: str) -> str:
         return target
     check_tools()
     os.makedirs(os.path.dirname(target), exist_ok=True)
-    work = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=".build-")
+    prefix = temp_prefix("packages", hidden=True)  # labbook gc removes it if this is killed
+    work = tempfile.mkdtemp(dir=os.path.dirname(target), prefix=prefix)
     try:
         wanted = resolve(names, who)
         debs = os.path.join(work, "debs")

@@ -10,6 +10,7 @@ import tempfile
 from dataclasses import dataclass
 
 from ...outfile import write_output
+from ..procs import temp_prefix
 from .images import QEMU, Images
 from .plan import Nic
 
@@ -198,7 +199,7 @@ def _qemu_id() -> str:
 def boots(images: Images, accel: str, timeout: float) -> bool:
     """Whether the kernel boots under ``accel`` until the initramfs says so (it powers
     off at once when asked to probe) within ``timeout`` seconds."""
-    with tempfile.TemporaryDirectory(prefix="labbook-probe-") as d:
+    with tempfile.TemporaryDirectory(prefix=temp_prefix("probe")) as d:
         console = os.path.join(d, "console")
         argv = [
             QEMU,
