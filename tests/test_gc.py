@@ -185,3 +185,20 @@ def test_gc_removes_temporary_trees_of_killed_processes_only(tmp_path) -> None:
     assert f"packages: removed {killed} (left by unpacking a VM node's packages, " in r.stdout
     assert f"process {proc.pid}, which is gone)" in r.stdout
     assert ours.is_dir() and finished.is_dir()
+
+
+def test_gc_removes_kept_outputs_of_labs_ended_a_week_ago(tmp_path) -> None:
+    output = tmp_path / "cache" / "labbook" / "output"
+    old, recent = output / "pair-0badf00d", output / "pair-1234abcd"
+    for d in (old, recent):
+        d.mkdir(parents=True)
+        (d / "alpha-1.out").write_text("a long output\n")
+    week = time.time() - 8 * 86400
+    os.utime(old, (week, week))
+    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache")}
+    r = labbook("gc", env=env)
+    assert r.returncode == 0, r.stderr
+    assert f"output: removed {old} (kept output of an ended lab, 8 days old)" in r.stdout
+    assert not old.exists() and recent.is_dir()
+    assert labbook("gc", "--all", env=env).returncode == 0
+    assert not recent.exists()

@@ -105,9 +105,12 @@ def _add_gc(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "gc",
         help="remove what killed runs left behind",
         description="Remove labs whose owner process is gone (a run that was killed), "
-        "half-created labs, lab processes or state without each other, and the "
-        "temporary build directories of killed 'labbook check' runs. "
-        "Labs brought up with 'labbook up' stay; --all removes them too. "
+        "half-created labs, lab processes or state without each other, the "
+        "temporary files and directories of killed labbook processes, and the long "
+        "outputs 'labbook check' kept (in ~/.cache/labbook/output) of labs that ended "
+        f"more than {OUTPUT_DAYS} days ago. "
+        "Labs brought up with 'labbook up' stay; --all removes them too, and every "
+        "kept output of a lab that is not running. "
         "Prints a line per thing removed.",
         formatter_class=_FMT,
     )
@@ -270,7 +273,40 @@ def cmd_gc(args: argparse.Namespace) -> int:
             print(f"{pname}: {line}")
     if not args.names:
         _gc_temporary()
+        _gc_outputs(0 if args.all else OUTPUT_DAYS)
     return 0
+
+
+#: How long ``labbook gc`` keeps the long outputs of ended labs (``--all``: not at all).
+OUTPUT_DAYS = 7
+
+
+def _gc_outputs(days: int) -> None:
+    """Remove the kept outputs (:func:`..runner.execute.default_output_dir`, a directory
+    per lab) of labs that are not running and were last written ``days`` ago or more."""
+    import shutil
+    import time
+
+    from ..providers.stateroot import lab_names
+    from ..runner.execute import default_output_dir
+
+    root = default_output_dir()
+    try:
+        entries = sorted(os.listdir(root))
+    except OSError:
+        return
+    running = set(lab_names())
+    for name in entries:
+        path = os.path.join(root, name)
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        age = time.time() - st.st_mtime
+        if name in running or not os.path.isdir(path) or age < days * 86400:
+            continue
+        shutil.rmtree(path, ignore_errors=True)
+        print(f"output: removed {path} (kept output of an ended lab, {int(age // 86400)} days old)")
 
 
 #: What each kind of temporary file or directory belongs to, for gc's lines.
