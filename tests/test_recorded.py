@@ -377,3 +377,17 @@ def test_a_parallel_read_spreads_the_longest_labs_over_the_first_chunks(tmp_path
     order = list(docs)
     on_before_read(serial, serial.env, order)
     assert order == docs  # a serial read keeps Sphinx's order
+
+
+def test_results_that_cannot_be_written_are_a_warning_and_the_build_goes_on(tmp_path, make_app):
+    src = copy_root(tmp_path / "src", "fake")
+    (src / "_results" / "one.json").mkdir(parents=True)  # in the way: no file can go there
+    app = make_app("html", srcdir=src, freshenv=True)
+    app.build()
+    warnings = warnings_of(app)
+    assert "one.json: Is a directory; the recorded results of this page were not updated" in (
+        warnings
+    )
+    assert "[labbook.results]" in warnings and "Traceback" not in warnings
+    assert json.loads((src / "_results" / "sub" / "two.json").read_text())["labs"]
+    assert "labbook-step labbook-passed" in (app.outdir / "one.html").read_text()  # it ran

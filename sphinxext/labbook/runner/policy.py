@@ -93,6 +93,8 @@ class Outcome:
 
     results: list[PlanResult]
     records_changed: bool = False
+    #: Why the recorded results could not be written ("" when they were, or need not be).
+    records_error: str = ""
 
 
 @dataclass
@@ -127,7 +129,13 @@ class Policy:
             for lab, rec in zip(labs, self.ctx.records.labs_for(document, plans), strict=True):
                 lab.record = rec
         results = [self._result(lab) for lab in labs]
-        changed = self._record(document, labs, results) if self.records_runs else False
+        try:
+            changed = self._record(document, labs, results) if self.records_runs else False
+        except OSError as exc:  # a read-only checkout: the labs ran, the record stays
+            assert self.ctx.records is not None
+            where = self.ctx.records.path(document)
+            why = f"cannot write {where}: {exc.strerror or exc}"
+            return Outcome(results, False, why)
         return Outcome(results, changed)
 
     def _prepare(self, plan: LabPlan) -> _Lab:

@@ -356,6 +356,13 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
     except Terminated:  # the lab is torn down: end as SIGTERM would have, no traceback
         _end_by_sigterm()
     results = outcome.results
+    if outcome.records_error:
+        warn(
+            f"{outcome.records_error}; the recorded results of this page were not updated "
+            "(set LABBOOK_RESULTS_LOCKED=1 to leave them alone)",
+            Subtype.RESULTS,
+            Location(os.fspath(env.doc2path(docname)), None),
+        )
     if outcome.records_changed:
         records_changed(env)[docname] = True
     else:

@@ -28,6 +28,7 @@ class Subtype(enum.StrEnum):
     ERROR = "error"  # a step or a lab could not run
     NOT_RUN = "not-run"  # a lab meant to run could not run on this machine
     STALE = "stale"  # a step changed since its recorded result (labbook_results)
+    RESULTS = "results"  # the recorded results could not be written (labbook_results)
     DIRECTIVE = "directive"  # a directive or its options are wrong
     SPEC = "spec"  # a lab spec has errors
     SCHEMA = "schema"  # a schema could not be loaded, drawn or checked
