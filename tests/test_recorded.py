@@ -385,6 +385,7 @@ def test_results_that_cannot_be_written_are_a_warning_and_the_build_goes_on(tmp_
     app = make_app("html", srcdir=src, freshenv=True)
     app.build()
     warnings = warnings_of(app)
+    assert "one.rst:4: WARNING: cannot write" in warnings
     assert "one.json: Is a directory; the recorded results of this page were not updated" in (
         warnings
     )

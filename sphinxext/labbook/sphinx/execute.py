@@ -357,11 +357,15 @@ def on_doctree_read(app: Sphinx, doctree: nodes.document) -> None:
         _end_by_sigterm()
     results = outcome.results
     if outcome.records_error:
+        first = plans[0][0].source  # the page's first lab
         warn(
             f"{outcome.records_error}; the recorded results of this page were not updated "
-            "(set LABBOOK_RESULTS_LOCKED=1 to leave them alone)",
+            "(to leave them alone: LABBOOK_RESULTS_LOCKED=1 for sphinx-build, "
+            "labbook check --locked)",
             Subtype.RESULTS,
-            Location(os.fspath(env.doc2path(docname)), None),
+            Location(first.file, first.line)
+            if first is not None
+            else Location(os.fspath(env.doc2path(docname))),
         )
     if outcome.records_changed:
         records_changed(env)[docname] = True
