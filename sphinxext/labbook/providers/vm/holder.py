@@ -1,9 +1,12 @@
-"""The process that holds a VM lab: its own network namespace, the bridges and taps in
-it, and the QEMU processes, which run inside it.
+"""The process that holds a VM lab: its network, and the QEMU processes.
 
 Forked from the process that brings the lab up, it detaches (the lab may outlive
 that process: ``labbook up``), builds the network, starts every VM at once, reports
-their pids, and then only reaps until it is told to stop. The QEMUs die with it
+their pids, and then only reaps until it is told to stop. Root's holder makes the
+lab's own network namespace, with its bridges and a persistent tap per NIC, and starts
+the QEMUs inside it; an ordinary user's starts the lab's relay (see :mod:`.relay`),
+which builds the same network in namespaces of its own and passes each NIC's frames
+between its tap and its QEMU. The QEMUs and the relay die with the holder
 (parent-death signal), and the namespace, with every bridge and tap, dies with the
 last of them: nothing of a VM lab exists in the host's namespaces.
 """
@@ -22,6 +25,7 @@ from ..holder import detach, fork, send_error, send_report, serve, stopped
 from ..labstate import title
 from ..netns import netlink, nsutil
 from ..netns.plan import ROOT, Addr, Bridge, Dev, PortOp
+from . import relay
 from .plan import VmPlan
 from .qemu import Machine
 from .state import HOLDER_TITLE
@@ -39,38 +43,41 @@ def start(
     plan: VmPlan,
     machines: list[Machine],
     *,
-    hubs: bool,
+    relayed: str | None,
     root: str,
     started: list[tuple[int, int]],
 ) -> None:
     """Fork the holder; append (its pid, this end of its socket) to ``started``.
 
-    ``hubs``: the VMs' NICs meet on multicast hubs on the loopback device (an ordinary
-    user's lab), not on bridges in a network namespace of the lab's (root's); ``root``:
-    the user's state root, for the holder's title."""
-    fork(lambda chan: _holder(lab, plan, machines, hubs, root, chan), started)
+    ``relayed``: the lab's directory, where the relay of an ordinary user's lab binds
+    its sockets (None for root's lab: the QEMUs open taps in the lab's namespace);
+    ``root``: the user's state root, for the holder's title."""
+    fork(lambda chan: _holder(lab, plan, machines, relayed, root, chan), started)
 
 
 def _holder(
-    lab: str, plan: VmPlan, machines: list[Machine], hubs: bool, root: str, chan: int
+    lab: str, plan: VmPlan, machines: list[Machine], relayed: str | None, root: str, chan: int
 ) -> int:
     # Detached as the netns provider's lab holder is, and stopped the same way.
     detach(chan)
     signal.signal(signal.SIGTERM, stopped)  # SIGTERM while the VMs start: stop them
     nsutil.set_title(title(HOLDER_TITLE, lab, root))
     vms: dict[str, subprocess.Popen[bytes]] = {}
+    wire: list[int] = []
     try:
-        if not hubs:
+        if relayed is None:
             nsutil.unshare(nsutil.CLONE_NEWNET)  # the lab's own namespace: bridges and taps
             build_network(plan)
+        else:
+            wire.append(relay.start(lab, plan, relayed, root))  # sockets bound: QEMUs may start
         for m in machines:
             vms[m.node] = _start_vm(m)
         send_report(chan, {n: p.pid for n, p in vms.items()})
     except BaseException as exc:
         send_error(chan, exc)
-        _kill(vms)
+        _kill(vms, wire)
         return 1
-    serve(lambda: _kill(vms))
+    serve(lambda: _kill(vms, wire))
     return 0
 
 
@@ -90,18 +97,29 @@ def _start_vm(m: Machine) -> subprocess.Popen[bytes]:
         )
 
 
-def _kill(vms: dict[str, subprocess.Popen[bytes]]) -> None:
+def _kill(vms: dict[str, subprocess.Popen[bytes]], wire: list[int]) -> None:
     for p in vms.values():
         with contextlib.suppress(ProcessLookupError):
             p.kill()
+    for pid in wire:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
     for p in vms.values():
         with contextlib.suppress(ChildProcessError):
             p.wait()
+    for pid in wire:
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
 
 
 # -- the network, inside the lab's namespace ----------------------------------------------------
-def build_network(plan: VmPlan) -> None:
-    """Bridges (with their addresses), and a tap per NIC on its bridge, over netlink."""
+def build_network(plan: VmPlan, *, keep: bool = False) -> dict[str, int]:
+    """Bridges (with their addresses), and a tap per NIC on its bridge, over netlink.
+
+    ``keep``: the taps are not persistent and are returned open (tap name -> file
+    descriptor) for the relay, which reads and writes plain frames on them; otherwise
+    they stay after this returns, for QEMU to open by name."""
+    taps: dict[str, int] = {}
     sock = netlink.open_socket()
     try:
         first = max(index for index, _ in socket.if_nameindex()) + 1
@@ -119,7 +137,7 @@ def build_network(plan: VmPlan) -> None:
         hairpin = {b.name for b in plan.bridges if b.hairpin}
         requests = []
         for nic in plan.nics:
-            index = _tap(nic.tap)
+            index = _tap(nic.tap, taps if keep else None)
             what = f"node '{nic.node}' interface '{nic.iface}'"
             master = bridges[nic.bridge].index if nic.bridge else None
             requests.append(_plug(index, master, nic.mtu, what))
@@ -128,19 +146,31 @@ def build_network(plan: VmPlan) -> None:
                     PortOp(index, nic.bridge in hairpin, nic.access_vlan, what)
                 )
         netlink.send(sock, requests)
+    except BaseException:
+        for fd in taps.values():
+            os.close(fd)
+        raise
     finally:
         sock.close()
+    return taps
 
 
-def _tap(name: str) -> int:
-    """A persistent tap device (QEMU opens it by name); it goes with the namespace."""
+def _tap(name: str, keep: dict[str, int] | None) -> int:
+    """A tap device: persistent (QEMU opens it by name; it goes with the namespace), or
+    kept open in ``keep`` (it goes when its file descriptor is closed)."""
     fd = os.open("/dev/net/tun", os.O_RDWR | os.O_CLOEXEC)
     try:
-        flags = _IFF_TAP | _IFF_NO_PI | _IFF_VNET_HDR
-        fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), flags))
-        fcntl.ioctl(fd, _TUNSETPERSIST, 1)
+        if keep is None:
+            flags = _IFF_TAP | _IFF_NO_PI | _IFF_VNET_HDR
+            fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), flags))
+            fcntl.ioctl(fd, _TUNSETPERSIST, 1)
+        else:
+            fcntl.ioctl(fd, _TUNSETIFF, struct.pack("16sH", name.encode(), _IFF_TAP | _IFF_NO_PI))
+            keep[name] = fd
+            fd = -1
     finally:
-        os.close(fd)
+        if fd >= 0:
+            os.close(fd)
     return socket.if_nametoindex(name)
 
 

@@ -1,0 +1,213 @@
+"""The wire between an ordinary user's VMs and their lab's bridges.
+
+An ordinary user's QEMUs stay in the user's own namespaces (in a user namespace of the
+lab's, 9p would show the guest every file of the host's root as nobody's), so they
+cannot open taps in the lab's network namespace. The relay, a child of the lab's
+holder, makes that namespace instead: its own user namespace (the user's uid and gid
+mapped to root, enough to administer the network namespace it makes with it), the same
+bridges, addresses, hairpin ports and VLANs as root's lab, and a tap per NIC that it
+keeps open. For each NIC it binds a unix datagram socket in the lab's directory (under
+the user's 0700 state root: nobody else can reach it), and the NIC's QEMU sends its
+frames there from a socket of its own beside it (``-netdev dgram``). The relay copies
+each frame from a tap to its QEMU and from a QEMU to its tap, never back to where it
+came from; what cannot be passed on at once (a full queue) is dropped, as a wire drops
+it. It dies with the holder (parent-death signal) and carries the lab's title.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import os
+import select
+import selectors
+import signal
+import socket
+import time
+
+from ...errors import ProviderError
+from ..labstate import title
+from ..netns import nsutil
+from .plan import Nic, VmPlan
+from .state import RELAY_TITLE
+#: How long the holder waits for the relay's network and sockets.
+READY_TIMEOUT = 30.0
+#: Frames a datagram socket queues for its reader (the kernel's default is 10); set in
+#: the relay's own network namespace, where its sockets are made.
+QUEUE = 512
+#: Frames passed on from one source before the others get their turn.
+BURST = 64
+#: Larger than any frame: a 64 KiB MTU and its Ethernet header.
+FRAME = 65536 + 64
+#: Sending to a QEMU whose socket is full or gone (not up yet, or dying): drop the frame.
+DROPPED = (BlockingIOError, ConnectionRefusedError, FileNotFoundError, InterruptedError)
+
+
+def paths(directory: str, nic: Nic) -> tuple[str, str]:
+    """The sockets of ``nic``: (QEMU's own, the relay's), in the lab's directory."""
+    return os.path.join(directory, f"{nic.tap}.q"), os.path.join(directory, f"{nic.tap}.r")
+
+
+def start(lab: str, plan: VmPlan, directory: str, root: str) -> int:
+    """Fork the relay of ``lab`` (from its holder) and return its pid once its network is
+    built and every socket bound; ProviderError with its reason otherwise."""
+    uid, gid, parent = os.getuid(), os.getgid(), os.getpid()
+    r, w = os.pipe2(os.O_CLOEXEC)
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - runs in the forked relay (tested through the lab)
+        code = 1
+        try:
+            os.close(r)
+            code = _relay(lab, plan, directory, root, (uid, gid, parent), w)
+        finally:
+            os._exit(code)
+    os.close(w)
+    try:
+        _wait_ready(r, pid)
+    except BaseException:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(pid, 0)
+        raise
+    return pid
+
+
+def _wait_ready(fd: int, pid: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT
+    data = b""
+    try:
+        while not data.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            ready, _, _ = select.select([fd], [], [], max(0.0, left))
+            if not ready:
+                raise ProviderError(f"the lab's relay was not ready after {READY_TIMEOUT:.0f} s")
+            chunk = os.read(fd, 4096)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    try:
+        said = json.loads(data)
+    except ValueError:
+        raise ProviderError(f"the lab's relay (process {pid}) ended before it was ready") from None
+    if said.get("error"):
+        raise ProviderError(said["error"])
+
+
+# -- in the relay ---------------------------------------------------------------------------------
+def _relay(
+    lab: str, plan: VmPlan, directory: str, root: str, ids: tuple[int, int, int], chan: int
+) -> int:
+    uid, gid, parent = ids
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    nsutil.set_title(title(RELAY_TITLE, lab, root))
+    try:
+        nsutil.set_pdeathsig(signal.SIGKILL)  # the holder's death is the relay's
+        if os.getppid() != parent:
+            return 1  # the holder is already gone
+        _enter_namespaces(uid, gid)
+        _queue_length(QUEUE)
+        from .holder import build_network
+
+        taps = build_network(plan, keep=True)
+        wires = [_wire(directory, nic, taps[nic.tap]) for nic in plan.nics]
+    except BaseException as exc:
+        message = str(exc) if isinstance(exc, (ProviderError, OSError)) else repr(exc)
+        with contextlib.suppress(OSError):
+            os.write(chan, (json.dumps({"error": message}) + "\n").encode())
+        return 1
+    os.write(chan, b"{}\n")
+    os.close(chan)
+    _copy(wires)
+    return 0
+
+
+def _enter_namespaces(uid: int, gid: int) -> None:
+    """A user namespace where this user is root, and a network namespace it owns."""
+    from .. import userns
+
+    try:
+        nsutil.unshare(userns.CLONE_NEWUSER | nsutil.CLONE_NEWNET)
+    except OSError as exc:
+        raise ProviderError(userns.why_refused(exc)) from None
+    # A process may map its own ids, and only those, into the namespace it just made.
+    userns.map_ids(os.getpid(), userns.IdMap(((0, uid, 1),), ((0, gid, 1),), False))
+
+
+def _queue_length(frames: int) -> None:
+    """Let the relay's sockets queue ``frames`` (a per-namespace setting): a QEMU that
+    sends a burst faster than the relay reads loses none of it."""
+    with contextlib.suppress(OSError), open("/proc/sys/net/unix/max_dgram_qlen", "w") as f:
+        f.write(str(frames))
+
+
+class _Wire:
+    """One NIC: its tap, the relay's socket, and where its QEMU listens."""
+
+    def __init__(self, tap: int, sock: socket.socket, qemu: str) -> None:
+        self.tap = tap
+        self.sock = sock
+        self.qemu = qemu
+
+
+def _wire(directory: str, nic: Nic, tap: int) -> _Wire:
+    qemu, mine = paths(directory, nic)
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(mine)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+    sock.bind(mine)
+    sock.setblocking(False)
+    os.set_blocking(tap, False)
+    return _Wire(tap, sock, qemu)
+
+
+def _copy(wires: list[_Wire]) -> None:
+    """Pass frames until killed: tap -> its QEMU, QEMU -> its tap."""
+    sel = selectors.DefaultSelector()
+    for w in wires:
+        sel.register(w.tap, selectors.EVENT_READ, (w, True))
+        sel.register(w.sock, selectors.EVENT_READ, (w, False))
+    buf = bytearray(FRAME)
+    view = memoryview(buf)
+    while True:
+        for key, _ in sel.select():
+            wire, from_tap = key.data
+            if from_tap:
+                _tap_to_qemu(wire, buf, view)
+            else:
+                _qemu_to_tap(wire, buf, view)
+
+
+def _tap_to_qemu(w: _Wire, buf: bytearray, view: memoryview) -> None:
+    for _ in range(BURST):
+        try:
+            n = os.readv(w.tap, [buf])
+        except (BlockingIOError, InterruptedError):
+            return
+        try:
+            w.sock.sendto(view[:n], w.qemu)
+        except DROPPED:
+            pass
+        except OSError as exc:
+            if exc.errno not in (errno.ENOBUFS, errno.ECONNRESET, errno.EMSGSIZE):
+                raise
+
+
+def _qemu_to_tap(w: _Wire, buf: bytearray, view: memoryview) -> None:
+    for _ in range(BURST):
+        try:
+            n, sender = w.sock.recvfrom_into(buf)
+        except (BlockingIOError, InterruptedError):
+            return
+        if sender != w.qemu:
+            continue  # only the NIC's own QEMU speaks on this wire
+        try:
+            os.write(w.tap, view[:n])
+        except (BlockingIOError, InterruptedError):
+            pass  # the tap's queue is full: the frame is lost, as on a wire
+        except OSError as exc:
+            if exc.errno not in (errno.EINVAL, errno.EIO, errno.ENOBUFS):
+                raise
