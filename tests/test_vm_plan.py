@@ -236,24 +236,36 @@ def test_boot_images_are_built_once_under_hashed_names(tmp_path: Path) -> None:
     assert {"9p.ko", "overlay.ko", "virtio_console.ko", "ext4.ko"} <= set(names)
 
 
-def test_an_ordinary_users_vm_networks_meet_on_hubs_that_have_no_address() -> None:
-    from sphinxext.labbook.errors import ProviderError
-    from sphinxext.labbook.providers.vm import check_hubs
-    from sphinxext.labbook.providers.vm.qemu import hub_addresses
-
+def test_an_ordinary_users_nics_reach_the_relay_over_sockets_in_the_lab_directory() -> None:
     plan = make_plan(parse_spec(textwrap.dedent(ROUTED_VMS), "routed.yaml"))
-    with pytest.raises(
-        ProviderError, match="network 'left' has an address, which needs a bridge on the lab's side"
-    ):
-        check_hubs(plan)
-    plain = ROUTED_VMS.replace(", address: 10.1.0.254/24, hairpin: true", "")
-    check_hubs(make_plan(parse_spec(textwrap.dedent(plain), "routed.yaml")))
-    hubs = hub_addresses("routed", ["left", "right"])
-    assert hubs == hub_addresses("routed", ["left", "right"])  # stable
-    assert len(set(hubs.values())) == 2 and hubs != hub_addresses("other", ["left", "right"])
-    for group_port in hubs.values():
-        group, port = group_port.split(":")
-        assert group.startswith("239.255.") and 20000 <= int(port) < 60000
+    imgs = images.Images("6.1.0-test", "/k/vmlinuz", "/k/initrd")
+    argv = {
+        relayed: machine(
+            "routed",
+            "router",
+            0,
+            "/run/lb/routed",
+            imgs,
+            list(plan.nics_of("router")),
+            accel="tcg",
+            memory=512,
+            cpus=1,
+            scratch=False,
+            python="/usr/bin/python3",
+            relayed=relayed,
+        ).argv
+        for relayed in (False, True)
+    }
+    netdevs = {k: [v[i + 1] for i, a in enumerate(v) if a == "-netdev"] for k, v in argv.items()}
+    taps = [n.tap for n in plan.nics_of("router")]
+    assert netdevs[False] == [
+        f"tap,id=n{i},ifname={t},script=no,downscript=no" for i, t in enumerate(taps)
+    ]
+    assert netdevs[True] == [
+        f"dgram,id=n{i},local.type=unix,local.path=/run/lb/routed/{t}.q,"
+        f"remote.type=unix,remote.path=/run/lb/routed/{t}.r"
+        for i, t in enumerate(taps)
+    ]
 
 
 def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:
@@ -280,21 +292,12 @@ def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:
     assert sorted(dict(plan.guest("compute").nics).values()) == ["vnet0", "vnet1"]
 
 
-def test_a_lab_that_needs_real_bridges_runs_only_where_they_are_real() -> None:
-    from sphinxext.labbook.errors import UsageError
-    from sphinxext.labbook.providers import get_provider
-    from sphinxext.labbook.providers.userns import privileged
-    from sphinxext.labbook.providers.vm import HUB_REASON
-
-    plain = get_provider("vm").unavailable()
-    real = get_provider("vm", bridges="real").unavailable()
-    if plain:  # no QEMU here: that reason comes first
-        assert real == plain
-    elif privileged():
-        assert real is None  # root's VMs are on real bridges
-    else:
-        assert real == HUB_REASON and "run it as root" in real
-    # the option does not change results, so it is not part of the keys
-    assert get_provider("vm", bridges="real").settings() == get_provider("vm").settings()
-    with pytest.raises(UsageError, match="bridges='yes': write real"):
-        get_provider("vm", bridges="yes").settings()
+def test_the_retired_bridges_option_is_one_line_saying_to_remove_it() -> None:
+    for value in ("real", "any"):
+        with pytest.raises(UsageError) as err:
+            get_provider("vm", bridges=value).settings()
+        assert err.value.message == (
+            f"bridges={value}: the vm provider no longer takes this option (every VM lab "
+            "has real bridges now, an ordinary user's as well as root's); remove it"
+        )
+        assert err.value.exit_code == 2
