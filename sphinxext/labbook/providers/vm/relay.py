@@ -10,8 +10,9 @@ keeps open. For each NIC it binds a unix datagram socket in the lab's directory 
 the user's 0700 state root: nobody else can reach it), and the NIC's QEMU sends its
 frames there from a socket of its own beside it (``-netdev dgram``). The relay copies
 each frame from a tap to its QEMU and from a QEMU to its tap, never back to where it
-came from; what cannot be passed on at once (a full queue) is dropped, as a wire drops
-it. It dies with the holder (parent-death signal) and carries the lab's title.
+came from. A frame for a QEMU whose queue is full waits, and the frames behind it wait
+in the tap's queue, which drops what overflows it; the relay never blocks on one NIC.
+It dies with the holder (parent-death signal) and carries the lab's title.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from ..labstate import title
 from ..netns import nsutil
 from .plan import Nic, VmPlan
 from .state import RELAY_TITLE
+
 #: How long the holder waits for the relay's network and sockets.
 READY_TIMEOUT = 30.0
 #: Frames a datagram socket queues for its reader (the kernel's default is 10); set in
@@ -40,8 +42,6 @@ QUEUE = 512
 BURST = 64
 #: Larger than any frame: a 64 KiB MTU and its Ethernet header.
 FRAME = 65536 + 64
-#: Sending to a QEMU whose socket is full or gone (not up yet, or dying): drop the frame.
-DROPPED = (BlockingIOError, ConnectionRefusedError, FileNotFoundError, InterruptedError)
 
 
 def paths(directory: str, nic: Nic) -> tuple[str, str]:
@@ -145,12 +145,19 @@ def _queue_length(frames: int) -> None:
 
 
 class _Wire:
-    """One NIC: its tap, the relay's socket, and where its QEMU listens."""
+    """One NIC: its tap, the relay's socket, and where its QEMU listens.
+
+    The socket is connected to QEMU's once QEMU has bound it: then the kernel says when
+    QEMU's queue has room again, and a frame that finds it full waits (``pending``)
+    while the next ones wait in the tap's own queue, which drops what overflows it, as
+    a network card's queue does. Until then, frames for QEMU are dropped: it is not up."""
 
     def __init__(self, tap: int, sock: socket.socket, qemu: str) -> None:
         self.tap = tap
         self.sock = sock
         self.qemu = qemu
+        self.connected = False
+        self.pending: bytes | None = None
 
 
 def _wire(directory: str, nic: Nic, tap: int) -> _Wire:
@@ -173,27 +180,51 @@ def _copy(wires: list[_Wire]) -> None:
     buf = bytearray(FRAME)
     view = memoryview(buf)
     while True:
-        for key, _ in sel.select():
+        for key, events in sel.select():
             wire, from_tap = key.data
             if from_tap:
-                _tap_to_qemu(wire, buf, view)
-            else:
+                if _tap_to_qemu(wire, buf, view):
+                    sel.unregister(wire.tap)  # QEMU's queue is full: wait for room
+                    both = selectors.EVENT_READ | selectors.EVENT_WRITE
+                    sel.modify(wire.sock, both, (wire, False))
+                continue
+            waiting = wire.pending
+            if events & selectors.EVENT_WRITE and waiting is not None and _send(wire, waiting):
+                wire.pending = None
+                sel.modify(wire.sock, selectors.EVENT_READ, key.data)
+                sel.register(wire.tap, selectors.EVENT_READ, (wire, True))
+            if events & selectors.EVENT_READ:
                 _qemu_to_tap(wire, buf, view)
 
 
-def _tap_to_qemu(w: _Wire, buf: bytearray, view: memoryview) -> None:
+def _send(w: _Wire, frame: bytes | memoryview) -> bool:
+    """Pass ``frame`` to QEMU; False when its queue is full (the frame is to wait)."""
+    try:
+        if not w.connected:
+            w.sock.connect(w.qemu)
+            w.connected = True
+        w.sock.send(frame)
+    except BlockingIOError:
+        return not w.connected  # not connected yet: QEMU is not up, the frame is dropped
+    except (ConnectionRefusedError, FileNotFoundError, InterruptedError):
+        pass  # QEMU is not up yet (or has gone): the frame is lost
+    except OSError as exc:
+        if exc.errno not in (errno.ENOBUFS, errno.ECONNRESET, errno.EMSGSIZE):
+            raise
+    return True
+
+
+def _tap_to_qemu(w: _Wire, buf: bytearray, view: memoryview) -> bool:
+    """Pass on what the tap has; True when a frame is left waiting for room in QEMU's queue."""
     for _ in range(BURST):
         try:
             n = os.readv(w.tap, [buf])
         except (BlockingIOError, InterruptedError):
-            return
-        try:
-            w.sock.sendto(view[:n], w.qemu)
-        except DROPPED:
-            pass
-        except OSError as exc:
-            if exc.errno not in (errno.ENOBUFS, errno.ECONNRESET, errno.EMSGSIZE):
-                raise
+            return False
+        if not _send(w, view[:n]):
+            w.pending = bytes(view[:n])
+            return True
+    return False
 
 
 def _qemu_to_tap(w: _Wire, buf: bytearray, view: memoryview) -> None:
