@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,7 @@ from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import ProviderError
 from sphinxext.labbook.providers import get_provider
 from sphinxext.labbook.providers.netns.state import lab_dir
+from sphinxext.labbook.providers.procs import wait_gone
 from sphinxext.labbook.providers.userns import privileged
 from sphinxext.labbook.providers.vm import VmLab, state
 from sphinxext.labbook.providers.vm.plan import make_plan
@@ -418,6 +420,21 @@ def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() ->
     )
     nothing_left(name)  # ... until gc; the namespace, bridge and taps went with them
     assert not [x for x in get_provider("vm").gc() if name in x]
+
+
+def test_the_vms_and_the_relay_die_with_a_killed_holder() -> None:
+    name = f"vm-holder-{RUN}"
+    lab = get_provider("vm").up(load_spec(PAIR), name)
+    try:
+        assert lab.state.holder is not None
+        holder = lab.state.holder[0]
+        others = [p for p in state.scan()[name] if p != holder]
+        assert len(others) == (2 if privileged() else 3)  # two QEMUs, and the relay
+        os.kill(holder, signal.SIGKILL)
+        assert wait_gone(others, time.monotonic() + 60) == []  # their parent-death signal
+    finally:
+        lab.down()
+    nothing_left(name)
 
 
 @pytest.mark.sphinx(
