@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_netns_support import spec
@@ -132,34 +133,32 @@ def test_what_a_vm_cannot_be_is_refused_naming_the_feature_and_place() -> None:
 def test_qemu_command_line_names_the_lab_and_wires_every_nic(tmp_path: Path) -> None:
     plan = plan_of(ROUTED_VMS)
     imgs = images.Images("6.1.0-test", "/cache/vmlinux", "/cache/initrd.cpio")
-    m = machine(
-        "lab1",
-        "router",
-        0,
-        str(tmp_path),
-        imgs,
-        list(plan.nics_of("router")),
-        accel="tcg",
-        memory=384,
-        cpus=1,
-        scratch=True,
-        python="/usr/bin/python3.11",
-    )
+    nics = list(plan.nics_of("router"))
+    kw: dict[str, Any] = {"accel": "tcg", "memory": 384, "cpus": 1, "python": "/usr/bin/python3.11"}
+    m = machine("lab1", "router", 0, str(tmp_path), imgs, nics, scratch=True, **kw)
     argv = list(m.argv)
     assert argv[argv.index("-name") + 1] == "labbook-lab1-router"
     assert argv[argv.index("-m") + 1] == "384" and argv[argv.index("-accel") + 1] == "tcg"
     assert m.ctl == str(tmp_path / "0.ctl") and m.console == str(tmp_path / "router.console")
     netdevs = [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"]
     assert netdevs == [
-        f"tap,id=n{i},ifname={n.tap},script=no,downscript=no"
-        for i, n in enumerate(plan.nics_of("router"))
+        f"tap,id=n{i},ifname={n.tap},script=no,downscript=no" for i, n in enumerate(nics)
     ]
     devices = " ".join(argv[i + 1] for i, a in enumerate(argv) if a == "-device")
-    for nic in plan.nics_of("router"):
+    for nic in nics:
         assert f"mac={nic.mac}" in devices
     append = argv[argv.index("-append") + 1]
     assert "lb_python=/usr/bin/python3.11" in append and "lb_scratch=vda" in append
     assert any(a.startswith(f"file={tmp_path}/router.scratch,") for a in argv)
+    # an ordinary user's NICs send to the relay, over sockets in the lab's directory
+    argv = list(
+        machine("lab1", "router", 0, "/lb/l", imgs, nics, scratch=False, relayed=True, **kw).argv
+    )
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"] == [
+        f"dgram,id=n{i},local.type=unix,local.path=/lb/l/{n.tap}.q,"
+        f"remote.type=unix,remote.path=/lb/l/{n.tap}.r"
+        for i, n in enumerate(nics)
+    ]
 
 
 def test_options_are_checked() -> None:
@@ -234,38 +233,6 @@ def test_boot_images_are_built_once_under_hashed_names(tmp_path: Path) -> None:
     names = [os.path.basename(m) for m in images.module_files(kver)]
     assert names.index("virtio.ko") < names.index("virtio_net.ko")  # dependencies first
     assert {"9p.ko", "overlay.ko", "virtio_console.ko", "ext4.ko"} <= set(names)
-
-
-def test_an_ordinary_users_nics_reach_the_relay_over_sockets_in_the_lab_directory() -> None:
-    plan = make_plan(parse_spec(textwrap.dedent(ROUTED_VMS), "routed.yaml"))
-    imgs = images.Images("6.1.0-test", "/k/vmlinuz", "/k/initrd")
-    argv = {
-        relayed: machine(
-            "routed",
-            "router",
-            0,
-            "/run/lb/routed",
-            imgs,
-            list(plan.nics_of("router")),
-            accel="tcg",
-            memory=512,
-            cpus=1,
-            scratch=False,
-            python="/usr/bin/python3",
-            relayed=relayed,
-        ).argv
-        for relayed in (False, True)
-    }
-    netdevs = {k: [v[i + 1] for i, a in enumerate(v) if a == "-netdev"] for k, v in argv.items()}
-    taps = [n.tap for n in plan.nics_of("router")]
-    assert netdevs[False] == [
-        f"tap,id=n{i},ifname={t},script=no,downscript=no" for i, t in enumerate(taps)
-    ]
-    assert netdevs[True] == [
-        f"dgram,id=n{i},local.type=unix,local.path=/run/lb/routed/{t}.q,"
-        f"remote.type=unix,remote.path=/run/lb/routed/{t}.r"
-        for i, t in enumerate(taps)
-    ]
 
 
 def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:

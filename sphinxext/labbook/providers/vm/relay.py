@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import os
-import select
 import selectors
 import signal
 import socket
-import time
 
 from ...errors import ProviderError
+from ..holder import send_error, send_report, wait_report
 from ..labstate import title
 from ..netns import nsutil
 from .plan import Nic, VmPlan
@@ -64,7 +62,7 @@ def start(lab: str, plan: VmPlan, directory: str, root: str) -> int:
             os._exit(code)
     os.close(w)
     try:
-        _wait_ready(r, pid)
+        wait_report(r, pid, READY_TIMEOUT, what="the lab's relay")
     except BaseException:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
@@ -72,29 +70,6 @@ def start(lab: str, plan: VmPlan, directory: str, root: str) -> int:
             os.waitpid(pid, 0)
         raise
     return pid
-
-
-def _wait_ready(fd: int, pid: int) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    data = b""
-    try:
-        while not data.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            ready, _, _ = select.select([fd], [], [], max(0.0, left))
-            if not ready:
-                raise ProviderError(f"the lab's relay was not ready after {READY_TIMEOUT:.0f} s")
-            chunk = os.read(fd, 4096)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        os.close(fd)
-    try:
-        said = json.loads(data)
-    except ValueError:
-        raise ProviderError(f"the lab's relay (process {pid}) ended before it was ready") from None
-    if said.get("error"):
-        raise ProviderError(said["error"])
 
 
 # -- in the relay ---------------------------------------------------------------------------------
@@ -115,12 +90,9 @@ def _relay(
         taps = build_network(plan, keep=True)
         wires = [_wire(directory, nic, taps[nic.tap]) for nic in plan.nics]
     except BaseException as exc:
-        message = str(exc) if isinstance(exc, (ProviderError, OSError)) else repr(exc)
-        with contextlib.suppress(OSError):
-            os.write(chan, (json.dumps({"error": message}) + "\n").encode())
+        send_error(chan, exc)
         return 1
-    os.write(chan, b"{}\n")
-    os.close(chan)
+    send_report(chan, {})
     _copy(wires)
     return 0
 
