@@ -409,6 +409,7 @@ def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() ->
             "alpha.scratch",
             *([] if privileged() else ["tap0.q", "tap0.r", "tap1.q", "tap1.r"]),
         }
+        assert Path(lab_dir(name)).stat().st_mode & 0o777 == 0o700  # the sockets are its own
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -211,6 +211,7 @@ class VmProvider(StatefulProvider[VmState]):
     none), ``boot_timeout`` (seconds, 120), ``cache_dir`` (boot images)."""
 
     name = "vm"
+    dir_mode = 0o700  # the agents' sockets and the relay's are there: the user's alone
 
     def _options(self) -> Options:
         for key, why in RETIRED.items():

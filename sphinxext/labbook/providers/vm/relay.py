@@ -6,8 +6,8 @@ cannot open taps in the lab's network namespace. The relay, a child of the lab's
 holder, makes that namespace instead: its own user namespace (the user's uid and gid
 mapped to root, enough to administer the network namespace it makes with it), the same
 bridges, addresses, hairpin ports and VLANs as root's lab, and a tap per NIC that it
-keeps open. For each NIC it binds a unix datagram socket in the lab's directory (under
-the user's 0700 state root: nobody else can reach it), and the NIC's QEMU sends its
+keeps open. For each NIC it binds a unix datagram socket in the lab's directory (0700,
+the user's alone: nobody else can reach it), and the NIC's QEMU sends its
 frames there from a socket of its own beside it (``-netdev dgram``). The relay copies
 each frame from a tap to its QEMU and from a QEMU to its tap, never back to where it
 came from. A frame for a QEMU whose queue is full waits, and the frames behind it wait
