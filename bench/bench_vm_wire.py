@@ -4,7 +4,7 @@ An ordinary user's VMs reach their lab's bridges through the lab's relay (unix d
 sockets to a process that owns a tap per NIC). Before the relay, they met on a multicast
 hub on the loopback device (``-netdev socket,mcast=...``), which this benchmark rebuilds
 for comparison by rewriting the QEMU command lines. Alternating in one run, it brings up
-a lab of two VMs each way and measures, between them: the round trip of 20 pings 0.2 s
+a lab of two VMs each way and measures, from one to the other: the round trip of 20 pings 0.2 s
 apart, and the time to send 10 MB over TCP (Python sockets in the guests) until the
 receiver has counted every byte. Prints each round, the medians, and relay/hub ratios.
 Run it as an ordinary user (root's VMs use taps, neither of these).
@@ -29,23 +29,12 @@ from typing import Any
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, ROOT)
 
-from sphinxext.labbook.providers import get_provider, userns  # noqa: E402
-from sphinxext.labbook.providers.vm import VmLab, VmProvider, qemu  # noqa: E402
-from sphinxext.labbook.spec import parse_spec  # noqa: E402
+from bench_vm import lab_of, vm_provider  # noqa: E402
 
-SPEC = """\
-name: wire
-networks:
-  lan: {cidr: 10.77.0.0/24}
-nodes:
-  a:
-    interfaces:
-      eth0: {network: lan, address: 10.77.0.1/24}
-  b:
-    interfaces:
-      eth0: {network: lan, address: 10.77.0.2/24}
-"""
-#: b counts what a sends until it closes, then answers with the count.
+from sphinxext.labbook.providers import userns  # noqa: E402
+from sphinxext.labbook.providers.vm import VmLab, qemu  # noqa: E402
+
+#: vm1 counts what vm0 sends until it closes, then answers with the count.
 RECEIVE = (
     "import socket; s = socket.create_server(('', 5001)); print('ready', flush=True); "
     "c, _ = s.accept(); n = 0\n"
@@ -55,7 +44,7 @@ RECEIVE = (
     "    n += len(d)\n"
     "c.sendall(str(n).encode()); c.close()"
 )
-#: a sends N bytes, closes its side, waits for b's count; prints seconds and the count.
+#: vm0 sends N bytes, closes its side, waits for vm1's count; prints seconds and the count.
 SEND = (
     "import socket, sys, time; n = int(sys.argv[1]); block = bytes(1 << 16); "
     "t = time.monotonic(); c = socket.create_connection(('10.77.0.2', 5001)); left = n\n"
@@ -94,16 +83,16 @@ def hubs() -> Iterator[None]:
 
 
 def measure(lab: VmLab, megabytes: int) -> tuple[float, float]:
-    """(average ping round trip in ms, MB/s of the transfer) between a and b."""
-    ping = lab.exec("a", ["ping", "-c", "20", "-i", "0.2", "-W", "5", "10.77.0.2"], timeout=120)
+    """(average ping round trip in ms, MB/s of the transfer) from vm0 to vm1."""
+    ping = lab.exec("vm0", ["ping", "-c", "20", "-i", "0.2", "-W", "5", "10.77.0.2"], timeout=120)
     rtt = re.search(r"rtt min/avg/max/mdev = [\d.]+/([\d.]+)/", ping.output)
     if ping.rc != 0 or rtt is None:
         raise SystemExit(f"ping failed: {ping.output}")
-    b = lab.session("b")
+    b = lab.session("vm1")
     b.run(f'python3 -c "{RECEIVE}" >/tmp/receive.out 2>&1 </dev/null &')
     b.run("until grep -q ready /tmp/receive.out; do sleep 0.1; done", timeout=60)
     size = megabytes * 1_000_000
-    sent = lab.exec("a", ["python3", "-c", SEND, str(size)], timeout=600)
+    sent = lab.exec("vm0", ["python3", "-c", SEND, str(size)], timeout=600)
     seconds, count = sent.output.split()
     if sent.rc != 0 or int(count) != size:
         raise SystemExit(f"the transfer failed: {sent.output}")
@@ -121,13 +110,10 @@ def main() -> int:
     if userns.privileged():
         print("run this as an ordinary user: root's VMs use taps", file=sys.stderr)
         return 2
-    provider = get_provider("vm", accel=args.accel)
-    assert isinstance(provider, VmProvider)
-    why = provider.unavailable()
-    if why:
-        print(f"the vm provider is not available here: {why}", file=sys.stderr)
+    provider = vm_provider(args.accel)
+    if provider is None:
         return 2
-    spec = parse_spec(SPEC, "<bench wire>")
+    spec = lab_of(2)
     results: dict[str, list[tuple[float, float]]] = {"relay": [], "hub": []}
     for r in range(args.rounds):
         for way in ("relay", "hub"):

@@ -28,6 +28,7 @@ from ...errors import ProviderError
 from ..holder import send_error, send_report, wait_report
 from ..labstate import title
 from ..netns import nsutil
+from .network import build_network
 from .plan import Nic, VmPlan
 from .state import RELAY_TITLE
 
@@ -85,8 +86,6 @@ def _relay(
             return 1  # the holder is already gone
         _enter_namespaces(uid, gid)
         _queue_length(QUEUE)
-        from .holder import build_network
-
         taps = build_network(plan, keep=True)
         wires = [_wire(directory, nic, taps[nic.tap]) for nic in plan.nics]
     except BaseException as exc:
