@@ -25,7 +25,7 @@ import signal
 import socket
 
 from ...errors import ProviderError
-from ..holder import send_error, send_report, wait_report
+from ..holder import close_fds_but, send_error, send_report, wait_report
 from ..labstate import title
 from ..netns import nsutil
 from .network import build_network
@@ -79,6 +79,7 @@ def _relay(
 ) -> int:
     uid, gid, parent = ids
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    close_fds_but(chan)  # the holder's socket to its parent is the holder's alone
     nsutil.set_title(title(RELAY_TITLE, lab, root))
     try:
         nsutil.set_pdeathsig(signal.SIGKILL)  # the holder's death is the relay's
