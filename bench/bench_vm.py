@@ -53,6 +53,17 @@ def boot(provider: VmProvider, spec: LabSpec, name: str, commands: int) -> tuple
         return ready, per, lab.state.accel
 
 
+def vm_provider(accel: str) -> VmProvider | None:
+    """The vm provider with ``accel``; None, having said why, where it cannot run."""
+    provider = get_provider("vm", accel=accel)
+    assert isinstance(provider, VmProvider)
+    why = provider.unavailable()
+    if why:
+        print(f"the vm provider is not available here: {why}", file=sys.stderr)
+        return None
+    return provider
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -61,11 +72,8 @@ def main() -> int:
     ap.add_argument("--commands", type=int, default=50)
     ap.add_argument("--accel", default="auto", choices=("auto", "tcg", "kvm"))
     args = ap.parse_args()
-    provider = get_provider("vm", accel=args.accel)
-    assert isinstance(provider, VmProvider)
-    why = provider.unavailable()
-    if why:
-        print(f"the vm provider is not available here: {why}", file=sys.stderr)
+    provider = vm_provider(args.accel)
+    if provider is None:
         return 2
     one, three = lab_of(1), lab_of(3)
     boot(provider, one, f"bench-vm-warm-{os.getpid()}", 1)  # boot images, KVM probe

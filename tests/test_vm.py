@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -25,8 +26,10 @@ from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import ProviderError
 from sphinxext.labbook.providers import get_provider
 from sphinxext.labbook.providers.netns.state import lab_dir
+from sphinxext.labbook.providers.procs import wait_gone
 from sphinxext.labbook.providers.userns import privileged
 from sphinxext.labbook.providers.vm import VmLab, state
+from sphinxext.labbook.providers.vm.plan import make_plan
 from sphinxext.labbook.spec import load_spec, parse_spec
 
 WHY_NOT = get_provider("vm").unavailable()
@@ -87,6 +90,58 @@ def test_two_vms_with_their_own_kernel_and_names_ping_each_other(pair) -> None:
     res = alpha.run("ping -c 1 -W 10 beta", timeout=30)
     assert res.rc == 0 and "1 received" in res.stdout and "(10.10.0.2)" in res.stdout
     assert sh(pair, "beta", "ping -c 1 -W 10 10.10.0.1")[0] == 0
+
+
+#: Frames of a protocol of their own (IEEE's local experimental ethertype) on eth0: a
+#: header, then a word and a number. ``SEND N``: send ``echo`` frames 0..N-1 to every
+#: station, each again until some station answers it with an ``ackn`` frame of its
+#: number; print how many ``echo`` frames of its own came back from the wire meanwhile.
+#: ``ANSWER``: answer every ``echo`` frame from the wire.
+FRAMES = textwrap.dedent("""\
+    import socket, sys
+    TYPE = 0x88B5
+    s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(TYPE))
+    s.bind(("eth0", TYPE))
+    me = bytes.fromhex(open("/sys/class/net/eth0/address").read().strip().replace(":", ""))
+    def send(word, i):
+        s.send(b"\\xff" * 6 + me + TYPE.to_bytes(2, "big") + word + bytes([i]) + bytes(40))
+    def frames():
+        while True:
+            data, addr = s.recvfrom(2048)
+            if addr[2] != socket.PACKET_OUTGOING:
+                yield data[6:12], data[14:18], data[18]
+    if sys.argv[1] == "ANSWER":
+        print("ready", flush=True)
+        for src, word, i in frames():
+            if word == b"echo":
+                send(b"ackn", i)
+    own = 0
+    s.settimeout(2)
+    for i in range(int(sys.argv[2])):
+        while True:
+            send(b"echo", i)
+            try:
+                for src, word, n in frames():
+                    own += src == me and word == b"echo"
+                    if word == b"ackn" and n == i:
+                        break
+            except TimeoutError:
+                continue  # lost on the way: send it again
+            break
+    print(own)
+    """)
+
+
+def test_a_vm_never_receives_its_own_frames_back_from_the_network(pair) -> None:
+    # beta answers each frame alpha sends; alpha counts its own frames that come back
+    # before the answer. The bridge sends a frame on to beta and back to alpha (if it ever
+    # did) at once, so what came back would be there before beta's answer: no timing.
+    beta = pair.session("beta")
+    beta.run(f"timeout 300 python3 -c '{FRAMES}' ANSWER >/tmp/answer.out 2>&1 </dev/null &")
+    assert beta.run("until grep -q ready /tmp/answer.out; do sleep 0.1; done", timeout=60).rc == 0
+    rc, out = sh(pair, "alpha", f"python3 -c '{FRAMES}' SEND 20", timeout=120)
+    assert (rc, out) == (0, "0\n")  # 20 frames answered, none of them heard again by alpha
+    beta.run("kill $!")
 
 
 def test_a_module_and_its_options_load_in_the_vm_and_not_on_the_host(pair) -> None:
@@ -228,17 +283,54 @@ def test_verified_step_documents_run_unchanged_on_vms(tmp_path, capsys) -> None:
 
 #: The routed lab of the plan tests, without its node that has no interfaces.
 ROUTED = ROUTED_VMS.replace("      lonely: {}\n", "")
+#: The same with the right network's ports in access VLAN 20.
+ROUTED_VLAN = (
+    ROUTED.replace("mtu: 1400}", "mtu: 1400, vlan_filtering: true}")
+    .replace("address: 10.2.0.1/24}", "address: 10.2.0.1/24, vlan: 20}")
+    .replace("address: 10.2.0.10/24}", "address: 10.2.0.10/24, vlan: 20}")
+)
+
+
+def in_lab_netns(lab: VmLab, argv: list[str]) -> object:
+    """The JSON ``argv`` prints in the lab's network namespace on the host: root's
+    holder's, or the relay's of an ordinary user's lab (in its user namespace, where the
+    user is root)."""
+    if privileged():
+        assert lab.state.holder is not None
+        enter = ["-t", str(lab.state.holder[0]), "-n"]
+    else:
+        relay = [
+            p
+            for p in state.scan()[lab.name]
+            if Path(f"/proc/{p}/cmdline").read_bytes().startswith(b"labbook-relay ")
+        ]
+        assert len(relay) == 1
+        enter = ["-t", str(relay[0]), "-U", "-n", "--preserve-credentials"]
+    argv = ["nsenter", *enter, *argv]
+    return json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
+
+
+def up_routed(tmp_path: Path, text: str) -> VmLab:
+    """The routed lab ``text``; skipped, saying what the kernel lacks, where it cannot be."""
+    path = tmp_path / "routed.yaml"
+    path.write_text(textwrap.dedent(text))
+    try:
+        return get_provider("vm").up(parse_spec(path.read_text(), str(path)), f"vmr-{RUN}")
+    except ProviderError as exc:
+        if "this kernel has no support for" in exc.message:
+            pytest.skip(exc.message.split("; ")[-1])
+        raise
 
 
 def test_routes_sysctls_mtus_macs_and_vlans_are_set_inside_the_guests(tmp_path) -> None:
-    path = tmp_path / "routed.yaml"
-    bridges = privileged()  # an ordinary user's VMs meet on hubs: no address of their own
-    text = ROUTED if bridges else ROUTED.replace(", address: 10.1.0.254/24, hairpin: true", "")
-    path.write_text(textwrap.dedent(text))
-    with get_provider("vm").up(parse_spec(path.read_text(), str(path)), f"vmr-{RUN}") as lab:
+    with up_routed(tmp_path, ROUTED) as lab:
         assert sh(lab, "client", "ping -c 1 -W 10 10.2.0.10")[0] == 0  # through the router
-        if bridges:
-            assert sh(lab, "client", "ping -c 1 -W 10 10.1.0.254")[0] == 0  # the bridge
+        assert sh(lab, "client", "ping -c 1 -W 10 10.1.0.254")[0] == 0  # the bridge
+        taps = {(n.node, n.iface): n.tap for n in make_plan(lab.spec).nics}
+        links = in_lab_netns(lab, ["bridge", "-j", "-d", "link", "show"])
+        assert isinstance(links, list)
+        hairpin = {e["ifname"] for e in links if e.get("hairpin")}
+        assert hairpin == {taps[("router", "eth0")], taps[("client", "eth0")]}
         assert sh(lab, "router", "sysctl -n net.ipv4.ip_forward") == (0, "1\n")
         assert sh(lab, "server", "cat /sys/class/net/eth0/mtu") == (0, "1400\n")
         assert sh(lab, "client", "cat /sys/class/net/eth0/address") == (0, "02:00:00:00:01:10\n")
@@ -246,6 +338,19 @@ def test_routes_sysctls_mtus_macs_and_vlans_are_set_inside_the_guests(tmp_path) 
         assert rc == 0 and "vlan protocol 802.1Q id 7" in out
         # as `ip route add` leaves it (proto boot, not shown), like the netns provider's
         assert sh(lab, "client", "ip route show default") == (0, "default via 10.1.0.1 dev eth0 \n")
+
+
+def test_an_access_vlan_is_the_pvid_of_the_ports_on_the_labs_side(tmp_path) -> None:
+    with up_routed(tmp_path, ROUTED_VLAN) as lab:
+        assert sh(lab, "client", "ping -c 1 -W 10 10.2.0.10")[0] == 0  # both ports in VLAN 20
+        taps = {(n.node, n.iface): n.tap for n in make_plan(lab.spec).nics}
+        vlans = in_lab_netns(lab, ["bridge", "-j", "vlan", "show"])
+        assert isinstance(vlans, list)
+        pvid = {
+            e["ifname"]: [v["vlan"] for v in e["vlans"] if "PVID" in v.get("flags", [])]
+            for e in vlans
+        }
+        assert pvid[taps[("router", "eth1")]] == pvid[taps[("server", "eth0")]] == [20]
 
 
 def test_a_vm_that_cannot_boot_names_its_node_and_console_and_leaves_nothing(monkeypatch) -> None:
@@ -284,6 +389,7 @@ SCRIPT = textwrap.dedent("""\
 
 def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() -> None:
     name = f"vm-kill-{RUN}"
+    count = 3 if privileged() else 4
     proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, str(PAIR), name],
         cwd=REPO,
@@ -295,23 +401,41 @@ def test_sigkill_of_the_runner_then_gc_leaves_no_vm_tap_namespace_or_socket() ->
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert line == "up\n", proc.stderr.read() if proc.stderr else line
-        assert len(state.scan()[name]) == 3  # the holder and two QEMUs
+        # the holder, two QEMUs and, for an ordinary user's lab, its relay
+        assert len(state.scan()[name]) == count
         assert {p.name for p in Path(lab_dir(name)).iterdir()} >= {
             "0.ctl",
             "1.ctl",
             "alpha.scratch",
+            *([] if privileged() else ["tap0.q", "tap0.r", "tap1.q", "tap1.r"]),
         }
+        assert Path(lab_dir(name)).stat().st_mode & 0o777 == 0o700  # the sockets are its own
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
     assert name in state.scan()  # the VMs outlive a killed runner ...
     lines = get_provider("vm").gc()
     assert (
-        f"removed vm lab '{name}' (its owner process {proc.pid} is gone): 3 processes, "
+        f"removed vm lab '{name}' (its owner process {proc.pid} is gone): {count} processes, "
         f"{lab_dir(name)}" in lines
     )
     nothing_left(name)  # ... until gc; the namespace, bridge and taps went with them
     assert not [x for x in get_provider("vm").gc() if name in x]
+
+
+def test_the_vms_and_the_relay_die_with_a_killed_holder() -> None:
+    name = f"vm-holder-{RUN}"
+    lab = get_provider("vm").up(load_spec(PAIR), name)
+    try:
+        assert lab.state.holder is not None
+        holder = lab.state.holder[0]
+        others = [p for p in state.scan()[name] if p != holder]
+        assert len(others) == (2 if privileged() else 3)  # two QEMUs, and the relay
+        os.kill(holder, signal.SIGKILL)
+        assert wait_gone(others, time.monotonic() + 60) == []  # their parent-death signal
+    finally:
+        lab.down()
+    nothing_left(name)
 
 
 @pytest.mark.sphinx(

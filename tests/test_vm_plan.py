@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from test_netns_support import spec
@@ -132,34 +133,32 @@ def test_what_a_vm_cannot_be_is_refused_naming_the_feature_and_place() -> None:
 def test_qemu_command_line_names_the_lab_and_wires_every_nic(tmp_path: Path) -> None:
     plan = plan_of(ROUTED_VMS)
     imgs = images.Images("6.1.0-test", "/cache/vmlinux", "/cache/initrd.cpio")
-    m = machine(
-        "lab1",
-        "router",
-        0,
-        str(tmp_path),
-        imgs,
-        list(plan.nics_of("router")),
-        accel="tcg",
-        memory=384,
-        cpus=1,
-        scratch=True,
-        python="/usr/bin/python3.11",
-    )
+    nics = list(plan.nics_of("router"))
+    kw: dict[str, Any] = {"accel": "tcg", "memory": 384, "cpus": 1, "python": "/usr/bin/python3.11"}
+    m = machine("lab1", "router", 0, str(tmp_path), imgs, nics, scratch=True, **kw)
     argv = list(m.argv)
     assert argv[argv.index("-name") + 1] == "labbook-lab1-router"
     assert argv[argv.index("-m") + 1] == "384" and argv[argv.index("-accel") + 1] == "tcg"
     assert m.ctl == str(tmp_path / "0.ctl") and m.console == str(tmp_path / "router.console")
     netdevs = [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"]
     assert netdevs == [
-        f"tap,id=n{i},ifname={n.tap},script=no,downscript=no"
-        for i, n in enumerate(plan.nics_of("router"))
+        f"tap,id=n{i},ifname={n.tap},script=no,downscript=no" for i, n in enumerate(nics)
     ]
     devices = " ".join(argv[i + 1] for i, a in enumerate(argv) if a == "-device")
-    for nic in plan.nics_of("router"):
+    for nic in nics:
         assert f"mac={nic.mac}" in devices
     append = argv[argv.index("-append") + 1]
     assert "lb_python=/usr/bin/python3.11" in append and "lb_scratch=vda" in append
     assert any(a.startswith(f"file={tmp_path}/router.scratch,") for a in argv)
+    # an ordinary user's NICs send to the relay, over sockets in the lab's directory
+    argv = list(
+        machine("lab1", "router", 0, "/lb/l", imgs, nics, scratch=False, relayed=True, **kw).argv
+    )
+    assert [argv[i + 1] for i, a in enumerate(argv) if a == "-netdev"] == [
+        f"dgram,id=n{i},local.type=unix,local.path=/lb/l/{n.tap}.q,"
+        f"remote.type=unix,remote.path=/lb/l/{n.tap}.r"
+        for i, n in enumerate(nics)
+    ]
 
 
 def test_options_are_checked() -> None:
@@ -236,26 +235,6 @@ def test_boot_images_are_built_once_under_hashed_names(tmp_path: Path) -> None:
     assert {"9p.ko", "overlay.ko", "virtio_console.ko", "ext4.ko"} <= set(names)
 
 
-def test_an_ordinary_users_vm_networks_meet_on_hubs_that_have_no_address() -> None:
-    from sphinxext.labbook.errors import ProviderError
-    from sphinxext.labbook.providers.vm import check_hubs
-    from sphinxext.labbook.providers.vm.qemu import hub_addresses
-
-    plan = make_plan(parse_spec(textwrap.dedent(ROUTED_VMS), "routed.yaml"))
-    with pytest.raises(
-        ProviderError, match="network 'left' has an address, which needs a bridge on the lab's side"
-    ):
-        check_hubs(plan)
-    plain = ROUTED_VMS.replace(", address: 10.1.0.254/24, hairpin: true", "")
-    check_hubs(make_plan(parse_spec(textwrap.dedent(plain), "routed.yaml")))
-    hubs = hub_addresses("routed", ["left", "right"])
-    assert hubs == hub_addresses("routed", ["left", "right"])  # stable
-    assert len(set(hubs.values())) == 2 and hubs != hub_addresses("other", ["left", "right"])
-    for group_port in hubs.values():
-        group, port = group_port.split(":")
-        assert group.startswith("239.255.") and 20000 <= int(port) < 60000
-
-
 def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:
     plan = plan_of(
         """\
@@ -280,21 +259,12 @@ def test_an_interface_only_a_link_declares_is_a_nic_on_that_link() -> None:
     assert sorted(dict(plan.guest("compute").nics).values()) == ["vnet0", "vnet1"]
 
 
-def test_a_lab_that_needs_real_bridges_runs_only_where_they_are_real() -> None:
-    from sphinxext.labbook.errors import UsageError
-    from sphinxext.labbook.providers import get_provider
-    from sphinxext.labbook.providers.userns import privileged
-    from sphinxext.labbook.providers.vm import HUB_REASON
-
-    plain = get_provider("vm").unavailable()
-    real = get_provider("vm", bridges="real").unavailable()
-    if plain:  # no QEMU here: that reason comes first
-        assert real == plain
-    elif privileged():
-        assert real is None  # root's VMs are on real bridges
-    else:
-        assert real == HUB_REASON and "run it as root" in real
-    # the option does not change results, so it is not part of the keys
-    assert get_provider("vm", bridges="real").settings() == get_provider("vm").settings()
-    with pytest.raises(UsageError, match="bridges='yes': write real"):
-        get_provider("vm", bridges="yes").settings()
+def test_the_retired_bridges_option_is_one_line_saying_to_remove_it() -> None:
+    for value in ("real", "any"):
+        with pytest.raises(UsageError) as err:
+            get_provider("vm", bridges=value).settings()
+        assert err.value.message == (
+            f"bridges={value}: the vm provider no longer takes this option (every VM lab "
+            "has real bridges now, an ordinary user's as well as root's); remove it"
+        )
+        assert err.value.exit_code == 2

@@ -142,11 +142,16 @@ def reap() -> None:
 
 # -- in the parent ---------------------------------------------------------------------------
 def wait_report(
-    fd: int, pid: int, timeout: float, ids: userns.IdMap | None = None
+    fd: int,
+    pid: int,
+    timeout: float,
+    ids: userns.IdMap | None = None,
+    what: str = "the lab's holder",
 ) -> dict[str, list[int]]:
     """Map the holder's user namespace when it asks (with ``ids``, default
     :func:`userns.plan`), then return its report: node -> [pid, start]; ProviderError
-    with the holder's reason. Closes ``fd``."""
+    with the holder's reason. Closes ``fd``. ``what`` names the process that reports
+    (a VM lab's relay reports to its holder the same way)."""
     deadline = time.monotonic() + timeout
     data = b""
     try:
@@ -170,7 +175,7 @@ def wait_report(
     try:
         report = json.loads(data)
     except ValueError:
-        raise ProviderError(f"the lab's holder process {pid} ended before the lab was up") from None
+        raise ProviderError(f"{what} process {pid} ended before the lab was up") from None
     if "error" in report:
         raise LabFailed(report["error"])
     return {k: list(v) for k, v in report["nodes"].items()}

@@ -37,16 +37,11 @@ DEFAULTS = {
     "scratch": "1024",
     "boot_timeout": "120",
     "cache_dir": "",
-    "bridges": "any",
 }
-#: Why a lab that asks for real bridges (``bridges=real``) does not run as an ordinary
-#: user: the VMs of an ordinary user's lab meet on a multicast hub on the loopback
-#: device, and on a hub a VM also hears its own frames (a macvlan's parent then reaches
-#: its children, and tagged frames come back to their sender).
-HUB_REASON = (
-    "this lab needs real bridges (bridges=real): an ordinary user's VMs meet on a "
-    "multicast hub, where a VM hears its own frames; run it as root"
-)
+#: Options older versions took that have no use any more, and why.
+RETIRED = {
+    "bridges": "every VM lab has real bridges now, an ordinary user's as well as root's",
+}
 #: The ranges of the numeric options (ranges.whole): MiB, CPUs, MiB, seconds.
 NUMBER_RANGES = {
     "memory": (64, 1 << 20),
@@ -71,7 +66,6 @@ class Options:
     scratch: int  # MiB; 0 for none
     boot_timeout: float
     cache_dir: str
-    bridges: str = "any"  # any | real (see HUB_REASON)
 
 
 class VmLab(Lab):
@@ -214,12 +208,18 @@ class VmProvider(StatefulProvider[VmState]):
     """Options (all strings, as in ``labbook_provider_options``): ``kernel`` (a version in
     /boot; default the newest), ``memory`` (MiB per VM, 512), ``cpus`` (1), ``accel``
     (auto, kvm or tcg), ``scratch`` (MiB of the scratch disk at /scratch, 1024; 0 for
-    none), ``boot_timeout`` (seconds, 120), ``cache_dir`` (boot images), ``bridges``
-    (``real``: the lab needs real bridges, so it runs only as root; see HUB_REASON)."""
+    none), ``boot_timeout`` (seconds, 120), ``cache_dir`` (boot images)."""
 
     name = "vm"
+    dir_mode = 0o700  # the agents' sockets and the relay's are there: the user's alone
 
     def _options(self) -> Options:
+        for key, why in RETIRED.items():
+            if key in self.options:
+                raise UsageError(
+                    f"{key}={self.options[key]}: the vm provider no longer takes this option "
+                    f"({why}); remove it"
+                )
         unknown = sorted(set(self.options) - set(DEFAULTS))
         if unknown:
             raise UsageError(
@@ -237,10 +237,6 @@ class VmProvider(StatefulProvider[VmState]):
                 raise UsageError(f"{exc}{unit}") from None
         if raw["accel"] not in ("auto", "kvm", "tcg"):
             raise UsageError(f"accel={raw['accel']!r}: write auto, kvm or tcg")
-        if raw["bridges"] not in ("any", "real"):
-            raise UsageError(
-                f"bridges={raw['bridges']!r}: write real (the lab needs real bridges) or any"
-            )
         return Options(
             raw["kernel"],
             number["memory"],
@@ -249,7 +245,6 @@ class VmProvider(StatefulProvider[VmState]):
             number["scratch"],
             float(number["boot_timeout"]),
             raw["cache_dir"] or images.default_cache_dir(),
-            raw["bridges"],
         )
 
     def available(self) -> str:
@@ -264,8 +259,6 @@ class VmProvider(StatefulProvider[VmState]):
             self.available()
         except ProviderError as exc:
             return exc.message
-        if self._options().bridges == "real" and not userns.privileged():
-            return HUB_REASON
         return None
 
     def settings(self) -> dict[str, Any]:
@@ -291,11 +284,7 @@ class VmProvider(StatefulProvider[VmState]):
             )
         opts = self._options()
         kver = self.available()
-        if opts.bridges == "real" and not userns.privileged():
-            raise ProviderError(HUB_REASON)
         plan = make_plan(spec)  # what a VM cannot do is said before anything is made
-        if not userns.privileged():
-            check_hubs(plan)
         try:
             imgs = images.ensure(opts.cache_dir, kver)
             if not userns.privileged():
@@ -366,14 +355,14 @@ def _bring_up(
     SIGTERM) remove everything made so far and raise."""
     from ..holder import wait_report
     from . import holder
-    from .qemu import guest_python, hub_addresses, machine
+    from .qemu import guest_python, machine
 
     python = guest_python()
-    # Root's VMs are on bridges, through taps, in the lab's own network namespace. An
-    # ordinary user's QEMUs stay in the user's own namespaces (in a user namespace of the
-    # lab's, 9p would show the guest every file of the host's root as nobody's) and meet
-    # on multicast hubs on the loopback device (see check_hubs).
-    hubs = None if userns.privileged() else hub_addresses(st.name, [b.name for b in plan.bridges])
+    # Root's QEMUs open taps in the lab's own network namespace. An ordinary user's stay
+    # in the user's own namespaces (in a user namespace of the lab's, 9p would show the
+    # guest every file of the host's root as nobody's) and reach the same bridges through
+    # the lab's relay (see relay.py).
+    relayed = not userns.privileged()
     machines = [
         machine(
             st.name,
@@ -387,7 +376,7 @@ def _bring_up(
             cpus=opts.cpus,
             scratch=opts.scratch > 0,
             python=python,
-            hubs=hubs,
+            relayed=relayed,
             packages=pkgs.get(n.name),
         )
         for i, n in enumerate(spec.nodes)
@@ -400,7 +389,7 @@ def _bring_up(
             st.name,
             plan,
             machines,
-            hubs=hubs is not None,
+            relayed=st.directory if relayed else None,
             root=labstate.state_root(),
             started=started,
         )
@@ -440,30 +429,6 @@ def _bring_up(
             raise ProviderError(f"lab '{st.name}' could not be brought up: {exc}") from None
         raise
     return lab
-
-
-def check_hubs(plan: VmPlan) -> None:
-    """What a lab on hubs cannot have: an address on the lab's side of a network (there is
-    no device there), and a bridge's own features."""
-    for b in plan.bridges:
-        if b.address is not None or b.hairpin or b.vlan_filtering:
-            what = (
-                "an address"
-                if b.address is not None
-                else "hairpin"
-                if b.hairpin
-                else "vlan_filtering"
-            )
-            raise ProviderError(
-                f"network '{b.name}' has {what}, which needs a bridge on the lab's side: "
-                "the VMs of an ordinary user's lab meet on a hub instead; run as root for "
-                "bridges"
-            )
-    if any(n.access_vlan for n in plan.nics):
-        raise ProviderError(
-            "an access VLAN on a network needs a bridge on the lab's side: "
-            "the VMs of an ordinary user's lab meet on a hub; run as root"
-        )
 
 
 def _scratch_disks(machines: list[Machine], size_mib: int) -> None:

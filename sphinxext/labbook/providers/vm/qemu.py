@@ -13,6 +13,7 @@ from ...outfile import write_output
 from ..procs import temp_prefix
 from .images import QEMU, Images
 from .plan import Nic
+from .relay import paths
 
 #: The kernel command line of every VM. ``quiet``/``loglevel``: the console is a log file,
 #: and printing to an emulated UART is slow; the rest skips work a throwaway VM never
@@ -54,13 +55,14 @@ def machine(
     cpus: int,
     scratch: bool,
     python: str,
-    hubs: dict[str, str] | None = None,
+    relayed: bool = False,
     packages: str | None = None,
 ) -> Machine:
     """The QEMU command line of ``node``; its control socket is ``<index>.ctl`` (short:
-    a unix socket path has at most 107 bytes). With ``hubs`` (network -> multicast group
-    and port), NICs join those instead of taps (see :func:`hub_addresses`). ``packages``:
-    a directory of unpacked Debian packages the guest lays over the host's root."""
+    a unix socket path has at most 107 bytes). ``relayed``: each NIC sends its frames to
+    the lab's relay over unix datagram sockets in ``directory`` (an ordinary user's lab,
+    see :mod:`.relay`) instead of opening its tap. ``packages``: a directory of unpacked
+    Debian packages the guest lays over the host's root."""
     ctl = os.path.join(directory, f"{index}.ctl")
     console = os.path.join(directory, f"{node}.console")
     disk = os.path.join(directory, f"{node}.scratch") if scratch else None
@@ -124,33 +126,18 @@ def machine(
             "virtio-blk-pci,drive=scratch",
         ]
     for i, nic in enumerate(nics):
-        if hubs is None:
-            netdev = f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no"
-        elif nic.bridge is not None:
-            netdev = f"socket,id=n{i},mcast={hubs[nic.bridge]},localaddr=127.0.0.1"
+        if relayed:
+            own, relay = paths(directory, nic)
+            netdev = (
+                f"dgram,id=n{i},local.type=unix,local.path={own},"
+                f"remote.type=unix,remote.path={relay}"
+            )
         else:
-            continue  # a NIC on no network: nothing to plug it into
+            netdev = f"tap,id=n{i},ifname={nic.tap},script=no,downscript=no"
         argv += ["-netdev", netdev, "-device", f"virtio-net-pci,netdev=n{i},mac={nic.mac}"]
     return Machine(
         node, tuple(argv), ctl, console, os.path.join(directory, f"{node}.qemu.log"), disk
     )
-
-
-def hub_addresses(lab: str, bridges: list[str]) -> dict[str, str]:
-    """A multicast group and port per network, for the labs of ordinary users.
-
-    Every QEMU on a network sends its frames to the group and receives everyone else's:
-    a hub on this machine's loopback device (frames never leave it). Group and port come
-    from a hash of the user, the state root, the lab and the network, so labs side by side
-    (also labs of one name under two state roots) do not meet."""
-    from ..labstate import state_root
-
-    out = {}
-    root = state_root()
-    for name in bridges:
-        h = hashlib.sha256(f"{os.geteuid()}:{root}:{lab}:{name}".encode()).digest()
-        out[name] = f"239.255.{h[0]}.{h[1] or 1}:{20000 + int.from_bytes(h[2:4], 'big') % 40000}"
-    return out
 
 
 def guest_python() -> str:

@@ -11,10 +11,12 @@ from .. import labstate
 from ..labstate import Proc, state_root, write
 from ..procs import cmdlines, ours
 
-__all__ = ["HOLDER_TITLE", "VmNode", "VmState", "names", "read", "scan", "write"]
+__all__ = ["HOLDER_TITLE", "RELAY_TITLE", "VmNode", "VmState", "names", "read", "scan", "write"]
 
 #: What ``ps`` shows for the process that holds a VM lab's network namespace.
 HOLDER_TITLE = "labbook-holder"
+#: What ``ps`` shows for the relay of an ordinary user's VM lab (see relay.py).
+RELAY_TITLE = "labbook-relay"
 
 
 @dataclass(frozen=True)
@@ -51,18 +53,18 @@ def names() -> list[str]:
 
 
 def scan() -> dict[str, list[int]]:
-    """Processes of VM labs on this machine, by lab: holders (by title) and QEMUs (by the
-    lab directory their sockets are in)."""
+    """Processes of VM labs on this machine, by lab: holders and relays (by title) and
+    QEMUs (by the lab directory their sockets are in)."""
     found: dict[str, list[int]] = {}
-    holder = HOLDER_TITLE.encode() + b" "
+    titles = tuple(t.encode() + b" " for t in (HOLDER_TITLE, RELAY_TITLE))
     root = state_root()
     qemu_lab = re.compile(rb"path=" + re.escape(root.encode()) + rb"/([a-z0-9][a-z0-9-]*)/")
     for pid, argv in cmdlines():
         if not ours(pid):
             continue  # a container's labs, seen from the host
         lab = None
-        if argv.startswith(holder):
-            words = argv[len(holder) :].split(b"\0")[0].decode(errors="replace").split()
+        if argv.startswith(titles):
+            words = argv.split(b"\0")[0].decode(errors="replace").split()[1:]
             lab = words[0] if words[1:2] == [root] else None
         elif b"qemu-system" in argv.split(b"\0")[0]:
             m = qemu_lab.search(argv)
