@@ -66,37 +66,15 @@ def machine(
     ctl = os.path.join(directory, f"{index}.ctl")
     console = os.path.join(directory, f"{node}.console")
     disk = os.path.join(directory, f"{node}.scratch") if scratch else None
-    argv = [
-        QEMU,
-        "-name",
-        f"{NAME_PREFIX}{lab}-{node}",
-        "-machine",
-        "q35",
-        "-accel",
-        accel,
-        "-cpu",
-        "host" if accel == "kvm" else "max",
-        "-smp",
-        str(cpus),
-        "-m",
-        str(memory),
-        "-nodefaults",
-        "-no-user-config",
-        "-display",
-        "none",
-        "-no-reboot",
-        "-kernel",
-        images.vmlinux,
-        "-initrd",
-        images.initrd,
-        "-append",
+    append = (
         f"{APPEND} lb_python={python}"
         + (" lb_scratch=vda" if scratch else "")
-        + (" lb_pkgs=1" if packages else ""),
-        "-chardev",
-        f"file,id=con,path={console}",
-        "-serial",
-        "chardev:con",
+        + (" lb_pkgs=1" if packages else "")
+    )
+    argv = [
+        *_boot(f"{NAME_PREFIX}{lab}-{node}", images, accel, memory, append, console),
+        "-smp",
+        str(cpus),
         "-fsdev",
         "local,id=root,path=/,security_model=none,readonly=on,multidevs=remap",
         "-device",
@@ -183,39 +161,47 @@ def _qemu_id() -> str:
     return f"{path}:{st.st_size}:{st.st_mtime_ns}"
 
 
+def _boot(
+    name: str, images: Images, accel: str, memory: int, append: str, console: str
+) -> list[str]:
+    """What every QEMU of labbook's starts with: a q35 machine with no default devices,
+    labbook's kernel and initramfs, and its serial console written to ``console``."""
+    return [
+        QEMU,
+        "-name",
+        name,
+        "-machine",
+        "q35",
+        "-accel",
+        accel,
+        "-cpu",
+        "host" if accel == "kvm" else "max",
+        "-m",
+        str(memory),
+        "-nodefaults",
+        "-no-user-config",
+        "-display",
+        "none",
+        "-no-reboot",
+        "-kernel",
+        images.vmlinux,
+        "-initrd",
+        images.initrd,
+        "-append",
+        append,
+        "-chardev",
+        f"file,id=con,path={console}",
+        "-serial",
+        "chardev:con",
+    ]
+
+
 def boots(images: Images, accel: str, timeout: float) -> bool:
     """Whether the kernel boots under ``accel`` until the initramfs says so (it powers
     off at once when asked to probe) within ``timeout`` seconds."""
     with tempfile.TemporaryDirectory(prefix=temp_prefix("probe")) as d:
         console = os.path.join(d, "console")
-        argv = [
-            QEMU,
-            "-name",
-            f"{NAME_PREFIX}probe",
-            "-machine",
-            "q35",
-            "-accel",
-            accel,
-            "-cpu",
-            "host" if accel == "kvm" else "max",
-            "-m",
-            "256",
-            "-nodefaults",
-            "-no-user-config",
-            "-display",
-            "none",
-            "-no-reboot",
-            "-kernel",
-            images.vmlinux,
-            "-initrd",
-            images.initrd,
-            "-append",
-            f"{APPEND} lb_probe",
-            "-chardev",
-            f"file,id=con,path={console}",
-            "-serial",
-            "chardev:con",
-        ]
+        argv = _boot(f"{NAME_PREFIX}probe", images, accel, 256, f"{APPEND} lb_probe", console)
         proc = subprocess.Popen(
             argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
