@@ -1,7 +1,7 @@
 """The handbook itself, every lab executed: -j auto against -j 1, and against a baseline
 commit's handbook (default: main) built with -j auto, one after the other in one run.
 
-    python bench/bench_handbook.py [--baseline main] [--skip-serial]
+    python bench/bench_handbook.py [--baseline main] [--skip-serial] [--skip-baseline]
 
 Each build is `sphinx-build -W -b html` into a fresh output directory with
 LABBOOK_EXECUTE=force (no cached result is reused) and LABBOOK_RESULTS_LOCKED=1 (the
@@ -39,6 +39,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", default="main", help="commit whose handbook to compare with")
     ap.add_argument("--skip-serial", action="store_true", help="leave out the -j 1 build")
+    ap.add_argument("--skip-baseline", action="store_true", help="leave out the baseline's build")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-handbook-") as tmp:
         base = os.path.join(tmp, "baseline")
@@ -50,7 +51,8 @@ def main() -> None:
         runs = [("this tree, -j auto", ROOT, "auto")]
         if not args.skip_serial:
             runs.append(("this tree, -j 1", ROOT, "1"))
-        runs.append((f"{args.baseline}, -j auto", base, "auto"))
+        if not args.skip_baseline:
+            runs.append((f"{args.baseline}, -j auto", base, "auto"))
         times = {}
         for label, tree, jobs in runs:
             out = os.path.join(tmp, "out")
@@ -64,7 +66,8 @@ def main() -> None:
         auto = times["this tree, -j auto"]
         if "this tree, -j 1" in times:
             print(f"-j auto / -j 1: {auto / times['this tree, -j 1']:.2f}")
-        print(f"this tree / {args.baseline} (both -j auto): {auto / times[runs[-1][0]]:.2f}")
+        if not args.skip_baseline:
+            print(f"this tree / {args.baseline} (both -j auto): {auto / times[runs[-1][0]]:.2f}")
 
 
 if __name__ == "__main__":
