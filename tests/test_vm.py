@@ -25,6 +25,7 @@ from test_vm_plan import ROUTED_VMS
 from sphinxext.labbook.cli import main
 from sphinxext.labbook.errors import ProviderError
 from sphinxext.labbook.providers import get_provider
+from sphinxext.labbook.providers.hostpath import program
 from sphinxext.labbook.providers.netns.state import lab_dir
 from sphinxext.labbook.providers.procs import wait_gone
 from sphinxext.labbook.providers.userns import privileged
@@ -306,7 +307,8 @@ def in_lab_netns(lab: VmLab, argv: list[str]) -> object:
         ]
         assert len(relay) == 1
         enter = ["-t", str(relay[0]), "-U", "-n", "--preserve-credentials"]
-    argv = ["nsenter", *enter, *argv]
+    # by path: bridge(8) is in /sbin, which an ordinary user's PATH may leave out
+    argv = [program("nsenter"), *enter, program(argv[0]), *argv[1:]]
     return json.loads(subprocess.run(argv, capture_output=True, text=True, check=True).stdout)
 
 
