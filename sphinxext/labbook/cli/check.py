@@ -16,9 +16,8 @@ from typing import IO, Any, cast
 from .. import ranges
 from ..errors import LabbookError, UsageError
 from ..providers.procs import temp_prefix
+from ..runner.shard import binds_a_lab
 
-LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|`{3,}\s*\{lab\}|:{3,}\s*\{lab\})", re.M)
-INCLUDE = re.compile(r"^\s*(?:\.\. (?:include|literalinclude)::|`{3,}\s*\{include\})\s*(\S+)", re.M)
 SOURCE_SUFFIXES = (".rst", ".md", ".txt")
 
 
@@ -189,25 +188,6 @@ def _conf_above(files: list[str]) -> str | None:
         d = parent
 
 
-def _binds_a_lab(path: str, src: str, seen: set[str]) -> bool:
-    """Does ``path``, or a file it includes, hold a ``lab`` directive?"""
-    if path in seen:
-        return False
-    seen.add(path)
-    try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            text = f.read()
-    except OSError:
-        return False
-    if LAB_DIRECTIVE.search(text):
-        return True
-    for target in INCLUDE.findall(text):
-        base = src if target.startswith("/") else os.path.dirname(path)
-        if _binds_a_lab(os.path.normpath(os.path.join(base, target.lstrip("/"))), src, seen):
-            return True
-    return False
-
-
 def _lab_docs(src: str) -> list[str]:
     """Documents of the source tree that bind a lab, also through included files."""
     docs = []
@@ -215,7 +195,7 @@ def _lab_docs(src: str) -> list[str]:
         for path in glob.glob(os.path.join(src, "**", f"*{suffix}"), recursive=True):
             if "/_build/" in path or "/build/" in path:
                 continue
-            if _binds_a_lab(path, src, set()):
+            if binds_a_lab(path, src):
                 docs.append(os.path.splitext(os.path.relpath(path, src))[0])
     return sorted(docs)
 

@@ -2,14 +2,39 @@
 
 from __future__ import annotations
 
+import os
 import re
 from typing import Any
 
 from ..errors import UsageError
 
 SHARD_RE = re.compile(r"^(\d+)/(\d+)$")
+#: A ``lab`` directive (reStructuredText or MyST), and an included file.
+LAB_DIRECTIVE = re.compile(r"^\s*(\.\. lab::|`{3,}\s*\{lab\}|:{3,}\s*\{lab\})", re.M)
+INCLUDE = re.compile(r"^\s*(?:\.\. (?:include|literalinclude)::|`{3,}\s*\{include\})\s*(\S+)", re.M)
 #: The most shares --shard splits into (one list is made per share).
 MAX_SHARDS = 1000
+
+
+def binds_a_lab(path: str, src: str, seen: set[str] | None = None) -> bool:
+    """Does the document ``path`` of the source tree ``src``, or a file it includes, hold
+    a ``lab`` directive?"""
+    seen = set() if seen is None else seen
+    if path in seen:
+        return False
+    seen.add(path)
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return False
+    if LAB_DIRECTIVE.search(text):
+        return True
+    for target in INCLUDE.findall(text):
+        base = src if target.startswith("/") else os.path.dirname(path)
+        if binds_a_lab(os.path.normpath(os.path.join(base, target.lstrip("/"))), src, seen):
+            return True
+    return False
 
 
 def parse_shard(text: str) -> tuple[int, int]:

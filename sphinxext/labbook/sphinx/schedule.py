@@ -12,7 +12,7 @@ on the order; only the time does.
 
 from __future__ import annotations
 
-import re
+import os
 from typing import TYPE_CHECKING
 
 from . import config as cfg
@@ -21,14 +21,13 @@ if TYPE_CHECKING:
     from sphinx.application import Sphinx
     from sphinx.environment import BuildEnvironment
 
-#: A lab directive in reStructuredText or MyST: a document that has labs.
-_LAB = re.compile(r"^\s*(?:\.\.\s+lab::|[`:]{3,}\s*\{lab\})", re.MULTILINE)
-
 
 def weights(app: Sphinx, docnames: list[str]) -> dict[str, float]:
     """Seconds each document's labs are expected to take: as recorded, else the mean of
-    the recorded ones for a document with a lab directive (0 s without one)."""
+    the recorded ones for a document with a lab directive, also in a file it includes (0 s
+    without one)."""
     from ..runner.records import RecordStore
+    from ..runner.shard import binds_a_lab
     from .execute import results_dir
 
     directory = results_dir(app)
@@ -40,11 +39,8 @@ def weights(app: Sphinx, docnames: list[str]) -> dict[str, float]:
         if doc in recorded:
             out[doc] = recorded[doc]
             continue
-        try:
-            with open(app.env.doc2path(doc), encoding="utf-8", errors="replace") as f:
-                out[doc] = default if _LAB.search(f.read()) else 0.0
-        except OSError:
-            out[doc] = 0.0
+        lab = binds_a_lab(os.fspath(app.env.doc2path(doc)), os.fspath(app.srcdir))
+        out[doc] = default if lab else 0.0
     return out
 
 
