@@ -219,16 +219,6 @@ def left_behind(directory: str) -> list[tuple[str, str, int]]:
         except OSError:
             continue
         pid = int(m.group(2))
-        if st.st_uid == os.getuid() and not _exists(pid):
+        if st.st_uid == os.getuid() and not is_running(pid, None):
             out.append((path, m.group(1), pid))
     return sorted(out)
-
-
-def _exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
